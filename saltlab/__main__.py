@@ -1,0 +1,7 @@
+"""Entry point for `python -m saltlab`."""
+
+import sys
+
+from saltlab.cli import main
+
+sys.exit(main())

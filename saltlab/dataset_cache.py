@@ -1,0 +1,74 @@
+"""On-disk cache of decoded data sets, one folder per fingerprint under the cache root.
+
+Arrays are plain .npy files (fast to read back), the rest is meta.json. A cache folder is
+written under a temporary name and renamed into place, so a crash never leaves a torn entry;
+an unreadable entry is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from saltlab.dataset import Dataset
+from saltlab.health import HealthReport
+from saltlab.paths import cache_root
+
+ARRAYS = ("train_images", "train_masks", "train_depths", "test_images", "test_depths")
+LISTS = ("train_ids", "train_rle", "test_ids", "submission_ids")
+
+
+def dataset_dir(fingerprint: str) -> Path:
+    """The cache folder of one data set fingerprint (folds are saved here too)."""
+    return cache_root() / "datasets" / fingerprint
+
+
+def load(fingerprint: str, root: Path) -> Dataset | None:
+    """The cached data set for this fingerprint, or None when absent or unreadable."""
+    folder = dataset_dir(fingerprint)
+    if not (folder / "meta.json").is_file():
+        return None
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+        arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
+        return Dataset(
+            root=Path(root),
+            fingerprint=fingerprint,
+            health=HealthReport.from_records(meta["health"]),
+            from_cache=True,
+            **arrays,
+            **{name: meta[name] for name in LISTS},
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        warnings.warn(f"ignoring unreadable data set cache {folder}: {exc}", stacklevel=2)
+        return None
+
+
+def save(dataset: Dataset) -> Path | None:
+    """Write the data set's cache entry; a failure to write only warns (the data is still loaded)."""
+    folder = dataset_dir(dataset.fingerprint)
+    tmp: Path | None = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dataset.fingerprint}.", dir=folder.parent))
+        for name in ARRAYS:
+            np.save(tmp / f"{name}.npy", getattr(dataset, name), allow_pickle=False)
+        meta = {name: getattr(dataset, name) for name in LISTS}
+        meta["health"] = dataset.health.to_records()
+        meta["root"] = str(dataset.root.resolve())
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+        return folder
+    except OSError as exc:
+        warnings.warn(f"could not write the data set cache at {folder}: {exc}", stacklevel=2)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return None

@@ -1,0 +1,49 @@
+"""Where things live: the active data set, the generated demo set and the decoded-array cache.
+
+The data set comes from an explicit path, else the SALTLAB_DATA environment variable, else
+`data/tgs` if present, else the demo set under `data/demo` (generated on first use).
+Relative defaults are taken from the current directory: the project root for `make run`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_REAL_DATA = Path("data/tgs")
+DEFAULT_DEMO_DATA = Path("data/demo")
+
+
+def cache_root() -> Path:
+    """Folder of the decoded-array cache: SALTLAB_CACHE, else $XDG_CACHE_HOME/saltlab or ~/.cache/saltlab."""
+    explicit = os.environ.get("SALTLAB_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "saltlab"
+
+
+def demo_data_path() -> Path:
+    """The generated demo set (SALTLAB_DEMO_DATA overrides the default `data/demo`)."""
+    return Path(os.environ.get("SALTLAB_DEMO_DATA") or DEFAULT_DEMO_DATA)
+
+
+def resolve_data_path(explicit: str | os.PathLike | None = None, *, make_demo: bool = True) -> Path:
+    """The data set folder to use, by the precedence in this module's docstring.
+
+    When it falls through to the demo set and that does not exist yet, it is generated
+    (unless make_demo is False).
+    """
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("SALTLAB_DATA")
+    if env:
+        return Path(env).expanduser()
+    if DEFAULT_REAL_DATA.exists():
+        return DEFAULT_REAL_DATA
+    demo = demo_data_path()
+    if make_demo and not (demo / "train.csv").exists():
+        from saltlab.demo import generate_demo_dataset
+
+        generate_demo_dataset(demo)
+    return demo

@@ -1,0 +1,130 @@
+"""Run-length encoding of masks in the Kaggle format, and submission CSV files.
+
+Column-major (transpose, then flatten), 1-indexed "start length" pairs separated by spaces;
+an empty mask is the empty string. Encoding is vectorised over a whole stack of masks.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from saltlab.definitions import IMAGE_SIZE
+
+
+class RLEError(ValueError):
+    """An RLE string that cannot be decoded into a mask of the given shape."""
+
+
+def encode_many(masks: np.ndarray) -> list[str]:
+    """Encode a stack of bool masks (N, H, W) into N RLE strings."""
+    masks = np.asarray(masks, dtype=bool)
+    if masks.ndim == 2:
+        masks = masks[None]
+    n = len(masks)
+    flat = masks.transpose(0, 2, 1).reshape(n, -1)
+    padded = np.zeros((n, flat.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = flat
+    # +1 where a run starts, -1 just past where it ends; per row they alternate.
+    rows, cols = np.nonzero(np.diff(padded, axis=1))
+    starts = cols[0::2]
+    lengths = cols[1::2] - starts
+    owner = rows[0::2]
+    pairs = np.stack([starts + 1, lengths], axis=1)
+    bounds = np.searchsorted(owner, np.arange(n + 1))
+    numbers = pairs.astype(str)
+    return [" ".join(numbers[bounds[i] : bounds[i + 1]].ravel()) for i in range(n)]
+
+
+def encode(mask: np.ndarray) -> str:
+    """Encode one bool mask (H, W)."""
+    return encode_many(np.asarray(mask)[None])[0]
+
+
+def decode(rle: str | float | None, shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)) -> np.ndarray:
+    """Decode one RLE string into a bool mask of `shape` (H, W).
+
+    A blank string (or NaN / None, as a CSV reader may give for an empty cell) is an empty mask.
+    Raises RLEError on odd counts, non-numbers, zero lengths, overlapping, unsorted or
+    out-of-range runs.
+    """
+    h, w = shape
+    flat = np.zeros(h * w, dtype=bool)
+    if rle is None or (isinstance(rle, float) and np.isnan(rle)) or not str(rle).strip():
+        return flat.reshape(w, h).T
+    parts = str(rle).split()
+    if len(parts) % 2:
+        raise RLEError(f"odd number of values ({len(parts)}): RLE needs 'start length' pairs")
+    try:
+        values = np.array(parts, dtype=np.int64)
+    except ValueError:
+        raise RLEError("RLE holds something that is not an integer") from None
+    starts = values[0::2] - 1
+    lengths = values[1::2]
+    ends = starts + lengths
+    if (starts < 0).any():
+        raise RLEError("RLE start below 1 (starts are 1-indexed)")
+    if (lengths < 1).any():
+        raise RLEError("RLE run length below 1")
+    if ends.max() > h * w:
+        raise RLEError(f"RLE run past the last pixel ({int(ends.max())} > {h * w})")
+    if (starts[1:] < ends[:-1]).any():
+        raise RLEError("RLE runs overlap or are not in ascending order")
+    # Mark run starts +1 and run ends -1, then a cumulative sum fills the runs.
+    marks = np.zeros(h * w + 1, dtype=np.int32)
+    np.add.at(marks, starts, 1)
+    np.add.at(marks, ends, -1)
+    flat = np.cumsum(marks[:-1]) > 0
+    return flat.reshape(w, h).T
+
+
+def decode_many(rles: Iterable[str], shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)) -> np.ndarray:
+    """Decode RLE strings into a bool stack (N, H, W)."""
+    decoded = [decode(r, shape) for r in rles]
+    if not decoded:
+        return np.zeros((0, *shape), dtype=bool)
+    return np.stack(decoded)
+
+
+def write_submission(path: str | os.PathLike, ids: Sequence[str], masks: np.ndarray) -> Path:
+    """Write a Kaggle submission (id,rle_mask) atomically: a temp file renamed into place.
+
+    A crash mid-way leaves either the previous file or none, never a half-written one.
+    """
+    path = Path(path)
+    masks = np.asarray(masks, dtype=bool)
+    if len(ids) != len(masks):
+        raise ValueError(f"{len(ids)} ids but {len(masks)} masks")
+    rles = encode_many(masks)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["id", "rle_mask"])
+            writer.writerows(zip(ids, rles))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_submission(
+    path: str | os.PathLike, shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_SIZE)
+) -> tuple[list[str], np.ndarray]:
+    """Read a submission CSV (id,rle_mask) into ids and a bool mask stack (N, H, W)."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:2]] != ["id", "rle_mask"]:
+            raise ValueError(f"{path}: expected a header 'id,rle_mask', found {header!r}")
+        rows = [row for row in reader if row]
+    ids = [row[0] for row in rows]
+    masks = decode_many([row[1] if len(row) > 1 else "" for row in rows], shape)
+    return ids, masks

@@ -1,0 +1,154 @@
+"""Finding the files of a data set in the Kaggle layout, as folders or as the downloaded zips.
+
+A data set folder may hold `train/images`, `train/masks`, `test/images` (or `train.zip` and
+`test.zip` in their place) and the CSVs `train.csv`, `depths.csv`, `sample_submission.csv`.
+Any subset is valid as long as there are images somewhere. Nothing is read here but names and
+file sizes; `DataLayout.read` gives a member's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+PARTS = ("train/images", "train/masks", "test/images")
+CSV_NAMES = ("train.csv", "depths.csv", "sample_submission.csv")
+# Bumped whenever the decoding or the checks change, so old caches are not reused.
+LOADER_VERSION = "1"
+
+
+class DataSetError(Exception):
+    """The path is not a usable data set (missing, not a folder, nothing in the Kaggle layout)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of a part: its id, the name shown in reports, and where to read it."""
+
+    id: str
+    part: str
+    label: str
+    path: str | None = None  # a plain file
+    zip_name: str | None = None  # or a member of the part's zip
+
+
+@dataclass
+class DataLayout:
+    """What a data set folder holds: the members of each part, stray files, and the CSVs."""
+
+    root: Path
+    parts: dict[str, list[Member]] = field(default_factory=dict)
+    stray: list[tuple[str, str, str]] = field(default_factory=list)  # (part, id, label): not PNG
+    csvs: dict[str, Path] = field(default_factory=dict)
+    zips: dict[str, Path] = field(default_factory=dict)  # part -> zip path
+    _stamp: list[str] = field(default_factory=list)
+    _open: dict[Path, zipfile.ZipFile] = field(default_factory=dict)
+
+    def has(self, part: str) -> bool:
+        return part in self.parts
+
+    def read(self, member: Member) -> bytes:
+        if member.path is not None:
+            with open(member.path, "rb") as f:
+                return f.read()
+        zip_path = self.zips[member.part]
+        zf = self._open.get(zip_path)
+        if zf is None:
+            zf = self._open[zip_path] = zipfile.ZipFile(zip_path)
+        return zf.read(member.zip_name)
+
+    def close(self) -> None:
+        for zf in self._open.values():
+            zf.close()
+        self._open.clear()
+
+    def fingerprint(self) -> str:
+        """A hash of every file's name, size and modification time, the root and the loader version."""
+        h = hashlib.sha256()
+        h.update(f"v{LOADER_VERSION}\0{self.root.resolve()}\0".encode())
+        h.update("\0".join(self._stamp).encode())
+        return h.hexdigest()[:20]
+
+
+def _stamp(name: str, stat: os.stat_result) -> str:
+    return f"{name}\t{stat.st_size}\t{stat.st_mtime_ns}"
+
+
+def _scan_folder(layout: DataLayout, part: str, folder: Path) -> None:
+    # Lean on purpose: a cached load of the real set is dominated by this listing (9000 files).
+    members: list[Member] = []
+    stamps = layout._stamp
+    with os.scandir(folder) as it:
+        entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    for entry in entries:
+        if not entry.is_file():
+            continue
+        name = entry.name
+        st = entry.stat()
+        stamps.append(f"{part}/{name}\t{st.st_size}\t{st.st_mtime_ns}")
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() != ".png":
+            layout.stray.append((part, stem, f"{part}/{name}"))
+            continue
+        members.append(Member(stem, part, f"{part}/{name}", path=entry.path))
+    layout.parts[part] = members
+
+
+def _scan_zip(layout: DataLayout, split: str, zip_path: Path) -> None:
+    """Kaggle's train.zip holds images/ and masks/ (sometimes under train/); test.zip holds images/."""
+    layout._stamp.append(_stamp(zip_path.name, zip_path.stat()))
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataSetError(f"{zip_path}: not a readable zip file ({exc})") from None
+    found: dict[str, list[Member]] = {}
+    for name in sorted(names):
+        p = PurePosixPath(name)
+        if len(p.parts) < 2 or p.parts[0] == "__MACOSX" or p.name.startswith("."):
+            continue
+        kind = p.parts[-2]
+        if kind not in ("images", "masks") or (split == "test" and kind == "masks"):
+            continue
+        part = f"{split}/{kind}"
+        label = f"{zip_path.name}:{name}"
+        if p.suffix.lower() != ".png":
+            layout.stray.append((part, p.stem, label))
+            continue
+        found.setdefault(part, []).append(Member(p.stem, part, label, zip_name=name))
+    for part, members in found.items():
+        layout.parts[part] = members
+        layout.zips[part] = zip_path
+
+
+def scan(root: str | os.PathLike) -> DataLayout:
+    """List a data set folder. Raises DataSetError with a clear message when it is not one."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataSetError(f"data set folder not found: {root}")
+    if not root.is_dir():
+        raise DataSetError(f"not a folder: {root}")
+    layout = DataLayout(root=root)
+    for part in PARTS:
+        folder = root / part
+        if folder.is_dir():
+            _scan_folder(layout, part, folder)
+    for split in ("train", "test"):
+        zip_path = root / f"{split}.zip"
+        if zip_path.is_file() and not any(p.startswith(split) for p in layout.parts):
+            _scan_zip(layout, split, zip_path)
+    for name in CSV_NAMES:
+        path = root / name
+        if path.is_file():
+            layout.csvs[name] = path
+            layout._stamp.append(_stamp(name, path.stat()))
+    if "train/images" not in layout.parts and "test/images" not in layout.parts:
+        raise DataSetError(
+            f"no data set in the Kaggle layout at {root}: expected train/images and train/masks "
+            "(or train.zip), test/images (or test.zip), beside train.csv, depths.csv and "
+            "sample_submission.csv"
+        )
+    return layout
