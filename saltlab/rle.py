@@ -7,6 +7,7 @@ an empty mask is the empty string. Encoding is vectorised over a whole stack of 
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -21,24 +22,33 @@ class RLEError(ValueError):
     """An RLE string that cannot be decoded into a mask of the given shape."""
 
 
+@functools.lru_cache(maxsize=4)
+def _decimal_strings(largest: int) -> list[str]:
+    """str(i) for 0..largest: a lookup is three times faster than str() on 10^5 numbers."""
+    return [str(i) for i in range(largest + 1)]
+
+
 def encode_many(masks: np.ndarray) -> list[str]:
     """Encode a stack of bool masks (N, H, W) into N RLE strings."""
     masks = np.asarray(masks, dtype=bool)
     if masks.ndim == 2:
         masks = masks[None]
-    n = len(masks)
-    flat = masks.transpose(0, 2, 1).reshape(n, -1)
-    padded = np.zeros((n, flat.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = flat
-    # +1 where a run starts, -1 just past where it ends; per row they alternate.
-    rows, cols = np.nonzero(np.diff(padded, axis=1))
-    starts = cols[0::2]
-    lengths = cols[1::2] - starts
-    owner = rows[0::2]
-    pairs = np.stack([starts + 1, lengths], axis=1)
-    bounds = np.searchsorted(owner, np.arange(n + 1))
-    numbers = pairs.astype(str)
-    return [" ".join(numbers[bounds[i] : bounds[i + 1]].ravel()) for i in range(n)]
+    n, h, w = masks.shape
+    width = h * w + 2
+    # Each mask, column-major, between two False pixels; the whole stack is one 1-D array so
+    # that run boundaries come from one flatnonzero (2-D nonzero is several times slower).
+    padded = np.zeros((n, width), dtype=bool)
+    padded[:, 1:-1].reshape(n, w, h)[:] = masks.transpose(0, 2, 1)
+    flat = padded.ravel()
+    edges = np.flatnonzero(flat[1:] != flat[:-1])
+    starts, ends = edges[0::2], edges[1::2]  # runs never cross masks: each row starts and ends False
+    owner = (starts + 1) // width
+    pairs = np.empty((len(starts), 2), dtype=np.int64)
+    pairs[:, 0] = (starts + 1) % width  # 1-indexed pixel number
+    pairs[:, 1] = ends - starts
+    numbers = list(map(_decimal_strings(h * w).__getitem__, pairs.ravel().tolist()))
+    bounds = 2 * np.searchsorted(owner, np.arange(n + 1))
+    return [" ".join(numbers[a:b]) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
 def encode(mask: np.ndarray) -> str:
