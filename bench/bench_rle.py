@@ -9,7 +9,7 @@ Run: .venv/bin/python bench/bench_rle.py
 from _common import best_of, real_data, report
 
 from saltlab.dataset import load_dataset
-from saltlab.rle import encode_many
+from saltlab.rle import encode_many, encode_per_pixel
 
 
 def per_pixel_indexing_encode(mask) -> str:
@@ -27,23 +27,11 @@ def per_pixel_indexing_encode(mask) -> str:
     return " ".join(map(str, runs))
 
 
-def per_pixel_encode(mask) -> str:
-    runs: list[int] = []
-    prev = -2
-    for i, v in enumerate(mask.T.flatten()):
-        if v:
-            if i > prev + 1:
-                runs.extend((i + 1, 0))
-            runs[-1] += 1
-            prev = i
-    return " ".join(map(str, runs))
-
-
 def main() -> bool:
     masks = load_dataset(real_data()).train_masks
     ours = best_of(lambda: encode_many(masks), repeat=7)
     indexing = best_of(lambda: [per_pixel_indexing_encode(m) for m in masks], repeat=1)
-    flattened = best_of(lambda: [per_pixel_encode(m) for m in masks], repeat=1)
+    flattened = best_of(lambda: [encode_per_pixel(m) for m in masks], repeat=1)
     assert encode_many(masks[:300]) == [per_pixel_indexing_encode(m) for m in masks[:300]]
     report(f"RLE encode of {len(masks)} real masks vs a flattened-pixel loop", ours, flattened, 0)
     return report(f"RLE encode of {len(masks)} real masks vs the per-pixel indexing loop", ours, indexing, 50)

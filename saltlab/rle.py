@@ -51,6 +51,23 @@ def encode_many(masks: np.ndarray) -> list[str]:
     return [" ".join(numbers[a:b]) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
+def encode_per_pixel(mask: np.ndarray) -> str:
+    """The obvious encoder, a Python loop over the column-major pixels.
+
+    Kept as the reference that tests check `encode_many` against and the baseline that
+    bench/bench_rle.py measures it against; use `encode_many` for real work.
+    """
+    runs: list[int] = []
+    prev = -2
+    for i, v in enumerate(np.asarray(mask, dtype=bool).T.flatten()):
+        if v:
+            if i > prev + 1:
+                runs.extend((i + 1, 0))
+            runs[-1] += 1
+            prev = i
+    return " ".join(map(str, runs))
+
+
 def encode(mask: np.ndarray) -> str:
     """Encode one bool mask (H, W)."""
     return encode_many(np.asarray(mask)[None])[0]
