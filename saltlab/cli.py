@@ -1,4 +1,4 @@
-"""Command line: `python -m saltlab {info,demo-data,folds} ...`.
+"""Command line: `python -m saltlab {info,demo-data,folds,train,evaluate,runs} ...`.
 
 Exit codes: 0 success; 1 the data set loaded but some items are bad (reported, left out);
 2 bad usage or a path that is not a data set.
@@ -25,7 +25,7 @@ def _progress_printer():
             end = "\n" if done == total else ""
             print(f"\r  {stage:<13} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
         elif done == total:
-            print(f"  {stage}: {total} files decoded", file=sys.stderr)
+            print(f"  {stage}: {total} done", file=sys.stderr)
 
     return report
 
@@ -121,6 +121,83 @@ def cmd_folds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from saltlab.config import ConfigError, apply_overrides, from_dict, load_config
+
+    if args.resume:
+        from saltlab.training.engine import train
+
+        run = train({}, run_dir=args.resume, resume=True)
+        return _run_exit(run)
+    if not args.config:
+        print("error: give --config PRESET_OR_FILE (or --resume RUN)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        values = load_config(args.config)
+        shortcuts = []
+        for key in ("data", "fold", "device", "batch_size", "seed", "name"):
+            value = getattr(args, key)
+            if value is not None:
+                shortcuts.append(f"{key}={json.dumps(value) if not isinstance(value, str) else value}")
+        values = apply_overrides(values, shortcuts + list(args.set or []))
+        if args.epochs is not None:
+            for stage in values.get("stages", []):
+                stage["epochs"] = args.epochs
+        config = from_dict(values)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.print_config:
+        print(config.to_json())
+        return EXIT_OK
+    from saltlab.training.engine import train
+
+    run = train(config, run_dir=args.out)
+    return _run_exit(run)
+
+
+def _run_exit(run) -> int:
+    status = run.read_status() or {}
+    print(f"run {run.path}: {status.get('state')}, best val score {status.get('best_score')}")
+    return {"done": EXIT_OK, "cancelled": 130}.get(status.get("state"), EXIT_BAD_ITEMS)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from saltlab.training.evaluate import evaluate_run
+
+    result = evaluate_run(
+        args.run, checkpoint=args.checkpoint, data=args.data, tta=args.tta, batch_size=args.batch_size,
+        device=args.device, progress=_progress_printer(), use_cache=not args.no_cache,
+    )  # fmt: skip
+    scores = result.scores
+    print(f"{'cached ' if result.from_cache else ''}evaluation of {result.checkpoint} on {scores['n_images']} images "
+          f"({scores['subset']}): saved to {result.folder}")  # fmt: skip
+    for key in ("score", "score_oracle", "score_ungated", "mean_iou", "judge_accuracy"):
+        if key in scores:
+            print(f"  {key:<15} {scores[key]:.4f}")
+    if "score_oracle" in scores:
+        print(f"  gap: the oracle-gated score is {scores['score_oracle'] - scores['score']:+.4f} above the honest judge-gated score")
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from saltlab.training.run_folder import list_runs
+
+    runs = list_runs(args.root)
+    if not runs:
+        print("no runs")
+        return EXIT_OK
+    print(f"{'run':<40} {'state':<10} {'epoch':>7} {'best':>7}  device")
+    for run in runs:
+        status = run.read_status() or {}
+        best = status.get("best_score")
+        epoch = f"{status.get('epoch', 0)}/{status.get('epochs', '?')}"
+        print(f"{run.path.name:<40} {status.get('state', '?'):<10} {epoch:>7} {best if best is None else format(best, '.4f'):>7}  {status.get('device', '')}")
+        if status.get("state") == "failed" and status.get("error"):
+            print(f"    error: {status['error']}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     from saltlab import __version__
 
@@ -155,6 +232,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ids", action="store_true", help="with --fold: list the validation ids")
     p.add_argument("--out", type=Path, default=None, help="write id,coverage_class,fold as CSV")
     p.set_defaults(func=cmd_folds)
+
+    p = sub.add_parser("train", help="train a model (a preset name or a TOML/JSON config), or resume a run")
+    p.add_argument("--config", help="preset name (configs/NAME.toml) or a config file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. stages.0.epochs=5 (repeatable)")
+    p.add_argument("--data", help="data set folder")
+    p.add_argument("--fold", type=int)
+    p.add_argument("--epochs", type=int, help="epochs of every stage (for quick runs)")
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--name", help="run name (the folder is NAME-fFOLD-TIMESTAMP)")
+    p.add_argument("--out", type=Path, help="run folder (default: checkpoints/NAME-fFOLD-TIMESTAMP)")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue a cancelled or failed run from its last.pt")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a run's checkpoint on its validation fold and cache its predictions")
+    p.add_argument("run", type=Path, help="run folder (or a checkpoint file)")
+    p.add_argument("--checkpoint", default="best", help="best (default), last, or a file name in the run folder")
+    p.add_argument("--data", help="a labelled data set to score on instead (all its train images)")
+    p.add_argument("--tta", action="store_true", help="average with the horizontally flipped prediction")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=64)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-cache", action="store_true", help="predict again even when cached")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("runs", help="list training runs and their state")
+    p.add_argument("--root", type=Path, help="folder of runs (default: $SALTLAB_CHECKPOINTS or checkpoints/)")
+    p.set_defaults(func=cmd_runs)
     return parser
 
 
@@ -162,8 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     from saltlab.sources import DataSetError
 
     args = build_parser().parse_args(argv)
+    known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError)
+    if args.command in ("train", "evaluate"):
+        from saltlab.config import ConfigError
+        from saltlab.models import WeightsUnavailable
+        from saltlab.training.checkpoint import CheckpointError
+
+        known += (ConfigError, WeightsUnavailable, CheckpointError)
     try:
         return args.func(args)
-    except DataSetError as exc:
+    except known as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

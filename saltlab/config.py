@@ -1,0 +1,237 @@
+"""Training configuration as data: model, stages (loss, optimiser, schedule), data, fold, run options.
+
+Configs are TOML files (presets in `configs/`) or dicts; `--set key.sub=value` overrides any
+field. Unknown keys and bad values are errors that name the key and the allowed choices.
+The resolved config is written to the run folder as config.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+ARCHS = ("baseline", "scse_hypercol", "binary_judge")
+LOSSES = ("bce", "lovasz", "lovasz_symmetric", "dice", "focal", "bce_dice", "judge")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "cyclic", "cosine")
+INPUT_SIZES = (128, 256)
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used, with the key and the reason."""
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "baseline"
+    encoder: str = "resnet34"
+    encoder_weights: str | None = None  # None (from scratch), "imagenet", or a local weights file
+    decoder_channels: int = 64
+    deep_supervision: bool = False
+    coordconv: bool = False
+    input_size: int = 128  # 128: 101 edge-padded; 256: 101 resized to 202, edge-padded
+
+
+@dataclass
+class ScheduleConfig:
+    kind: str = "constant"  # constant | cyclic ("triangular2" between lr and max_lr) | cosine (warm restarts)
+    max_lr: float | None = None  # cyclic: the peak; cosine: the restart value (default: the stage lr)
+    min_lr: float = 1e-6  # cosine: the floor
+    cycle_epochs: float = 10.0
+
+
+@dataclass
+class StageConfig:
+    name: str = "train"
+    epochs: int = 30
+    loss: str = "bce"
+    optimizer: str = "adam"
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    momentum: float = 0.9  # sgd only
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    snapshot_every_cycle: bool = False  # save snapshot-<epoch>.pt at the end of each LR cycle
+
+
+@dataclass
+class TrainConfig:
+    name: str = "run"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
+    data: str | None = None  # data set folder; None: the default (see saltlab.paths)
+    fold: int = 0
+    n_folds: int = 10
+    fold_seed: int = 42
+    seed: int = 0
+    batch_size: int = 32
+    augment: bool = False
+    init_from: str | None = None  # a checkpoint whose weights start this run (e.g. baseline for Lovász)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    workers: int | None = None  # DataLoader workers; None: 0 on the CPU, 4 on a GPU
+    amp: bool | None = None  # bf16 autocast; None: on for CUDA, off for the CPU
+    channels_last: bool = True
+    log_every: int = 20  # steps between metrics lines
+    max_train_images: int | None = None  # a subset for quick runs (taken evenly over coverage classes)
+    max_val_images: int | None = None
+    threshold: float = 0.5  # pixel threshold for the validation score
+    aux_weight: float = 0.1  # deep-supervision loss weight per auxiliary head
+
+    @property
+    def total_epochs(self) -> int:
+        return sum(s.epochs for s in self.stages)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table of settings, got {value!r}")
+        return _build(hint, value, key)
+    if origin is list:
+        (item,) = get_args(hint)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_convert(v, item, f"{key}.{i}") for i, v in enumerate(value)]
+    args = get_args(hint)
+    if args and type(None) in args:  # Optional[X]
+        if value is None or value == "none" or value == "":
+            return None
+        inner = [a for a in args if a is not type(None)][0]
+        return _convert(value, inner, key)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if hint in (int, float):
+        try:
+            converted = hint(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+        if hint is int and isinstance(value, float) and value != int(value):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        return converted
+    if hint is str:
+        return str(value)
+    return value
+
+
+def _build(cls: type, values: dict, prefix: str = "") -> Any:
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        where = f" in {prefix}" if prefix else ""
+        raise ConfigError(f"unknown setting(s){where}: {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+    kwargs = {k: _convert(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def _check_choice(value: Any, choices: tuple, key: str) -> None:
+    if value not in choices:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check choices and ranges; returns the config for chaining."""
+    _check_choice(config.model.arch, ARCHS, "model.arch")
+    _check_choice(config.model.input_size, INPUT_SIZES, "model.input_size")
+    if not config.stages:
+        raise ConfigError("stages: at least one stage is needed")
+    for i, stage in enumerate(config.stages):
+        _check_choice(stage.loss, LOSSES, f"stages.{i}.loss")
+        _check_choice(stage.optimizer, OPTIMIZERS, f"stages.{i}.optimizer")
+        _check_choice(stage.schedule.kind, SCHEDULES, f"stages.{i}.schedule.kind")
+        if stage.epochs < 1:
+            raise ConfigError(f"stages.{i}.epochs must be at least 1")
+        if stage.lr <= 0:
+            raise ConfigError(f"stages.{i}.lr must be positive")
+        if stage.loss == "judge" and config.model.arch != "binary_judge":
+            raise ConfigError(f"stages.{i}.loss: the judge loss needs model.arch = 'binary_judge'")
+        if stage.schedule.kind == "cyclic" and not stage.schedule.max_lr:
+            raise ConfigError(f"stages.{i}.schedule.max_lr is needed for a cyclic schedule")
+        if stage.schedule.cycle_epochs <= 0:
+            raise ConfigError(f"stages.{i}.schedule.cycle_epochs must be positive")
+    if not 0 <= config.fold < config.n_folds:
+        raise ConfigError(f"fold must be in 0..{config.n_folds - 1}, got {config.fold}")
+    if config.batch_size < 1:
+        raise ConfigError("batch_size must be at least 1")
+    if not 0 < config.threshold < 1:
+        raise ConfigError("threshold must be between 0 and 1")
+    return config
+
+
+def from_dict(values: dict) -> TrainConfig:
+    return validate(_build(TrainConfig, values))
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def load_config(name_or_path: str | Path) -> dict:
+    """The raw settings of a preset name (configs/NAME.toml) or of a TOML / JSON file."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        path = PRESETS_DIR / f"{name_or_path}.toml"
+        if not path.is_file():
+            raise ConfigError(f"no preset named {str(name_or_path)!r}; presets: {', '.join(preset_names())}")
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        if path.suffix == ".json":
+            return json.loads(path.read_text())
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})") from None
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """Apply `key.sub=value` overrides (values parsed as JSON when they can be, else strings)."""
+    values = json.loads(json.dumps(values))  # a deep copy
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        target: Any = values
+        for i, part in enumerate(parts[:-1]):
+            nxt = parts[i + 1]
+            if isinstance(target, list):
+                try:
+                    target = target[int(part)]
+                except (ValueError, IndexError):
+                    raise ConfigError(f"override {key}: no item {part} in the list") from None
+                continue
+            if part not in target:
+                target[part] = [] if nxt.isdigit() else {}
+            target = target[part]
+        last = parts[-1]
+        if isinstance(target, list):
+            try:
+                target[int(last)] = _parse_value(raw)
+            except (ValueError, IndexError):
+                raise ConfigError(f"override {key}: no item {last} in the list") from None
+        else:
+            target[last] = _parse_value(raw)
+    return values

@@ -1,0 +1,1 @@
+"""The training engine: data pipeline, schedules, checkpoints, run folders, the loop, evaluation."""

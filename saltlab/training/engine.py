@@ -1,0 +1,362 @@
+"""The training loop: stages, validation every epoch, checkpoints, status, cancel and resume.
+
+`train(config)` runs a complete, resumable training run into a run folder (see run_folder.py).
+One process per device; under `torchrun` (WORLD_SIZE > 1) the same code runs DDP, each rank
+taking its share of every epoch's batches, rank 0 validating and writing files.
+SIGTERM / SIGINT finish the current step, save last.pt with the exact position and mark the
+run cancelled; `resume` continues from there with the same batches, augmentations and LR an
+uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from saltlab.config import StageConfig, TrainConfig, from_dict
+from saltlab.dataset import load_dataset
+from saltlab.folds import fold_split
+from saltlab.losses import compute_loss
+from saltlab.metric import image_scores, iou
+from saltlab.models import build_model
+from saltlab.training.checkpoint import clean_temp_files, load_checkpoint, save_checkpoint
+from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
+from saltlab.training.inference import forward_101, masks_from_probs, predict, resolve_device
+from saltlab.training.run_folder import RunFolder, checkpoints_root
+from saltlab.training.schedule import is_cycle_end, lr_at
+
+log = logging.getLogger("saltlab.train")
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class Position:
+    """Where the run stands: the epoch in progress (0-based, global over stages) and steps done in it."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    best_score: float = float("-inf")
+    best_epoch: int | None = None
+    elapsed_s: float = 0.0
+    history: list = field(default_factory=list)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def new_run_dir(config: TrainConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = checkpoints_root() / f"{config.name}-f{config.fold}-{stamp}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+def _make_optimizer(stage: StageConfig, model: nn.Module) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if stage.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=stage.lr, momentum=stage.momentum, weight_decay=stage.weight_decay)
+    return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay)
+
+
+def _stage_of(config: TrainConfig, epoch: int) -> tuple[int, int]:
+    """(stage index, first global epoch of that stage) for a global epoch."""
+    start = 0
+    for i, stage in enumerate(config.stages):
+        if epoch < start + stage.epochs:
+            return i, start
+        start += stage.epochs
+    return len(config.stages) - 1, start - config.stages[-1].epochs
+
+
+def _setup_logging(run: RunFolder, rank: int) -> None:
+    log.setLevel(logging.INFO)
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+    if rank != 0:
+        log.addHandler(logging.NullHandler())
+        return
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    for handler in (logging.FileHandler(run.log_path), logging.StreamHandler()):
+        handler.setFormatter(formatter)
+        log.addHandler(handler)
+    log.propagate = False
+
+
+def _payload(model: nn.Module, optimizer, config: TrainConfig, pos: Position, stage_index: int, scores: dict) -> dict:
+    module = model.module if hasattr(model, "module") else model
+    return {
+        "config": config.to_dict(),
+        "model": module.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "stage": stage_index,
+        "epoch": pos.epoch,
+        "step_in_epoch": pos.step_in_epoch,
+        "global_step": pos.global_step,
+        "best_score": pos.best_score if np.isfinite(pos.best_score) else None,
+        "best_epoch": pos.best_epoch,
+        "elapsed_s": pos.elapsed_s,
+        "scores": scores,
+        "history": pos.history,
+    }
+
+
+def validate(
+    model: nn.Module, images: np.ndarray, masks: np.ndarray, config: TrainConfig, device: torch.device, amp: bool, loss_name: str
+) -> dict:
+    """Scores of the validation images: the competition score (judge-gated and oracle-gated for judge models)."""
+    module = model.module if hasattr(model, "module") else model
+    probs, judge = predict(module, images, config.model.input_size, device, batch_size=max(2 * config.batch_size, 32),
+                           amp=amp, channels_last=config.channels_last)  # fmt: skip
+    truth = masks
+    pred = masks_from_probs(probs, judge, config.threshold)
+    scores = {"val_score": float(image_scores(pred, truth).mean()), "val_iou": float(iou(pred, truth).mean())}
+    with torch.no_grad():
+        logits = torch.logit(torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)).unsqueeze(1)
+        target = torch.from_numpy(truth).unsqueeze(1).float()
+        outputs = {"mask": logits}
+        if judge is not None:
+            outputs["judge"] = torch.logit(torch.from_numpy(judge).clamp(1e-6, 1 - 1e-6))
+        scores["val_loss"] = float(compute_loss(loss_name, outputs, target))
+    if judge is not None:
+        truly_empty = ~truth.reshape(len(truth), -1).any(1)
+        ungated = probs > config.threshold
+        oracle = ungated & ~truly_empty[:, None, None]
+        scores["val_score_oracle"] = float(image_scores(oracle, truth).mean())
+        scores["val_score_ungated"] = float(image_scores(ungated, truth).mean())
+        scores["judge_accuracy"] = float(((judge > 0.5) == ~truly_empty).mean())
+    return scores
+
+
+def train(config: TrainConfig | dict, run_dir: str | os.PathLike | None = None, resume: bool = False) -> RunFolder:
+    """Run (or resume) a training run; returns its folder. Raises on failure (the run is marked failed)."""
+    rank, world, local_rank = _dist_info()
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume needs the run folder")
+        run = RunFolder(run_dir)
+        if not run.exists():
+            raise FileNotFoundError(f"no run to resume at {run_dir} (config.json missing)")
+        config = from_dict(run.read_config())
+    else:
+        config = from_dict(config) if isinstance(config, dict) else config
+        run = RunFolder(run_dir or new_run_dir(config))
+        if run.exists():
+            raise FileExistsError(f"{run.path} already holds a run; use resume, or another folder")
+        if rank == 0:
+            run.path.mkdir(parents=True, exist_ok=True)
+            run.config_path.write_text(config.to_json())
+    _setup_logging(run, rank)
+
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signal.Signals(signum).name
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        device = resolve_device(config.device)
+        if world > 1:
+            _init_distributed(device, local_rank)
+            if device.type == "cuda":
+                device = torch.device("cuda", local_rank)
+        if rank == 0:
+            run.write_status(state="running", pid=os.getpid(), host=socket.gethostname(), device=str(device),
+                             started=time.time(), error=None, message="loading data", world_size=world)  # fmt: skip
+        _run(config, run, resume, device, rank, world, stop)
+        return run
+    except Cancelled:
+        if rank == 0:
+            run.write_status(state="cancelled", message=f"cancelled by {stop['signal']}; last.pt saved", eta_s=None)
+            log.info("cancelled by %s; last.pt saved, resume with --resume %s", stop["signal"], run.path)
+        return run
+    except BaseException as exc:
+        if rank == 0:
+            log.error("run failed: %s\n%s", exc, traceback.format_exc())
+            run.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", eta_s=None)
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _init_distributed(device: torch.device, local_rank: int) -> None:
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if device.type == "cuda":
+        torch.cuda.set_device(local_rank)
+    torch.distributed.init_process_group(backend=backend)
+
+
+def _any_rank(flag: bool, world: int, device: torch.device) -> bool:
+    if world == 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    torch.distributed.all_reduce(t)
+    return bool(t.item() > 0)
+
+
+def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device, rank: int, world: int, stop: dict) -> None:
+    amp = config.amp if config.amp is not None else device.type == "cuda"
+    workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 0)
+
+    ds = load_dataset(config.data)
+    train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+    train_pos = ds.train_index(train_ids)
+    val_pos = ds.train_index(val_ids)
+    train_pos = train_pos[stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)]
+    val_pos = val_pos[stratified_subset(val_ids, ds.train_masks[val_pos], config.max_val_images, config.seed)]
+    train_images, train_masks = ds.train_images[train_pos], ds.train_masks[train_pos]
+    val_images, val_masks = ds.train_images[val_pos], ds.train_masks[val_pos]
+    if len(train_images) < 2 or len(val_images) < 1:
+        raise ValueError(f"fold {config.fold} of {ds.root} leaves {len(train_images)} train and {len(val_images)} validation images: too few")
+    log.info("data %s: %d train, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
+             ds.root, len(train_images), len(val_images), config.fold, config.n_folds, device, amp, workers)  # fmt: skip
+
+    torch.manual_seed(config.seed)
+    model = build_model(config.model)
+    pos = Position()
+    checkpoint = None
+    if resume and run.last_path.is_file():
+        clean_temp_files(run.path)
+        checkpoint = load_checkpoint(run.last_path)
+        model.load_state_dict(checkpoint["model"])
+        pos = Position(
+            epoch=checkpoint["epoch"], step_in_epoch=checkpoint["step_in_epoch"], global_step=checkpoint["global_step"],
+            best_score=checkpoint["best_score"] if checkpoint["best_score"] is not None else float("-inf"),
+            best_epoch=checkpoint["best_epoch"], elapsed_s=checkpoint["elapsed_s"], history=list(checkpoint["history"]),
+        )  # fmt: skip
+        log.info("resuming at epoch %d, step %d", pos.epoch + 1, pos.step_in_epoch)
+    elif config.init_from:
+        source = load_checkpoint(config.init_from)
+        model.load_state_dict(source["model"])
+        log.info("weights initialised from %s", config.init_from)
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if world > 1:
+        model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    trainset = SaltTrainSet(train_images, train_masks, config.augment)
+    steps_per_epoch = len(epoch_batches(len(trainset), config.batch_size, config.seed, 0, rank, world))
+    total_steps = steps_per_epoch * config.total_epochs
+    if rank == 0:
+        run.write_status(state="running", message="training", epochs=config.total_epochs, steps_per_epoch=steps_per_epoch,
+                         total_steps=total_steps, n_train=len(train_images), n_val=len(val_images))  # fmt: skip
+
+    session_start = time.monotonic()
+    session_steps = 0
+    val_seconds: list[float] = []
+    optimizer = None
+    current_stage = -1
+    scores: dict = {}
+    while pos.epoch < config.total_epochs:
+        stage_index, stage_start = _stage_of(config, pos.epoch)
+        stage = config.stages[stage_index]
+        if stage_index != current_stage:
+            optimizer = _make_optimizer(stage, model)
+            if checkpoint is not None and checkpoint["stage"] == stage_index and checkpoint["optimizer"] is not None:
+                optimizer.load_state_dict(checkpoint["optimizer"])
+            current_stage = stage_index
+            log.info("stage %d/%d '%s': %d epochs, loss %s, %s lr %g, schedule %s",
+                     stage_index + 1, len(config.stages), stage.name, stage.epochs, stage.loss, stage.optimizer,
+                     stage.lr, stage.schedule.kind)  # fmt: skip
+        batches = epoch_batches(len(trainset), config.batch_size, config.seed, pos.epoch, rank, world)
+        loader = DataLoader(trainset, batch_sampler=batches[pos.step_in_epoch :], num_workers=workers,
+                            pin_memory=device.type == "cuda")  # fmt: skip
+        model.train()
+        loss_sum, loss_count = 0.0, 0
+        epoch_start = time.monotonic()
+        for images, masks in loader:
+            t = (pos.epoch - stage_start) + pos.step_in_epoch / steps_per_epoch
+            lr = lr_at(stage, t)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            images = images.to(device, non_blocking=True)
+            masks = masks.to(device, non_blocking=True)
+            outputs = forward_101(model, images, config.model.input_size, amp, config.channels_last)
+            loss = compute_loss(stage.loss, outputs, masks, config.aux_weight)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at epoch {pos.epoch + 1}, step {pos.step_in_epoch + 1}: lower the learning rate")
+            loss_value = float(loss.detach())
+            loss_sum += loss_value
+            loss_count += 1
+            pos.step_in_epoch += 1
+            pos.global_step += 1
+            session_steps += 1
+            if rank == 0 and (pos.global_step % config.log_every == 0 or pos.step_in_epoch == steps_per_epoch):
+                elapsed = time.monotonic() - session_start
+                rate = session_steps / max(elapsed, 1e-9)
+                remaining = total_steps - pos.global_step
+                eta = remaining / rate + (np.mean(val_seconds) if val_seconds else 0) * (config.total_epochs - pos.epoch)
+                run.append_metrics({"kind": "step", "epoch": pos.epoch + 1, "step": pos.global_step, "loss": loss_value,
+                                    "lr": lr, "img_per_s": rate * config.batch_size * world, "time": time.time()})  # fmt: skip
+                run.write_status(epoch=pos.epoch, step=pos.global_step, eta_s=eta, stage=stage.name, lr=lr, loss=loss_value)
+            if _any_rank(stop["signal"] is not None, world, device):
+                pos.elapsed_s += time.monotonic() - epoch_start
+                if rank == 0:
+                    save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores))
+                raise Cancelled()
+        pos.elapsed_s += time.monotonic() - epoch_start
+
+        # End of epoch: validate, keep best, save last (and a snapshot at a cycle end).
+        pos.epoch += 1
+        pos.step_in_epoch = 0
+        if rank == 0:
+            run.write_status(message=f"validating epoch {pos.epoch}")
+            v_start = time.monotonic()
+            scores = validate(model, val_images, val_masks, config, device, amp, stage.loss)
+            val_seconds.append(time.monotonic() - v_start)
+            scores["train_loss"] = loss_sum / max(loss_count, 1)
+            improved = scores["val_score"] > pos.best_score
+            if improved:
+                pos.best_score, pos.best_epoch = scores["val_score"], pos.epoch
+            record = {"kind": "epoch", "epoch": pos.epoch, "stage": stage.name, "lr": lr_at(stage, pos.epoch - stage_start),
+                      "epoch_s": time.monotonic() - epoch_start, "time": time.time(), **scores}  # fmt: skip
+            pos.history.append(record)
+            save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores))
+            # best and snapshots are for inference: no optimiser state (it would triple their size).
+            weights_only = _payload(model, None, config, pos, stage_index, scores)
+            if improved:
+                save_checkpoint(run.best_path, weights_only)
+            if stage.snapshot_every_cycle and is_cycle_end(stage, pos.epoch - 1 - stage_start):
+                save_checkpoint(run.path / f"snapshot-e{pos.epoch:03d}.pt", weights_only)
+            run.append_metrics(record)
+            run.write_status(epoch=pos.epoch, step=pos.global_step, best_score=pos.best_score, best_epoch=pos.best_epoch,
+                             last_score=scores["val_score"], message="training")  # fmt: skip
+            extra = "".join(f", {k} {scores[k]:.4f}" for k in ("val_score_oracle", "judge_accuracy") if k in scores)
+            log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val score %.4f, val IoU %.4f%s%s",
+                     pos.epoch, config.total_epochs, scores["train_loss"], scores["val_loss"], scores["val_score"],
+                     scores["val_iou"], extra, " (best)" if improved else "")  # fmt: skip
+        if world > 1:
+            torch.distributed.barrier()
+        if _any_rank(stop["signal"] is not None, world, device):
+            raise Cancelled()
+
+    if rank == 0:
+        run.write_status(state="done", eta_s=0, message="done", finished=time.time())
+        log.info("done: best val score %.4f at epoch %s", pos.best_score, pos.best_epoch)

@@ -1,0 +1,94 @@
+"""Batched inference: probabilities at 101x101 for a stack of uint8 images, with optional hflip TTA.
+
+The hot path has no per-image Python: a batch is padded on the device in one call, run
+through the network (channels_last, bf16 autocast on CUDA), cropped back and kept on the
+device until the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from saltlab.models.geometry import from_output, images_to_tensor, to_input
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' is the first CUDA device when there is one, else the CPU; an unavailable CUDA is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} asked for, but no CUDA GPU is available here; use 'cpu' or 'auto'")
+    return device
+
+
+def forward_101(
+    model: nn.Module, images: torch.Tensor, input_size: int, amp: bool = False, channels_last: bool = True
+) -> dict:
+    """Float images (N, 1, 101, 101) on the model's device -> outputs at 101x101, as float32.
+
+    Returns {"mask": logits (N, 1, 101, 101), "judge": logits (N,) or absent, "aux": [...] or absent}.
+    """
+    x = to_input(images, input_size)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=amp):
+        out = model(x)
+    result = {"mask": from_output(out["mask"].float(), input_size)}
+    if "judge" in out:
+        result["judge"] = out["judge"].float()
+    if "aux" in out:
+        result["aux"] = [from_output(a.float(), input_size) for a in out["aux"]]
+    return result
+
+
+@torch.inference_mode()
+def predict(
+    model: nn.Module,
+    images: np.ndarray,
+    input_size: int,
+    device: torch.device,
+    batch_size: int = 64,
+    amp: bool = False,
+    channels_last: bool = True,
+    tta: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(probabilities float32 (N, 101, 101), judge probabilities (N,) or None) for uint8 images."""
+    model.eval()
+    probs, judges = [], []
+    n = len(images)
+    for start in range(0, n, batch_size):
+        x = images_to_tensor(images[start : start + batch_size]).to(device, non_blocking=True)
+        out = forward_101(model, x, input_size, amp, channels_last)
+        p = torch.sigmoid(out["mask"])
+        j = torch.sigmoid(out["judge"]) if "judge" in out else None
+        if tta:
+            flipped = forward_101(model, torch.flip(x, dims=[3]), input_size, amp, channels_last)
+            p = (p + torch.flip(torch.sigmoid(flipped["mask"]), dims=[3])) / 2
+            if j is not None:
+                j = (j + torch.sigmoid(flipped["judge"])) / 2
+        probs.append(p[:, 0])
+        if j is not None:
+            judges.append(j)
+        if progress:
+            progress(min(start + batch_size, n), n)
+    if not probs:
+        return np.zeros((0, 101, 101), np.float32), None
+    prob = torch.cat(probs).cpu().numpy()
+    judge = torch.cat(judges).cpu().numpy() if judges else None
+    return prob, judge
+
+
+def masks_from_probs(
+    probs: np.ndarray, judge: np.ndarray | None = None, threshold: float = 0.5, judge_threshold: float = 0.5
+) -> np.ndarray:
+    """Bool masks: pixels above threshold, zeroed where the judge says no salt."""
+    masks = probs > threshold
+    if judge is not None:
+        masks &= (judge > judge_threshold)[:, None, None]
+    return masks

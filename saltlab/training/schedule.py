@@ -1,0 +1,42 @@
+"""Learning-rate schedules as pure functions of the position in a stage (in epochs, fractional).
+
+Being pure, the schedule needs no state in the checkpoint: a resumed run lands on the same LR.
+- constant: the stage lr.
+- cyclic "triangular2" (Smith 2017): from lr up to max_lr and back over `cycle_epochs`, the
+  amplitude halving every cycle.
+- cosine with warm restarts (SGDR): from max_lr (default: lr) down to min_lr over each cycle,
+  then back up: the end of each cycle is a snapshot for snapshot ensembles.
+"""
+
+from __future__ import annotations
+
+import math
+
+from saltlab.config import StageConfig
+
+
+def lr_at(stage: StageConfig, t: float) -> float:
+    """The learning rate `t` epochs into the stage."""
+    sched = stage.schedule
+    if sched.kind == "constant":
+        return stage.lr
+    cycle_len = sched.cycle_epochs
+    if sched.kind == "cyclic":
+        cycle = math.floor(1 + t / cycle_len)
+        x = abs(2 * t / cycle_len - 2 * cycle + 1)
+        amplitude = (sched.max_lr - stage.lr) * max(0.0, 1 - x) / (2 ** (cycle - 1))
+        return stage.lr + amplitude
+    if sched.kind == "cosine":
+        top = sched.max_lr or stage.lr
+        phase = (t % cycle_len) / cycle_len
+        return sched.min_lr + 0.5 * (top - sched.min_lr) * (1 + math.cos(math.pi * phase))
+    raise ValueError(f"unknown schedule {sched.kind!r}")
+
+
+def is_cycle_end(stage: StageConfig, epoch_in_stage: int) -> bool:
+    """True when the epoch that just finished (0-based within the stage) closes an LR cycle."""
+    if stage.schedule.kind == "constant":
+        return False
+    done = epoch_in_stage + 1
+    cycle = stage.schedule.cycle_epochs
+    return abs(done / cycle - round(done / cycle)) < 1e-9 and done >= cycle
