@@ -161,9 +161,9 @@ def train(config: TrainConfig | dict, run_dir: str | os.PathLike | None = None, 
     else:
         config = from_dict(config) if isinstance(config, dict) else config
         run = RunFolder(run_dir or new_run_dir(config))
-        if run.exists():
-            raise FileExistsError(f"{run.path} already holds a run; use resume, or another folder")
-        if rank == 0:
+        if rank == 0:  # other ranks of a torchrun job only read; rank 0 creates the folder
+            if run.exists():
+                raise FileExistsError(f"{run.path} already holds a run; use resume, or another folder")
             run.path.mkdir(parents=True, exist_ok=True)
             run.config_path.write_text(config.to_json())
     _setup_logging(run, rank)
@@ -221,8 +221,15 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     amp = config.amp if config.amp is not None else device.type == "cuda"
     workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 0)
 
-    ds = load_dataset(config.data)
-    train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+    # Rank 0 first: it writes the data set cache and the folds file; the other ranks then read them.
+    if rank == 0:
+        ds = load_dataset(config.data)
+        train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+    if world > 1:
+        torch.distributed.barrier()
+    if rank != 0:
+        ds = load_dataset(config.data)
+        train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
     train_pos = ds.train_index(train_ids)
     val_pos = ds.train_index(val_ids)
     train_pos = train_pos[stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)]

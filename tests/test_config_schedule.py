@@ -1,0 +1,82 @@
+"""Configs (presets, overrides, clear errors) and the learning-rate schedules."""
+
+import pytest
+
+from saltlab.config import (
+    ConfigError,
+    ScheduleConfig,
+    StageConfig,
+    apply_overrides,
+    from_dict,
+    load_config,
+    preset_names,
+)
+from saltlab.training.schedule import is_cycle_end, lr_at
+
+
+def test_every_preset_loads():
+    names = preset_names()
+    for required in ("baseline", "baseline_aug", "baseline_lovasz", "scse_hypercol", "binary_judge"):
+        assert required in names
+    for name in names:
+        config = from_dict(load_config(name))
+        assert config.total_epochs >= 1
+
+
+def test_case_study_recipes():
+    base = from_dict(load_config("baseline"))
+    assert (base.model.arch, base.model.encoder, base.model.decoder_channels, base.model.input_size) == ("baseline", "resnet34", 64, 128)
+    assert (base.stages[0].loss, base.stages[0].optimizer, base.stages[0].lr) == ("bce", "adam", 3e-4)
+    assert not base.augment and from_dict(load_config("baseline_aug")).augment
+    lov = from_dict(load_config("baseline_lovasz")).stages[-1]
+    assert (lov.loss, lov.lr, lov.schedule.kind, lov.schedule.max_lr, lov.schedule.cycle_epochs) == ("lovasz", 1e-4, "cyclic", 1e-3, 10)
+    judge = from_dict(load_config("binary_judge"))
+    assert judge.model.arch == "binary_judge" and judge.stages[-1].loss == "judge"
+
+
+def test_overrides():
+    values = apply_overrides(load_config("baseline"), ["stages.0.epochs=2", "model.encoder=resnet18", "augment=true", "data=/x"])
+    config = from_dict(values)
+    assert config.stages[0].epochs == 2 and config.model.encoder == "resnet18" and config.augment and config.data == "/x"
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"modle": {}}, "unknown setting"),
+        ({"model": {"arch": "resnet"}}, "model.arch: 'resnet' is not one of"),
+        ({"stages": [{"loss": "hinge"}]}, "stages.0.loss"),
+        ({"stages": [{"loss": "judge"}]}, "needs model.arch = 'binary_judge'"),
+        ({"stages": [{"schedule": {"kind": "cyclic"}}]}, "max_lr is needed"),
+        ({"batch_size": "many"}, "batch_size: expected a number"),
+        ({"fold": 10}, "fold must be in 0..9"),
+        ({"stages": []}, "at least one stage"),
+    ],
+)
+def test_bad_configs_are_clear(values, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(values)
+
+
+def test_unknown_preset_lists_presets():
+    with pytest.raises(ConfigError, match="presets: .*baseline"):
+        load_config("nope")
+
+
+def test_triangular2():
+    stage = StageConfig(lr=1e-4, schedule=ScheduleConfig(kind="cyclic", max_lr=1e-3, cycle_epochs=10))
+    assert lr_at(stage, 0) == pytest.approx(1e-4)
+    assert lr_at(stage, 5) == pytest.approx(1e-3)
+    assert lr_at(stage, 10) == pytest.approx(1e-4)
+    assert lr_at(stage, 15) == pytest.approx(1e-4 + 0.9e-3 / 2)  # amplitude halves each cycle
+    assert lr_at(stage, 25) == pytest.approx(1e-4 + 0.9e-3 / 4)
+    assert lr_at(stage, 2.5) == pytest.approx(1e-4 + 0.9e-3 / 2)
+
+
+def test_cosine_restarts_and_cycle_ends():
+    stage = StageConfig(lr=0.01, schedule=ScheduleConfig(kind="cosine", max_lr=0.01, min_lr=1e-4, cycle_epochs=4))
+    assert lr_at(stage, 0) == pytest.approx(0.01)
+    assert lr_at(stage, 2) == pytest.approx((0.01 + 1e-4) / 2)
+    assert lr_at(stage, 4) == pytest.approx(0.01)  # restart
+    assert [e for e in range(12) if is_cycle_end(stage, e)] == [3, 7, 11]
+    assert lr_at(StageConfig(lr=3e-4), 7.3) == 3e-4

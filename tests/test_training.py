@@ -1,0 +1,247 @@
+"""The training engine, for real on the CPU: learning, checkpoints, kill -9, cancel and resume, evaluate, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from saltlab.config import from_dict
+from saltlab.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from saltlab.training.engine import train
+from saltlab.training.evaluate import evaluate_run
+from saltlab.training.run_folder import RunFolder
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def tiny_config(data: Path, **extra) -> dict:
+    config = {
+        "name": "t", "data": str(data), "n_folds": 5, "fold": 0, "batch_size": 8, "log_every": 1,
+        "max_train_images": 64, "max_val_images": 24, "seed": 3,
+        "model": {"arch": "baseline", "encoder": "resnet18", "decoder_channels": 32},
+        "stages": [{"name": "bce", "epochs": 2, "loss": "bce", "lr": 1e-3}],
+    }  # fmt: skip
+    for key, value in extra.items():
+        config[key] = value
+    return config
+
+
+def env_for(tmp: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(PROJECT), "SALTLAB_CHECKPOINTS": str(tmp)}
+
+
+@pytest.fixture(scope="session")
+def trained_run(demo_root, tmp_path_factory) -> RunFolder:
+    return train(tiny_config(demo_root), run_dir=tmp_path_factory.mktemp("runs") / "tiny")
+
+
+def test_run_lowers_loss_and_writes_everything(trained_run):
+    run = trained_run
+    status = run.read_status()
+    assert status["state"] == "done" and status["epoch"] == 2 and status["step"] == status["total_steps"] == 16
+    steps = [m for m in run.read_metrics() if m["kind"] == "step"]
+    epochs = [m for m in run.read_metrics() if m["kind"] == "epoch"]
+    assert len(steps) == 16 and len(epochs) == 2
+    first, last = np.mean([s["loss"] for s in steps[:4]]), np.mean([s["loss"] for s in steps[-4:]])
+    assert last < first, (first, last)
+    assert 0 <= epochs[-1]["val_score"] <= 1 and "val_iou" in epochs[-1]
+    assert json.loads(run.config_path.read_text())["model"]["encoder"] == "resnet18"
+    assert "epoch 2/2" in run.log_path.read_text()
+    best = load_checkpoint(run.best_path)
+    last_ckpt = load_checkpoint(run.last_path)
+    assert last_ckpt["epoch"] == 2 and last_ckpt["optimizer"] is not None and best["optimizer"] is None
+    assert best["scores"]["val_score"] == status["best_score"]
+
+
+def test_checkpoint_loads_with_weights_only(trained_run):
+    data = torch.load(trained_run.last_path, weights_only=True)
+    from saltlab.models import build_model
+
+    model = build_model(from_dict(data["config"]).model)
+    model.load_state_dict(data["model"])
+
+
+def test_bad_checkpoints_are_refused_clearly(tmp_path, trained_run):
+    good = load_checkpoint(trained_run.best_path)
+    other = tmp_path / "other_version.pt"
+    torch.save({**good, "format_version": 99, "saltlab_version": "9.9"}, other)
+    with pytest.raises(CheckpointError, match="format 99 .*saltlab 9.9"):
+        load_checkpoint(other)
+    torn = tmp_path / "torn.pt"
+    torn.write_bytes(trained_run.best_path.read_bytes()[:5000])
+    with pytest.raises(CheckpointError, match="not a readable SaltLab checkpoint"):
+        load_checkpoint(torn)
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"format": "saltlab.checkpoint", "payload": Path("/etc")}, pickled)  # an arbitrary object
+    with pytest.raises(CheckpointError, match="not a readable SaltLab checkpoint"):
+        load_checkpoint(pickled)
+    plain = tmp_path / "plain.pt"
+    torch.save({"weights": torch.zeros(2)}, plain)
+    with pytest.raises(CheckpointError, match="not a SaltLab checkpoint"):
+        load_checkpoint(plain)
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"epoch": 1})
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"epoch": 2})
+    assert load_checkpoint(path)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def wait_for(predicate, timeout: float = 240, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {what}")
+        time.sleep(0.05)
+
+
+def start_training(config_path: Path, out: Path, tmp: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "saltlab", "train", "--config", str(config_path), "--out", str(out), *extra],
+        cwd=PROJECT, env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def test_cancel_then_resume_equals_uninterrupted(demo_root, tmp_path, trained_run):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(tiny_config(demo_root)))
+    out = tmp_path / "interrupted"
+    proc = start_training(config, out, tmp_path)
+    run = RunFolder(out)
+    # Cancel in the middle of epoch 1, after the third optimiser step.
+    wait_for(lambda: sum(m["kind"] == "step" for m in run.read_metrics()) >= 3, what="3 steps")
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    status = run.read_status()
+    assert status["state"] == "cancelled", status
+    ckpt = load_checkpoint(run.last_path)
+    assert ckpt["epoch"] == 0 and 3 <= ckpt["step_in_epoch"] < 8
+    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
+                             env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert run.read_status()["state"] == "done"
+    final = load_checkpoint(run.last_path)
+    reference = load_checkpoint(trained_run.last_path)  # the same config, never interrupted
+    assert final["epoch"] == reference["epoch"] == 2 and final["global_step"] == reference["global_step"]
+    for key, value in reference["model"].items():
+        assert torch.allclose(final["model"][key].float(), value.float(), atol=1e-5), key
+    assert f"resuming at epoch 1, step {ckpt['step_in_epoch']}" in run.log_path.read_text()
+
+
+def test_kill_9_leaves_a_readable_checkpoint_and_resume_continues(demo_root, tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(tiny_config(demo_root, stages=[{"name": "bce", "epochs": 3, "loss": "bce", "lr": 1e-3}])))
+    out = tmp_path / "killed"
+    proc = start_training(config, out, tmp_path)
+    run = RunFolder(out)
+    wait_for(run.last_path.is_file, what="the first last.pt")
+    # Kill while the next epoch runs and its last.pt is (likely) being written.
+    wait_for(lambda: sum(m["kind"] == "step" for m in run.read_metrics()) >= 11, what="step 11")
+    proc.kill()
+    proc.wait(30)
+    ckpt = load_checkpoint(run.last_path)  # readable: the previous or the new one, never torn
+    assert ckpt["epoch"] in (1, 2)
+    status = run.read_status()
+    assert status["state"] == "failed" and "died" in status["error"]
+    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
+                             env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    epochs = [m["epoch"] for m in run.read_metrics() if m["kind"] == "epoch"]
+    assert epochs[-1] == 3 and load_checkpoint(run.last_path)["epoch"] == 3
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_judge_model_reports_both_scores(demo_root, tmp_path):
+    config = tiny_config(
+        demo_root,
+        model={"arch": "binary_judge", "encoder": "resnet18", "decoder_channels": 32},
+        stages=[{"name": "judge", "epochs": 1, "loss": "judge", "lr": 1e-3}],
+    )
+    run = train(config, run_dir=tmp_path / "judge")
+    [epoch] = [m for m in run.read_metrics() if m["kind"] == "epoch"]
+    assert epoch["val_score_oracle"] >= epoch["val_score"]
+    assert 0 <= epoch["judge_accuracy"] <= 1
+    result = evaluate_run(run.path)
+    assert result.judge is not None and result.judge.shape == (len(result.ids),)
+    assert result.scores["score_oracle"] >= result.scores["score"]
+
+
+def test_evaluate_caches_and_invalidates(trained_run, tmp_path):
+    first = evaluate_run(trained_run.path)
+    assert not first.from_cache and first.probs.shape == (len(first.ids), 101, 101)
+    assert first.scores["subset"] == "validation fold 0 of 5" and len(first.ids) == 40
+    second = evaluate_run(trained_run.path)
+    assert second.from_cache and second.folder == first.folder
+    np.testing.assert_array_equal(second.probs, first.probs)
+    assert second.scores == first.scores
+    other = evaluate_run(trained_run.path, checkpoint="last")
+    assert other.folder != first.folder or trained_run.best_path.read_bytes() == trained_run.last_path.read_bytes()
+    tta = evaluate_run(trained_run.path, tta=True)
+    assert tta.folder != first.folder and not tta.from_cache
+
+
+def test_cli_train_errors(tmp_path):
+    bad = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "nope"], cwd=PROJECT,
+                         env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and "no preset named 'nope'" in bad.stderr and "Traceback" not in bad.stderr
+    imagenet = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "tiny", "--set",
+                               "model.encoder_weights=imagenet", "--data", str(tmp_path / "none")],
+                              cwd=PROJECT, env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert imagenet.returncode != 0
+    missing = subprocess.run([sys.executable, "-m", "saltlab", "evaluate", str(tmp_path / "norun")], cwd=PROJECT,
+                             env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert missing.returncode == 2 and "run folder not found" in missing.stderr
+    printed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "binary_judge", "--epochs", "1",
+                              "--print-config"], cwd=PROJECT, env=env_for(tmp_path), capture_output=True, text=True)  # fmt: skip
+    assert printed.returncode == 0 and [s["epochs"] for s in json.loads(printed.stdout)["stages"]] == [1, 1]
+
+
+def test_imagenet_fails_fast_in_a_run(demo_root, tmp_path):
+    config = tiny_config(demo_root, model={"arch": "baseline", "encoder": "resnet18", "encoder_weights": "imagenet"})
+    from saltlab.models import WeightsUnavailable
+
+    with pytest.raises(WeightsUnavailable):
+        train(config, run_dir=tmp_path / "imagenet")
+    status = RunFolder(tmp_path / "imagenet").read_status()
+    assert status["state"] == "failed" and "cannot be downloaded here" in status["error"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ddp_two_processes_on_cpu(demo_root, tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(tiny_config(demo_root, max_train_images=32, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}])))
+    out = tmp_path / "ddp"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+                f"--master_port={free_port()}", "-m", "saltlab", "train", "--config", str(config), "--out", str(out), "--device", "cpu"]  # fmt: skip
+    result = subprocess.run(torchrun, cwd=PROJECT, env={**env_for(tmp_path), "OMP_NUM_THREADS": "1"},
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    status = RunFolder(out).read_status()
+    assert status["state"] == "done" and status["world_size"] == 2
+    assert status["steps_per_epoch"] == 2  # 32 images, batch 8 per rank, 2 ranks
+    load_checkpoint(out / "last.pt")
