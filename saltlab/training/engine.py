@@ -272,7 +272,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
         run.write_status(state="running", message="training", epochs=config.total_epochs, steps_per_epoch=steps_per_epoch,
                          total_steps=total_steps, n_train=len(train_images), n_val=len(val_images))  # fmt: skip
 
-    session_start = time.monotonic()
+    train_seconds = 0.0  # time in this process's training loops (data + steps), validation excluded
     session_steps = 0
     val_seconds: list[float] = []
     optimizer = None
@@ -316,7 +316,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             pos.global_step += 1
             session_steps += 1
             if rank == 0 and (pos.global_step % config.log_every == 0 or pos.step_in_epoch == steps_per_epoch):
-                elapsed = time.monotonic() - session_start
+                elapsed = train_seconds + time.monotonic() - epoch_start
                 rate = session_steps / max(elapsed, 1e-9)
                 remaining = total_steps - pos.global_step
                 eta = remaining / rate + (np.mean(val_seconds) if val_seconds else 0) * (config.total_epochs - pos.epoch)
@@ -329,6 +329,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
                     save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores))
                 raise Cancelled()
         pos.elapsed_s += time.monotonic() - epoch_start
+        train_seconds += time.monotonic() - epoch_start
 
         # End of epoch: validate, keep best, save last (and a snapshot at a cycle end).
         pos.epoch += 1
