@@ -245,3 +245,24 @@ def test_ddp_two_processes_on_cpu(demo_root, tmp_path):
     assert status["state"] == "done" and status["world_size"] == 2
     assert status["steps_per_epoch"] == 2  # 32 images, batch 8 per rank, 2 ranks
     load_checkpoint(out / "last.pt")
+
+
+def test_dataloader_workers_give_the_same_run(demo_root, tmp_path):
+    one_epoch = [{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]
+    runs = {
+        w: train(tiny_config(demo_root, max_train_images=32, augment=True, workers=w, stages=one_epoch), run_dir=tmp_path / f"w{w}")
+        for w in (0, 2)
+    }
+    a, b = (load_checkpoint(runs[w].last_path)["model"] for w in (0, 2))
+    for key in a:
+        assert torch.allclose(a[key].float(), b[key].float(), atol=1e-5), key
+
+
+def test_init_from_checkpoint_and_mismatch(demo_root, tmp_path, trained_run):
+    one_epoch = [{"name": "lovasz", "epochs": 1, "loss": "lovasz", "lr": 1e-4}]
+    run = train(tiny_config(demo_root, init_from=str(trained_run.best_path), stages=one_epoch), run_dir=tmp_path / "ft")
+    assert "weights initialised from" in run.log_path.read_text() and run.read_status()["state"] == "done"
+    other = tiny_config(demo_root, init_from=str(trained_run.best_path), stages=one_epoch,
+                        model={"arch": "scse_hypercol", "encoder": "resnet18", "decoder_channels": 32})  # fmt: skip
+    with pytest.raises(CheckpointError, match="does not fit model scse_hypercol/resnet18"):
+        train(other, run_dir=tmp_path / "mismatch")

@@ -29,11 +29,11 @@ from saltlab.config import StageConfig, TrainConfig, from_dict
 from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
 from saltlab.losses import compute_loss
-from saltlab.metric import image_scores, iou
 from saltlab.models import build_model
-from saltlab.training.checkpoint import clean_temp_files, load_checkpoint, save_checkpoint
+from saltlab.training.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
-from saltlab.training.inference import forward_101, masks_from_probs, predict, resolve_device
+from saltlab.scoring import score_predictions
+from saltlab.training.inference import forward_101, predict, resolve_device
 from saltlab.training.run_folder import RunFolder, checkpoints_root
 from saltlab.training.schedule import is_cycle_end, lr_at
 
@@ -129,8 +129,9 @@ def validate(
     probs, judge = predict(module, images, config.model.input_size, device, batch_size=max(2 * config.batch_size, 32),
                            amp=amp, channels_last=config.channels_last)  # fmt: skip
     truth = masks
-    pred = masks_from_probs(probs, judge, config.threshold)
-    scores = {"val_score": float(image_scores(pred, truth).mean()), "val_iou": float(iou(pred, truth).mean())}
+    named = {"score": "val_score", "mean_iou": "val_iou", "score_oracle": "val_score_oracle",
+             "score_ungated": "val_score_ungated", "judge_accuracy": "judge_accuracy"}  # fmt: skip
+    scores = {named[k]: v for k, v in score_predictions(probs, judge, truth, config.threshold).items()}
     with torch.no_grad():
         logits = torch.logit(torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)).unsqueeze(1)
         target = torch.from_numpy(truth).unsqueeze(1).float()
@@ -138,13 +139,6 @@ def validate(
         if judge is not None:
             outputs["judge"] = torch.logit(torch.from_numpy(judge).clamp(1e-6, 1 - 1e-6))
         scores["val_loss"] = float(compute_loss(loss_name, outputs, target))
-    if judge is not None:
-        truly_empty = ~truth.reshape(len(truth), -1).any(1)
-        ungated = probs > config.threshold
-        oracle = ungated & ~truly_empty[:, None, None]
-        scores["val_score_oracle"] = float(image_scores(oracle, truth).mean())
-        scores["val_score_ungated"] = float(image_scores(ungated, truth).mean())
-        scores["judge_accuracy"] = float(((judge > 0.5) == ~truly_empty).mean())
     return scores
 
 
@@ -257,8 +251,16 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
         log.info("resuming at epoch %d, step %d", pos.epoch + 1, pos.step_in_epoch)
     elif config.init_from:
         source = load_checkpoint(config.init_from)
-        model.load_state_dict(source["model"])
+        try:
+            model.load_state_dict(source["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"init_from {config.init_from} does not fit model {config.model.arch}/{config.model.encoder}: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
         log.info("weights initialised from %s", config.init_from)
+    if resume and checkpoint is None:
+        log.info("no last.pt in %s: starting from the beginning", run.path)
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)

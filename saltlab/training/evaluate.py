@@ -18,10 +18,10 @@ import numpy as np
 from saltlab.config import from_dict
 from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
-from saltlab.metric import image_scores, iou
 from saltlab.models import build_model
 from saltlab.training.checkpoint import CheckpointError, load_checkpoint
-from saltlab.training.inference import masks_from_probs, predict, resolve_device
+from saltlab.scoring import score_predictions
+from saltlab.training.inference import predict, resolve_device
 from saltlab.training.run_folder import write_json_atomic
 
 EVAL_VERSION = 1
@@ -59,18 +59,6 @@ def resolve_checkpoint(run: str | os.PathLike, checkpoint: str = "best") -> tupl
         available = ", ".join(sorted(p.name for p in run.glob("*.pt"))) or "none"
         raise CheckpointError(f"{path} not found (checkpoints in {run}: {available})")
     return run, path
-
-
-def score_predictions(probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray, threshold: float = 0.5) -> dict:
-    pred = masks_from_probs(probs, judge, threshold)
-    scores = {"score": float(image_scores(pred, truth).mean()), "mean_iou": float(iou(pred, truth).mean())}
-    if judge is not None:
-        truly_empty = ~truth.reshape(len(truth), -1).any(1)
-        ungated = probs > threshold
-        scores["score_oracle"] = float(image_scores(ungated & ~truly_empty[:, None, None], truth).mean())
-        scores["score_ungated"] = float(image_scores(ungated, truth).mean())
-        scores["judge_accuracy"] = float(((judge > 0.5) == ~truly_empty).mean())
-    return scores
 
 
 def evaluate_run(

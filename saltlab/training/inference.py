@@ -82,13 +82,3 @@ def predict(
     prob = torch.cat(probs).cpu().numpy()
     judge = torch.cat(judges).cpu().numpy() if judges else None
     return prob, judge
-
-
-def masks_from_probs(
-    probs: np.ndarray, judge: np.ndarray | None = None, threshold: float = 0.5, judge_threshold: float = 0.5
-) -> np.ndarray:
-    """Bool masks: pixels above threshold, zeroed where the judge says no salt."""
-    masks = probs > threshold
-    if judge is not None:
-        masks &= (judge > judge_threshold)[:, None, None]
-    return masks
