@@ -10,12 +10,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import streamlit as st  # noqa: E402
 
-from pages._ui import data_set_picker  # noqa: E402
+from pages._ui import app_pages, data_set_picker, mark_entry  # noqa: E402
 
 st.set_page_config(page_title="SaltLab", page_icon=":material/layers:", layout="wide")
+mark_entry()
 
-navigation = st.navigation(
-    [st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)]
-)
+navigation = st.navigation(app_pages())
 data_set_picker()
 navigation.run()

@@ -13,6 +13,34 @@ from saltlab.sources import DataSetError, scan
 from saltlab.table import image_table, summary
 
 DATA_KEY = "data_path"
+APP_KEY = "_saltlab_entry_ran"
+
+
+def mark_entry() -> None:
+    """Called by app.py: this session runs through the entry script."""
+    st.session_state[APP_KEY] = True
+
+
+def ensure_entry() -> None:
+    """Re-route a page that Streamlit ran without app.py.
+
+    With a `pages/` folder beside the entry script, Streamlit starts each new server process in
+    its legacy multipage mode: a deep link such as /train runs pages/train.py directly, without
+    the navigation and the data set picker, until some run has called st.navigation. Calling it
+    here switches the process to st.navigation mode and the rerun goes through app.py.
+    """
+    if not st.session_state.get(APP_KEY):
+        st.navigation(app_pages(), position="hidden")
+        st.rerun()
+
+
+def app_pages() -> list:
+    """The app's pages, in navigation order (app.py and the re-route above share this list)."""
+    return [
+        st.Page("pages/dataset.py", title="Data set", icon=":material/dataset:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    ]
+BIG = 3  # enlargement of the single-image view
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -74,3 +102,22 @@ def data_set_picker() -> None:
         )
         st.button("Use the demo set", on_click=_use_demo)
         st.caption(f"Active: `{current}`")
+
+
+def image_panel(id_: str, image, mask, row) -> None:
+    """One image large: the image, its mask overlay and mask, with its numbers."""
+    import numpy as np
+
+    from saltlab.render import SALT_COLOUR, gray_to_rgb, mask_overlay, mosaic
+
+    st.markdown(f"#### {id_}")
+    left, right = st.columns([3, 1])
+    tiles = [gray_to_rgb(image)]
+    if mask is not None:
+        mask_rgb = np.where(mask[..., None], np.array(SALT_COLOUR, np.uint8), np.array([40, 40, 40], np.uint8))
+        tiles += [mask_overlay(image, mask, "fill"), mask_rgb]
+    left.image(mosaic(tiles, 3, scale=BIG), caption="image, overlay, mask" if mask is not None else "test image (no mask)")
+    numbers = {k: row[k] for k in row.index if not (isinstance(row[k], float) and np.isnan(row[k]))}
+    right.dataframe(
+        {"value": {k: (f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in numbers.items()}}, width="stretch"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -121,13 +122,34 @@ def cmd_folds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _record_early_signals() -> list[str]:
+    """Until the engine installs its own handlers (after importing torch: seconds), a SIGTERM or
+    SIGINT is only recorded, so that a cancel during start-up still ends in a clean 'cancelled'."""
+    import signal
+
+    pending: list[str] = []
+
+    def record(signum, _frame):
+        pending.append(signal.Signals(signum).name)
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, record)
+    return pending
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    pending = _record_early_signals()
     from saltlab.config import ConfigError, apply_overrides, from_dict, load_config
 
     if args.resume:
         from saltlab.training.engine import train
+        from saltlab.training.launcher import tick
 
-        run = train({}, run_dir=args.resume, resume=True)
+        try:
+            run = train({}, run_dir=args.resume, resume=True, pending_signals=pending)
+        finally:
+            if int(os.environ.get("RANK", "0")) == 0:
+                tick(Path(args.resume).parent)  # the queue moves on when this run ends, whatever the outcome
         return _run_exit(run)
     if not args.config:
         print("error: give --config PRESET_OR_FILE (or --resume RUN)", file=sys.stderr)
@@ -152,7 +174,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_OK
     from saltlab.training.engine import train
 
-    run = train(config, run_dir=args.out)
+    run = train(config, run_dir=args.out, pending_signals=pending)
     return _run_exit(run)
 
 

@@ -62,9 +62,10 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
 
 
-def new_run_dir(config: TrainConfig) -> Path:
+def new_run_dir(config: TrainConfig, root: Path | None = None) -> Path:
+    """A fresh folder name under root (default: checkpoints_root()): NAME-fFOLD-TIMESTAMP[-k]."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = checkpoints_root() / f"{config.name}-f{config.fold}-{stamp}"
+    base = (root or checkpoints_root()) / f"{config.name}-f{config.fold}-{stamp}"
     path, k = base, 1
     while path.exists():
         k += 1
@@ -142,8 +143,17 @@ def validate(
     return scores
 
 
-def train(config: TrainConfig | dict, run_dir: str | os.PathLike | None = None, resume: bool = False) -> RunFolder:
-    """Run (or resume) a training run; returns its folder. Raises on failure (the run is marked failed)."""
+def train(
+    config: TrainConfig | dict,
+    run_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    pending_signals: list[str] | None = None,
+) -> RunFolder:
+    """Run (or resume) a training run; returns its folder. Raises on failure (the run is marked failed).
+
+    pending_signals: SIGTERM/SIGINT names received before this call (recorded by the CLI while
+    it started up); the run then stops at its first chance, as if they came during training.
+    """
     rank, world, local_rank = _dist_info()
     if resume:
         if run_dir is None:
@@ -162,12 +172,14 @@ def train(config: TrainConfig | dict, run_dir: str | os.PathLike | None = None, 
             run.config_path.write_text(config.to_json())
     _setup_logging(run, rank)
 
-    stop = {"signal": None}
+    stop = {"signal": pending_signals[0] if pending_signals else None}
 
     def on_signal(signum, _frame):
         stop["signal"] = signal.Signals(signum).name
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    if pending_signals and not stop["signal"]:
+        stop["signal"] = pending_signals[0]  # arrived while the handlers were being swapped
     try:
         device = resolve_device(config.device)
         if world > 1:
@@ -260,7 +272,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             ) from None
         log.info("weights initialised from %s", config.init_from)
     if resume and checkpoint is None:
-        log.info("no last.pt in %s: starting from the beginning", run.path)
+        log.info("starting %s from the beginning (no last.pt yet)", run.path.name)
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -281,6 +293,8 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     current_stage = -1
     scores: dict = {}
     while pos.epoch < config.total_epochs:
+        if _any_rank(stop["signal"] is not None, world, device) and pos.global_step == 0:
+            raise Cancelled()  # cancelled while starting: nothing trained, nothing to save
         stage_index, stage_start = _stage_of(config, pos.epoch)
         stage = config.stages[stage_index]
         if stage_index != current_stage:

@@ -74,8 +74,12 @@ class RunFolder:
         except (OSError, json.JSONDecodeError):
             return None
         if check_process and status.get("state") == "running" and not pid_alive(status.get("pid")):
-            status["state"] = "failed"
-            status["error"] = status.get("error") or "the training process died without saying so (killed?)"
+            if status.get("cancel_requested"):
+                status["state"] = "cancelled"  # it died of the cancel before it could say so itself
+                status["message"] = "cancelled while starting"
+            else:
+                status["state"] = "failed"
+                status["error"] = status.get("error") or "the training process died without saying so (killed?)"
         return status
 
     def append_metrics(self, record: dict) -> None:

@@ -32,7 +32,8 @@ def app_url(demo_root, tmp_path_factory):
     """Start the app with the demo set as default data; yield its URL; stop it."""
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "streamlit.log"
-    env = {**os.environ, "SALTLAB_DATA": str(demo_root)}
+    runs = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "SALTLAB_DATA": str(demo_root), "SALTLAB_CHECKPOINTS": str(runs)}
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
@@ -53,6 +54,15 @@ def app_url(demo_root, tmp_path_factory):
             time.sleep(0.3)
         yield url
     finally:
+        from saltlab.training.run_folder import list_runs
+
+        for run in list_runs(runs):  # no training process outlives the tests
+            pid = (run.read_status() or {}).get("pid")
+            if pid:
+                try:
+                    os.kill(pid, 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
         proc.terminate()
         try:
             proc.wait(10)

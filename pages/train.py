@@ -1,0 +1,168 @@
+"""Train page: configure a run, start it in the background, follow it live, cancel, resume; the run registry."""
+
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages._ui import active_path, ensure_entry
+from saltlab.config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config, preset_names
+from saltlab.models import encoder_names
+from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs
+
+ensure_entry()
+st.title("Train")
+
+
+@st.cache_resource
+def _gpu_name() -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+gpu = _gpu_name()
+if gpu:
+    st.caption(f"GPU found: {gpu}. Runs go to the GPU one at a time; others wait in the queue.")
+else:
+    st.caption("No GPU on this machine: runs train on the CPU, one at a time (a full-size run takes hours here; "
+               "the `tiny` preset takes minutes).")  # fmt: skip
+
+# --- the form -------------------------------------------------------------------------------
+presets = preset_names()
+preset = st.selectbox("Preset", presets, index=presets.index("tiny") if "tiny" in presets else 0, key="train_preset",
+                      help="the case study's models: baseline, baseline_aug, baseline_lovasz, scse_hypercol, binary_judge")  # fmt: skip
+base = from_dict(load_config(preset))
+with st.form(f"train_form_{preset}"):
+    c2, c3, c4 = st.columns(3)
+    encoders = encoder_names()
+    encoder = c2.selectbox("Encoder", encoders, index=encoders.index(base.model.encoder), key=f"train_encoder_{preset}")
+    fold = c3.number_input("Fold", 0, 9, base.fold, key=f"train_fold_{preset}")
+    batch = c4.number_input("Batch size", 2, 256, base.batch_size, key=f"train_batch_{preset}")
+    c5, c6, c7, c8 = st.columns(4)
+    input_size = c5.selectbox("Input size", [128, 256], index=[128, 256].index(base.model.input_size), key=f"train_input_{preset}",
+                              help="128: 101 edge-padded; 256: resized to 202, then padded")  # fmt: skip
+    devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
+    device = c6.selectbox("Device", devices, key=f"train_device_{preset}", help="auto = the GPU when there is one, else the CPU")
+    augment = c7.checkbox("Augmentation", base.augment, key=f"train_augment_{preset}")
+    limit = c8.number_input("Max train images (0 = all)", 0, 100000, base.max_train_images or 0, key=f"train_limit_{preset}")
+    st.markdown("**Stages** (one row each: loss, optimiser, LR schedule)")
+    stages = pd.DataFrame([
+        {"name": s.name, "epochs": s.epochs, "loss": s.loss, "optimizer": s.optimizer, "lr": s.lr,
+         "schedule": s.schedule.kind, "max_lr": s.schedule.max_lr, "cycle_epochs": s.schedule.cycle_epochs}
+        for s in base.stages
+    ])  # fmt: skip
+    edited = st.data_editor(
+        stages, num_rows="dynamic", width="stretch", key=f"train_stages_{preset}",
+        column_config={
+            "loss": st.column_config.SelectboxColumn(options=list(LOSSES), required=True),
+            "optimizer": st.column_config.SelectboxColumn(options=list(OPTIMIZERS), required=True),
+            "schedule": st.column_config.SelectboxColumn(options=list(SCHEDULES), required=True),
+            "epochs": st.column_config.NumberColumn(min_value=1, step=1),
+            "lr": st.column_config.NumberColumn(format="%.0e"), "max_lr": st.column_config.NumberColumn(format="%.0e"),
+        },
+    )  # fmt: skip
+    start = st.form_submit_button("Start", type="primary")
+
+if start:
+    values = load_config(preset)
+    values.update(data=active_path(), fold=int(fold), batch_size=int(batch), device=device, augment=bool(augment),
+                  max_train_images=int(limit) or None)  # fmt: skip
+    values.setdefault("model", {}).update(encoder=encoder, input_size=int(input_size))
+    values["stages"] = [
+        {"name": r["name"], "epochs": int(r["epochs"]), "loss": r["loss"], "optimizer": r["optimizer"], "lr": float(r["lr"]),
+         "schedule": {"kind": r["schedule"], "max_lr": None if pd.isna(r["max_lr"]) else float(r["max_lr"]),
+                      "cycle_epochs": float(r["cycle_epochs"])}}
+        for r in edited.to_dict("records") if r.get("loss")
+    ]  # fmt: skip
+    try:
+        run = submit(from_dict(values))
+        st.session_state["train_selected"] = run.path.name
+        st.success(f"Run {run.path.name} submitted.")
+    except ConfigError as exc:
+        st.error(f"Cannot start: {exc}")
+
+# --- registry and live view -----------------------------------------------------------------
+def _duration(status: dict) -> str:
+    start, end = status.get("started"), status.get("finished") or status.get("updated")
+    if not start or not end:
+        return ""
+    minutes = (end - start) / 60
+    return f"{minutes:.1f} min"
+
+
+def registry() -> pd.DataFrame:
+    rows = []
+    for run in reversed(list_runs()):
+        s = run.read_status() or {}
+        c = json.loads(run.config_path.read_text())
+        rows.append({
+            "run": run.path.name, "state": s.get("state", "?"), "model": c["model"]["arch"], "encoder": c["model"]["encoder"],
+            "fold": c["fold"], "epoch": f"{s.get('epoch', 0)}/{s.get('epochs', '?')}", "best score": s.get("best_score"),
+            "device": s.get("device") or s.get("slot"), "duration": _duration(s),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def curves(run: RunFolder) -> go.Figure:
+    metrics = run.read_metrics()
+    steps = [m for m in metrics if m["kind"] == "step"]
+    epochs = [m for m in metrics if m["kind"] == "epoch"]
+    fig = go.Figure()
+    spe = max((run.read_status() or {}).get("steps_per_epoch") or 1, 1)
+    fig.add_scatter(x=[m["step"] / spe for m in steps], y=[m["loss"] for m in steps], name="train loss (step)", mode="lines")
+    fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_loss"] for m in epochs], name="val loss", mode="lines+markers")
+    fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_score"] for m in epochs], name="val score", mode="lines+markers", yaxis="y2")
+    if epochs and "val_score_oracle" in epochs[0]:
+        fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_score_oracle"] for m in epochs], name="val score (oracle gate)",
+                        mode="lines+markers", yaxis="y2", line=dict(dash="dot"))  # fmt: skip
+    fig.update_layout(height=320, margin=dict(t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
+                      yaxis2=dict(title="score", overlaying="y", side="right", range=[0, 1]), legend=dict(orientation="h"))  # fmt: skip
+    return fig
+
+
+@st.fragment(run_every=2)
+def live() -> None:
+    tick()  # start queued runs whose device is free (e.g. after an app restart)
+    table = registry()
+    st.subheader("Runs")
+    if table.empty:
+        st.caption("No runs yet: pick a preset above and press Start.")
+        return
+    st.dataframe(table, width="stretch", hide_index=True, column_config={"best score": st.column_config.NumberColumn(format="%.4f")})
+    names = table["run"].tolist()
+    if st.session_state.get("train_selected") not in names:
+        st.session_state["train_selected"] = names[0]
+    name = st.selectbox("Run", names, key="train_selected")
+    run = RunFolder(checkpoints_root() / name)
+    status = run.read_status() or {}
+    state = status.get("state")
+    total = status.get("total_steps") or 0
+    step = status.get("step") or 0
+    label = f"{state}: epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}, step {step}/{total}"
+    if state == "running" and status.get("eta_s") is not None:
+        label += f", about {status['eta_s'] / 60:.1f} min left"
+    if state == "queued":
+        label += f" (position {queue_position(run)} in the queue for {status.get('slot')})"
+    st.progress(min(step / total, 1.0) if total else 0.0, text=label)
+    if state == "failed":
+        st.error(f"Failed: {status.get('error')}")
+    b1, b2, _ = st.columns([1, 1, 6])
+    if b1.button("Cancel", disabled=state not in ("running", "queued"), key="train_cancel"):
+        st.toast(cancel(run))
+    if b2.button("Resume", disabled=state not in ("cancelled", "failed"), key="train_resume"):
+        request_resume(run)
+        st.toast(f"{name} queued to resume")
+    if status.get("best_score") is not None:
+        st.caption(f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}")
+    st.plotly_chart(curves(run), width="stretch")
+    try:
+        lines = run.log_path.read_text().splitlines()[-12:]
+    except OSError:
+        lines = []
+    st.code("\n".join(lines) or "(no log yet)", language=None)
+
+
+live()

@@ -1,0 +1,88 @@
+"""Drawing images for the app, as RGB uint8 arrays: mask overlays, outcome colours, mosaics.
+
+Pure numpy + OpenCV, so that a page draws a whole gallery as one picture (one encode, one
+transfer) instead of one figure per image.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SALT_COLOUR = (255, 200, 0)  # the mask overlay on the data set pages
+# Prediction vs truth, pixel by pixel (DESIGN.md, the case study's figures).
+OUTCOME_COLOURS = {
+    "true positive": (255, 140, 0),  # orange
+    "false negative": (150, 150, 150),  # gray
+    "false positive": (220, 30, 30),  # red
+    "true negative": (40, 90, 200),  # blue
+}
+
+
+def gray_to_rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(np.asarray(image, dtype=np.uint8)[..., None], 3, axis=-1)
+
+
+def mask_overlay(image: np.ndarray, mask: np.ndarray, mode: str = "fill", alpha: float = 0.35,
+                 colour: tuple[int, int, int] = SALT_COLOUR) -> np.ndarray:  # fmt: skip
+    """The image in gray with the mask drawn over it: a translucent fill, a contour, or nothing."""
+    rgb = gray_to_rgb(image)
+    mask = np.asarray(mask, dtype=bool)
+    if mode == "none" or not mask.any():
+        return rgb
+    colour_arr = np.array(colour, dtype=np.float32)
+    if mode == "fill":
+        out = rgb.astype(np.float32)
+        out[mask] = (1 - alpha) * out[mask] + alpha * colour_arr
+        return np.rint(out).astype(np.uint8)
+    if mode == "contour":
+        edge = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
+        rgb[edge] = colour
+        return rgb
+    raise ValueError(f"overlay mode must be fill, contour or none, got {mode!r}")
+
+
+def outcome_map(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """RGB picture of prediction vs truth: TP orange, FN gray, FP red, TN blue."""
+    pred = np.asarray(pred, dtype=bool)
+    truth = np.asarray(truth, dtype=bool)
+    out = np.empty(pred.shape + (3,), dtype=np.uint8)
+    out[pred & truth] = OUTCOME_COLOURS["true positive"]
+    out[~pred & truth] = OUTCOME_COLOURS["false negative"]
+    out[pred & ~truth] = OUTCOME_COLOURS["false positive"]
+    out[~pred & ~truth] = OUTCOME_COLOURS["true negative"]
+    return out
+
+
+def outcome_overlay(image: np.ndarray, pred: np.ndarray, truth: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """The outcome colours blended over the gray image."""
+    blended = (1 - alpha) * gray_to_rgb(image).astype(np.float32) + alpha * outcome_map(pred, truth).astype(np.float32)
+    return np.rint(blended).astype(np.uint8)
+
+
+def mosaic(tiles: list[np.ndarray], columns: int, labels: list[str] | None = None, scale: int = 1, gap: int = 4,
+           background: int = 255) -> np.ndarray:  # fmt: skip
+    """Lay RGB tiles of equal size in a grid, optionally enlarged and labelled in their corner."""
+    if not tiles:
+        return np.full((10, 10, 3), background, np.uint8)
+    tiles = [np.asarray(t) if t.ndim == 3 else gray_to_rgb(t) for t in tiles]
+    if scale != 1:
+        tiles = [cv2.resize(t, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST) for t in tiles]
+    h, w = tiles[0].shape[:2]
+    columns = max(1, min(columns, len(tiles)))
+    rows = -(-len(tiles) // columns)
+    canvas = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap, 3), background, np.uint8)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        y, x = r * (h + gap), c * (w + gap)
+        canvas[y : y + h, x : x + w] = tile
+        if labels:
+            _label(canvas, labels[i], x, y)
+    return canvas
+
+
+def _label(canvas: np.ndarray, text: str, x: int, y: int) -> None:
+    font, size, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
+    (tw, th), base = cv2.getTextSize(text, font, size, thick)
+    cv2.rectangle(canvas, (x, y), (x + tw + 4, y + th + base + 3), (0, 0, 0), -1)
+    cv2.putText(canvas, text, (x + 2, y + th + 2), font, size, (255, 255, 255), thick, cv2.LINE_AA)

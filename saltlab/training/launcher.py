@@ -1,0 +1,133 @@
+"""Background training runs: a queue with one run per device at a time, cancel and resume.
+
+`submit` writes a run folder (config.json, status "queued"); `tick` starts queued runs whose
+device is free, each as a detached `python -m saltlab train --resume RUN` process (its own
+session, so it outlives the app that started it). A training process calls `tick` when it
+ends, so the queue moves on with no app open. Cancel sends SIGTERM (the run saves last.pt and
+marks itself cancelled); resume puts a cancelled or failed run back in the queue.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from saltlab.config import TrainConfig
+from saltlab.training.engine import new_run_dir
+from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def device_slot(device: str) -> str:
+    """The device a run will occupy: 'cuda:N' or 'cpu' ('auto' resolved on this machine)."""
+    import torch
+
+    if device == "auto":
+        return "cuda:0" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        return "cuda:0"
+    return device
+
+
+@contextmanager
+def _queue_lock(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".queue.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def submit(config: TrainConfig, root: str | os.PathLike | None = None, start: bool = True) -> RunFolder:
+    """Queue a new run (and start it at once when its device is free)."""
+    root = Path(root) if root else checkpoints_root()
+    with _queue_lock(root):
+        path = new_run_dir(config, root)
+        run = RunFolder(path)
+        path.mkdir(parents=True)
+        run.config_path.write_text(config.to_json())
+        run.write_status(state="queued", slot=device_slot(config.device), queued=time.time(), epochs=config.total_epochs,
+                         message="waiting for its device", cancel_requested=False)  # fmt: skip
+    if start:
+        tick(root)
+    return run
+
+
+def request_resume(run: RunFolder, start: bool = True) -> None:
+    status = run.read_status() or {}
+    if status.get("state") not in ("cancelled", "failed"):
+        raise ValueError(f"only a cancelled or failed run can be resumed; {run.path.name} is {status.get('state')}")
+    with _queue_lock(run.path.parent):
+        run.write_status(state="queued", queued=time.time(), error=None, message="waiting to resume", cancel_requested=False)
+    if start:
+        tick(run.path.parent)
+
+
+def cancel(run: RunFolder) -> str:
+    """Stop a run: SIGTERM to a running one, or take a queued one out of the queue."""
+    with _queue_lock(run.path.parent):
+        status = run.read_status() or {}
+        state = status.get("state")
+        if state == "queued":
+            run.write_status(state="cancelled", message="cancelled while queued")
+            return "cancelled while queued"
+        if state == "running":
+            run.write_status(cancel_requested=True)
+            try:
+                os.kill(status["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                return "the process had already ended"
+            return "stopping: the run saves last.pt and marks itself cancelled"
+    return f"nothing to cancel: the run is {state}"
+
+
+def _spawn(run: RunFolder) -> int:
+    log = open(run.path / "process.log", "ab")
+    env = {**os.environ, "SALTLAB_CHECKPOINTS": str(run.path.parent)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "saltlab", "train", "--resume", str(run.path)],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+    )  # fmt: skip
+    log.close()
+    return proc.pid
+
+
+def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:
+    """Start the queued runs (oldest first) whose device is free; returns those started."""
+    root = Path(root) if root else checkpoints_root()
+    started: list[RunFolder] = []
+    with _queue_lock(root):
+        runs = [(r, r.read_status() or {}) for r in list_runs(root)]
+        busy = {s.get("slot") for _, s in runs if s.get("state") == "running"}
+        queued = sorted((x for x in runs if x[1].get("state") == "queued"), key=lambda x: x[1].get("queued", 0))
+        for run, status in queued:
+            slot = status.get("slot", "cpu")
+            if slot in busy:
+                continue
+            pid = _spawn(run)
+            run.write_status(state="running", pid=pid, message="starting", started=time.time())
+            busy.add(slot)
+            started.append(run)
+    return started
+
+
+def queue_position(run: RunFolder) -> int | None:
+    """1 for the next queued run on its device, 2 for the one after, ...; None when not queued."""
+    status = run.read_status() or {}
+    if status.get("state") != "queued":
+        return None
+    same = [
+        s for r in list_runs(run.path.parent)
+        if (s := r.read_status() or {}).get("state") == "queued" and s.get("slot") == status.get("slot")
+    ]  # fmt: skip
+    return 1 + sum(s.get("queued", 0) < status.get("queued", 0) for s in same)

@@ -1,0 +1,66 @@
+"""The image browser's filtering and paging, and the pictures it draws (overlays, outcome colours, mosaics)."""
+
+import numpy as np
+import pytest
+
+from saltlab.browse import Filter, anomaly_counts, filter_table, page_of
+from saltlab.render import OUTCOME_COLOURS, mask_overlay, mosaic, outcome_map, outcome_overlay
+from saltlab.table import image_table
+
+
+def test_filters(demo_ds):
+    table = image_table(demo_ds)
+    assert len(filter_table(table, Filter())) == 260
+    train = filter_table(table, Filter(split="train"))
+    assert len(train) == 200 and (train["split"] == "train").all()
+    some = filter_table(table, Filter(coverage_classes=[0, 10]))
+    assert set(some["coverage_class"]) <= {0, 10} and len(some) == table["coverage_class"].isin([0, 10]).sum()
+    vertical = filter_table(table, Filter(anomaly="vertical mask"))
+    assert len(vertical) == anomaly_counts(table)["vertical mask"] == table["vertical_mask"].fillna(False).sum()
+    deep = filter_table(table, Filter(depth_range=(500, 959), sort_by="depth", descending=True))
+    assert deep["depth"].between(500, 959).all() and deep["depth"].is_monotonic_decreasing
+    with pytest.raises(ValueError, match="cannot sort by"):
+        filter_table(table, Filter(sort_by="colour"))
+
+
+def test_paging(demo_ds):
+    rows = filter_table(image_table(demo_ds), Filter(split="train"))
+    pages = [page_of(rows, k, 48) for k in range(5)]
+    assert [len(p) for p in pages] == [48, 48, 48, 48, 8]
+    assert page_of(rows, 99, 48)["id"].tolist() == pages[-1]["id"].tolist()
+    assert sum((p["id"].tolist() for p in pages), []) == rows["id"].tolist()
+
+
+def test_outcome_colours_on_a_hand_made_case():
+    truth = np.array([[1, 1, 0, 0]] * 4, bool)
+    pred = np.array([[1, 0, 1, 0]] * 4, bool)
+    rgb = outcome_map(pred, truth)
+    assert tuple(rgb[0, 0]) == OUTCOME_COLOURS["true positive"] == (255, 140, 0)  # orange
+    assert tuple(rgb[0, 1]) == OUTCOME_COLOURS["false negative"] == (150, 150, 150)  # gray
+    assert tuple(rgb[0, 2]) == OUTCOME_COLOURS["false positive"] == (220, 30, 30)  # red
+    assert tuple(rgb[0, 3]) == OUTCOME_COLOURS["true negative"] == (40, 90, 200)  # blue
+    blended = outcome_overlay(np.zeros((4, 4), np.uint8), pred, truth, alpha=1.0)
+    np.testing.assert_array_equal(blended, rgb)
+
+
+def test_mask_overlay_modes():
+    image = np.full((10, 10), 100, np.uint8)
+    mask = np.zeros((10, 10), bool)
+    mask[2:8, 2:8] = True
+    filled = mask_overlay(image, mask, "fill", alpha=0.5)
+    assert (filled[~mask] == 100).all() and (filled[mask] != 100).any()
+    contour = mask_overlay(image, mask, "contour")
+    assert (contour[4, 4] == 100).all() and (contour[2, 4] != 100).any()  # inside untouched, edge drawn
+    assert (mask_overlay(image, mask, "none") == 100).all()
+    with pytest.raises(ValueError):
+        mask_overlay(image, mask, "glow")
+
+
+def test_mosaic_layout():
+    tiles = [np.full((5, 5), i * 20, np.uint8) for i in range(7)]
+    out = mosaic(tiles, columns=3, labels=None, scale=2, gap=1)
+    assert out.shape == (3 * 10 + 2, 3 * 10 + 2, 3)
+    assert (out[0:10, 11:21] == 20).all()  # the second tile, enlarged
+    assert (out[22:32, 11:21] == 255).all()  # the empty slot after the 7th tile
+    labelled = mosaic(tiles, columns=3, labels=[str(i) for i in range(7)])
+    assert labelled.shape == (3 * 5 + 8, 3 * 5 + 8, 3)

@@ -1,0 +1,99 @@
+"""Background runs for real: the queue (one run per device), cancel, resume, a dead process, restart-proofing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from saltlab.config import from_dict, load_config
+from saltlab.training.checkpoint import load_checkpoint
+from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.training.run_folder import RunFolder
+
+
+def smoke(data: Path, **extra):
+    values = load_config("smoke")
+    values.update(data=str(data), n_folds=5, device="cpu", **extra)
+    return from_dict(values)
+
+
+def wait_state(run: RunFolder, states: set[str], timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = run.read_status() or {}
+        if status.get("state") in states:
+            return status
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{run.path.name} stayed {status.get('state')}: {status}")
+        time.sleep(0.1)
+
+
+def test_queue_runs_one_at_a_time_and_moves_on_by_itself(demo_root, tmp_path):
+    first = submit(smoke(demo_root), tmp_path)
+    second = submit(smoke(demo_root, seed=1), tmp_path)
+    assert first.read_status()["state"] == "running"
+    assert second.read_status()["state"] == "queued" and queue_position(second) == 1
+    done = wait_state(first, {"done", "failed"})
+    assert done["state"] == "done", (first.path / "process.log").read_text()[-2000:]
+    # Nobody calls tick: the finished run started the next one itself.
+    assert wait_state(second, {"running", "done"})["state"] in ("running", "done")
+    assert wait_state(second, {"done", "failed"})["state"] == "done"
+    assert load_checkpoint(second.best_path)["config"]["seed"] == 1
+
+
+def test_cancel_queued_and_running_then_resume(demo_root, tmp_path):
+    longer = smoke(demo_root)
+    longer.stages[0].epochs = 3
+    running = submit(longer, tmp_path)
+    queued = submit(smoke(demo_root), tmp_path)
+    assert cancel(queued) == "cancelled while queued"
+    assert queued.read_status()["state"] == "cancelled"
+    wait_state(running, {"running"})
+    deadline = time.monotonic() + 120
+    while not any(m["kind"] == "step" for m in running.read_metrics()):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert "stopping" in cancel(running)
+    assert wait_state(running, {"cancelled", "failed"})["state"] == "cancelled"
+    assert running.last_path.is_file()
+    with pytest.raises(ValueError, match="only a cancelled or failed run"):
+        request_resume(_done_run(demo_root, tmp_path))
+    request_resume(running)
+    assert wait_state(running, {"done", "failed"})["state"] == "done"
+    assert [m["epoch"] for m in running.read_metrics() if m["kind"] == "epoch"][-1] == 3
+
+
+def _done_run(demo_root: Path, tmp_path: Path) -> RunFolder:
+    run = submit(smoke(demo_root), tmp_path / "other")
+    wait_state(run, {"done"})
+    return run
+
+
+def test_killed_process_shows_failed_and_queue_continues(demo_root, tmp_path):
+    longer = smoke(demo_root)
+    longer.stages[0].epochs = 5
+    victim = submit(longer, tmp_path)
+    waiting = submit(smoke(demo_root), tmp_path)
+    pid = wait_state(victim, {"running"})["pid"]
+    time.sleep(2)
+    os.kill(pid, signal.SIGKILL)
+    status = wait_state(victim, {"failed"}, timeout=30)
+    assert "died" in status["error"]
+    # The dead run cannot start the next one; the next tick (the Train page polls it) does.
+    assert waiting.read_status()["state"] == "queued"
+    assert tick(tmp_path) == [waiting] or waiting.read_status()["state"] != "queued"
+    assert wait_state(waiting, {"done", "failed"})["state"] == "done"
+
+
+def test_cancel_while_starting_ends_cancelled_not_failed(demo_root, tmp_path):
+    run = submit(smoke(demo_root), tmp_path)
+    assert run.read_status()["state"] == "running"
+    assert "stopping" in cancel(run)  # at once: the process is still importing torch
+    status = wait_state(run, {"cancelled", "failed", "done"}, timeout=60)
+    assert status["state"] == "cancelled", status
+    request_resume(run)
+    assert wait_state(run, {"done", "failed"})["state"] == "done"
