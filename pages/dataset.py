@@ -43,80 +43,98 @@ with st.expander(f"Health report: {ds.health.describe()}", expanded=bool(ds.heal
     else:
         st.write("Every file read, every size right, every mask binary, every RLE matches its PNG.")
 
-# --- distributions --------------------------------------------------------------------------
+# Sections, one drawn at a time: a browser takes seconds to draw every chart and gallery at once.
+SECTIONS = ["Coverage", "Depth and intensity", "Anomalies", "Image browser"]
+section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="dataset_section", label_visibility="collapsed")
 train = table[table["split"] == "train"]
-st.subheader("Distributions")
-left, right = st.columns(2)
-if len(train):
+
+
+def coverage_section() -> None:
+    left, right = st.columns(2)
+    if not len(train):
+        st.caption("No labelled train images in this data set.")
+        return
     counts = pd.DataFrame({"coverage class": range(11), "images": info["coverage_class_counts"]})
     fig = px.bar(counts, x="coverage class", y="images", title="Images per coverage class (0 = under 5% salt)")
     left.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
     salty = train[~train["empty"].astype(bool)]
     fig = px.histogram(salty, x=salty["coverage"].astype(float), nbins=50, title=f"Coverage of the {len(salty)} non-empty masks")
     right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10), xaxis_title="coverage"), width="stretch")
-left, right = st.columns(2)
-if table["depth"].notna().any():
-    fig = px.histogram(table, x="depth", color="split", nbins=40, barmode="overlay", title="Depth")
+
+
+def depth_intensity_section() -> None:
+    left, right = st.columns(2)
+    if table["depth"].notna().any():
+        fig = px.histogram(table, x="depth", color="split", nbins=40, barmode="overlay", title="Depth")
+        left.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
+        if len(train):
+            # Density maps, not scatters: thousands of SVG points cost the browser seconds to draw.
+            fig = px.density_heatmap(train, x="depth", y=train["coverage"].astype(float), nbinsx=30, nbinsy=20,
+                                     title="Depth vs coverage (train images per cell)", color_continuous_scale="Blues")  # fmt: skip
+            right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10), yaxis_title="coverage"), width="stretch")
+    left, right = st.columns(2)
+    fig = px.histogram(table, x="image_mean", color="split", nbins=50, barmode="overlay", title="Image mean intensity")
     left.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
-    if len(train):
-        fig = px.scatter(train, x="depth", y=train["coverage"].astype(float), opacity=0.4, title="Depth vs coverage")
-        right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10), yaxis_title="coverage"), width="stretch")
-fig = px.scatter(table, x="image_mean", y="image_std", color="split", opacity=0.4, title="Image intensity: mean vs standard deviation")
-st.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
+    fig = px.histogram(table, x="image_std", color="split", nbins=50, barmode="overlay", title="Image standard deviation")
+    right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
 
-# --- anomaly galleries ----------------------------------------------------------------------
-st.subheader("Anomalies")
-counts = anomaly_counts(train) if len(train) else {k: 0 for k in ANOMALIES}
-tabs = st.tabs([f"{name} ({counts[name]})" for name in ANOMALIES])
-for tab, name in zip(tabs, ANOMALIES):
-    with tab:
-        rows = filter_table(train, Filter(anomaly=name))
-        if rows.empty:
-            st.caption(f"No {name}s in this data set.")
-            continue
-        shown = rows.head(24)
-        tiles = [mask_overlay(*image_of(i), mode="fill") for i in shown["id"]]
-        st.image(mosaic(tiles, 8, [str(k + 1) for k in range(len(tiles))]), caption=f"first {len(shown)} of {len(rows)} {name}s (salt in yellow)")
-        st.caption("ids: " + ", ".join(f"{k + 1}: {i}" for k, i in enumerate(shown["id"])))
 
-# --- image browser --------------------------------------------------------------------------
-st.subheader("Image browser")
-with st.container(border=True):
-    c1, c2, c3, c4 = st.columns([1, 2, 2, 1])
-    split = c1.selectbox("Split", ["train", "test", "both"], key="browse_split")
-    classes = c2.multiselect("Coverage classes", list(range(11)), key="browse_classes", help="Empty = all classes")
-    anomaly = c3.selectbox("Anomaly", ["any"] + list(ANOMALIES), key="browse_anomaly")
-    overlay = c4.radio("Mask", ["fill", "contour", "none"], horizontal=True, key="browse_overlay")
-    c5, c6, c7, c8 = st.columns([2, 1, 1, 1])
-    depths = table["depth"].dropna()
-    depth_range = None
-    if len(depths):
-        lo, hi = float(depths.min()), float(depths.max())
-        if hi > lo:
-            depth_range = c5.slider("Depth", lo, hi, (lo, hi), key="browse_depth")
-    sort_by = c6.selectbox("Sort by", SORT_KEYS, key="browse_sort")
-    descending = c7.checkbox("Descending", key="browse_desc")
-    page_size = c8.selectbox("Per page", [24, 48, 96], index=1, key="browse_page_size")
+def anomalies_section() -> None:
+    counts = anomaly_counts(train) if len(train) else {k: 0 for k in ANOMALIES}
+    tabs = st.tabs([f"{name} ({counts[name]})" for name in ANOMALIES])
+    for tab, name in zip(tabs, ANOMALIES):
+        with tab:
+            rows = filter_table(train, Filter(anomaly=name))
+            if rows.empty:
+                st.caption(f"No {name}s in this data set.")
+                continue
+            shown = rows.head(24)
+            tiles = [mask_overlay(*image_of(i), mode="fill") for i in shown["id"]]
+            st.image(mosaic(tiles, 8, [str(k + 1) for k in range(len(tiles))]), caption=f"first {len(shown)} of {len(rows)} {name}s (salt in yellow)")
+            st.caption("ids: " + ", ".join(f"{k + 1}: {i}" for k, i in enumerate(shown["id"])))
 
-f = Filter(
-    split=None if split == "both" else split, coverage_classes=classes or None, depth_range=depth_range,
-    anomaly=None if anomaly == "any" else anomaly, sort_by=sort_by, descending=descending,
-)  # fmt: skip
-rows = filter_table(table, f)
-pages = max(1, -(-len(rows) // page_size))
-page = st.number_input(f"Page (of {pages}; {len(rows)} images match)", 1, pages, 1, key="browse_page") - 1
-shown = page_of(rows, page, page_size)
-if shown.empty:
-    st.info("No image matches these filters.")
-else:
-    tiles = []
-    for id_ in shown["id"]:
-        image, mask = image_of(id_)
-        tiles.append(mask_overlay(image, mask, mode=overlay) if mask is not None else mask_overlay(image, np.zeros_like(image, bool)))
-    labels = [str(page * page_size + k + 1) for k in range(len(tiles))]
-    st.image(mosaic(tiles, 12, labels), width="stretch")
-    choice = st.selectbox("Open one image", shown["id"].tolist(), key="browse_open",
-                          format_func=lambda i: f"{labels[shown['id'].tolist().index(i)]}: {i}")  # fmt: skip
-    if choice:
-        image, mask = image_of(choice)
-        image_panel(choice, image, mask, table.set_index("id").loc[choice])
+
+def browser_section() -> None:
+    with st.container(border=True):
+        c1, c2, c3, c4 = st.columns([1, 2, 2, 1])
+        split = c1.selectbox("Split", ["train", "test", "both"], key="browse_split")
+        classes = c2.multiselect("Coverage classes", list(range(11)), key="browse_classes", help="Empty = all classes")
+        anomaly = c3.selectbox("Anomaly", ["any"] + list(ANOMALIES), key="browse_anomaly")
+        overlay = c4.radio("Mask", ["fill", "contour", "none"], horizontal=True, key="browse_overlay")
+        c5, c6, c7, c8 = st.columns([2, 1, 1, 1])
+        depths = table["depth"].dropna()
+        depth_range = None
+        if len(depths):
+            lo, hi = float(depths.min()), float(depths.max())
+            if hi > lo:
+                depth_range = c5.slider("Depth", lo, hi, (lo, hi), key="browse_depth")
+        sort_by = c6.selectbox("Sort by", SORT_KEYS, key="browse_sort")
+        descending = c7.checkbox("Descending", key="browse_desc")
+        page_size = c8.selectbox("Per page", [24, 48, 96], index=1, key="browse_page_size")
+
+    f = Filter(
+        split=None if split == "both" else split, coverage_classes=classes or None, depth_range=depth_range,
+        anomaly=None if anomaly == "any" else anomaly, sort_by=sort_by, descending=descending,
+    )  # fmt: skip
+    rows = filter_table(table, f)
+    pages = max(1, -(-len(rows) // page_size))
+    page = st.number_input(f"Page (of {pages}; {len(rows)} images match)", 1, pages, 1, key="browse_page") - 1
+    shown = page_of(rows, page, page_size)
+    if shown.empty:
+        st.info("No image matches these filters.")
+    else:
+        tiles = []
+        for id_ in shown["id"]:
+            image, mask = image_of(id_)
+            tiles.append(mask_overlay(image, mask, mode=overlay) if mask is not None else mask_overlay(image, np.zeros_like(image, bool)))
+        labels = [str(page * page_size + k + 1) for k in range(len(tiles))]
+        st.image(mosaic(tiles, 12, labels), width="stretch")
+        choice = st.selectbox("Open one image", shown["id"].tolist(), key="browse_open",
+                              format_func=lambda i: f"{labels[shown['id'].tolist().index(i)]}: {i}")  # fmt: skip
+        if choice:
+            image, mask = image_of(choice)
+            image_panel(choice, image, mask, table.set_index("id").loc[choice])
+
+
+{"Coverage": coverage_section, "Depth and intensity": depth_intensity_section, "Anomalies": anomalies_section,
+ "Image browser": browser_section}[section or SECTIONS[0]]()

@@ -1,26 +1,54 @@
-"""The Streamlit app through streamlit.testing (no browser): pages run without exceptions."""
+"""The Streamlit pages through streamlit.testing (no browser): they run without exceptions and their widgets work."""
 
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from saltlab.training.launcher import cancel
+from saltlab.training.run_folder import list_runs
+
+PROJECT = Path(__file__).resolve().parents[1]
+APP = str(PROJECT / "app.py")
 
 
 @pytest.fixture
-def app(demo_root, monkeypatch):
+def app(demo_root, monkeypatch, tmp_path):
     monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
-    at = AppTest.from_file(APP, default_timeout=120)
-    return at.run()
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(tmp_path / "runs"))
+    monkeypatch.chdir(PROJECT)
+    return AppTest.from_file(APP, default_timeout=120).run()
 
 
-def test_overview_shows_demo_numbers(app, demo_ds):
+def metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_dataset_page_shows_demo_numbers(app, demo_ds):
     assert not app.exception
-    metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Train images"] == str(demo_ds.n_train)
-    assert metrics["Test images"] == str(demo_ds.n_test)
+    assert metrics(app)["Train images"] == str(demo_ds.n_train)
+    assert metrics(app)["Test images"] == str(demo_ds.n_test)
     assert "Health report: clean" in [e.label for e in app.expander][0]
+    app.session_state["dataset_section"] = "Anomalies"
+    app.run()
+    assert not app.exception
+    assert [t.label.split(" (")[0] for t in app.tabs] == ["empty mask", "constant image", "vertical mask", "full mask"]
+
+
+def test_browser_filters_change_what_is_shown(app, demo_ds):
+    app.session_state["dataset_section"] = "Image browser"
+    app.run()
+    page_label = app.number_input(key="browse_page").label
+    assert f"{demo_ds.n_train} images match" in page_label
+    app.selectbox(key="browse_anomaly").set_value("vertical mask").run()
+    assert not app.exception
+    label = app.number_input(key="browse_page").label
+    count = int(label.split("; ")[1].split(" ")[0])
+    assert 0 < count < demo_ds.n_train
+    assert len(app.selectbox(key="browse_open").options) == count
+    app.multiselect(key="browse_classes").set_value([10]).run()
+    assert not app.exception
 
 
 def test_switching_to_a_bad_path_shows_an_error_and_back(app, demo_root, tmp_path):
@@ -31,13 +59,37 @@ def test_switching_to_a_bad_path_shows_an_error_and_back(app, demo_root, tmp_pat
     app.session_state["data_path"] = str(demo_root)
     app.run()
     assert not app.error
-    assert {m.label: m.value for m in app.metric}["Train images"] == "200"
+    assert metrics(app)["Train images"] == "200"
+
+
+def test_train_page_submits_a_run(app, tmp_path):
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    assert any("No GPU on this machine" in c.value for c in app.caption) or any("GPU found" in c.value for c in app.caption)
+    assert app.selectbox(key="train_preset").value == "tiny"
+    assert any("No runs yet" in c.value for c in app.caption)
+    app.number_input(key="train_batch_tiny").set_value(2)
+    app.number_input(key="train_fold_tiny").set_value(9)
+    app.button[0].click().run()  # Start
+    assert not app.exception
+    assert any("submitted" in s.value for s in app.success)
+    [run] = list_runs(tmp_path / "runs")
+    assert run.read_config()["batch_size"] == 2 and run.read_config()["fold"] == 9
+    cancel(run)  # a real background process was started: stop it
+    deadline = time.monotonic() + 60
+    while run.read_status()["state"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert run.read_status()["state"] == "cancelled"
 
 
 @pytest.mark.real_data
-def test_overview_on_real_data(real_root, monkeypatch):
+def test_dataset_page_on_real_data(real_root, monkeypatch, tmp_path):
     monkeypatch.setenv("SALTLAB_DATA", str(real_root))
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Train images"] == "3499" and metrics["Empty masks"] == "1363" and metrics["Vertical masks"] == "102"
+    m = metrics(at)
+    assert m["Train images"] == "3499" and m["Empty masks"] == "1363" and m["Vertical masks"] == "102"
+    at.session_state["dataset_section"] = "Anomalies"
+    at.run()
+    assert [t.label for t in at.tabs][2] == "vertical mask (102)"

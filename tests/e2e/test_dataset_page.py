@@ -21,7 +21,9 @@ def test_dataset_page_on_demo_data(page, app_url, demo_ds):
     expect(metric(page, "Test images")).to_have_text(str(demo_ds.n_test))
     expect(page.get_by_text("Health report: clean")).to_be_visible()
     expect(page.get_by_text("Images per coverage class")).to_be_visible()
-    expect(page.get_by_text("Open one image")).to_be_visible()
+    page.get_by_role("radio", name="Image browser", exact=True).click()
+    expect(page.get_by_text("Open one image")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(f"{demo_ds.n_train} images match")).to_be_visible()
 
 
 @pytest.mark.real_data
@@ -33,6 +35,7 @@ def test_real_data_counts_and_vertical_gallery(page, app_url, real_root):
     expect(metric(page, "Train images")).to_have_text("3499", timeout=120_000)
     expect(metric(page, "Empty masks")).to_contain_text("1363")
     expect(metric(page, "Vertical masks")).to_have_text("102")
+    page.get_by_role("radio", name="Anomalies", exact=True).click()
     tab = page.get_by_role("tab", name="vertical mask (102)")
     tab.click()
     expect(page.get_by_text("first 24 of 102 vertical masks")).to_be_visible(timeout=30_000)
