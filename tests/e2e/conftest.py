@@ -27,13 +27,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(demo_root, tmp_path_factory):
-    """Start the app with the demo set as default data; yield its URL; stop it."""
+def start_app(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a free loopback port; returns (process, url) once it answers."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("app") / "streamlit.log"
-    runs = tmp_path_factory.mktemp("runs")
-    env = {**os.environ, "SALTLAB_DATA": str(demo_root), "SALTLAB_CHECKPOINTS": str(runs)}
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
@@ -41,33 +37,51 @@ def app_url(demo_root, tmp_path_factory):
             cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"the app did not start:\n{log.read_text()}")
+        time.sleep(0.3)
+
+
+def stop_app(proc: subprocess.Popen) -> None:
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def kill_runs(runs: Path) -> None:
+    """No training process outlives the tests."""
+    from saltlab.training.run_folder import list_runs
+
+    for run in list_runs(runs):
+        pid = (run.read_status() or {}).get("pid")
+        if pid:
             try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
+                os.kill(pid, 9)
+            except (ProcessLookupError, PermissionError):
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start:\n{log.read_text()}")
-            time.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+def app_url(demo_root, tmp_path_factory):
+    """Start the app with the demo set as default data; yield its URL; stop it."""
+    runs = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "SALTLAB_DATA": str(demo_root), "SALTLAB_CHECKPOINTS": str(runs)}
+    proc, url = start_app(env, tmp_path_factory.mktemp("app") / "streamlit.log")
+    try:
         yield url
     finally:
-        from saltlab.training.run_folder import list_runs
-
-        for run in list_runs(runs):  # no training process outlives the tests
-            pid = (run.read_status() or {}).get("pid")
-            if pid:
-                try:
-                    os.kill(pid, 9)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_app(proc)
+        kill_runs(runs)
 
 
 @pytest.fixture(scope="session")
