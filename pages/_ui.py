@@ -102,6 +102,13 @@ def data_set_picker() -> None:
         )
         st.button("Use the demo set", on_click=_use_demo)
         st.caption(f"Active: `{current}`")
+        try:
+            fingerprint = scan(current).fingerprint()
+            with st.spinner("Loading the data set..."):
+                ds = _load(current, fingerprint)
+            st.caption(f"{ds.n_train} train, {ds.n_test} test images; health: {ds.health.describe()}")
+        except DataSetError as exc:
+            st.caption(f":red[Not a usable data set: {exc}]")
 
 
 def image_panel(id_: str, image, mask, row) -> None:

@@ -47,5 +47,6 @@ def test_bad_folder_shows_error_and_sidebar_stays(page, app_url, tmp_path):
     expect(folder_box(page)).to_be_visible(timeout=60_000)
     folder_box(page).fill(str(tmp_path / "missing"))
     folder_box(page).press("Enter")
-    expect(page.get_by_text("data set folder not found")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Cannot use this data set: data set folder not found")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Not a usable data set: data set folder not found")).to_be_visible()
     expect(page.get_by_role("button", name="Use the demo set")).to_be_visible()
