@@ -1,4 +1,4 @@
-"""Command line: `python -m saltlab {info,demo-data,folds,train,evaluate,runs} ...`.
+"""Command line: `python -m saltlab {info,demo-data,folds,train,evaluate,compare,runs} ...`.
 
 Exit codes: 0 success; 1 the data set loaded but some items are bad (reported, left out);
 2 bad usage or a path that is not a data set.
@@ -202,6 +202,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from saltlab.analysis import PostProcess
+    from saltlab.explore import explore, report
+
+    ex = explore([str(r) for r in args.runs], checkpoint=args.checkpoint, tta=args.tta, data=args.data,
+                 progress=_progress_printer())  # fmt: skip
+    print(report(ex, PostProcess(args.threshold, args.min_size, not args.no_judge)))
+    return EXIT_OK
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from saltlab.training.run_folder import list_runs
 
@@ -280,6 +290,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="predict again even when cached")
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("compare", help="compare runs image by image on their validation fold (one run: its full report)")
+    p.add_argument("runs", nargs="+", type=Path, help="run folders")
+    p.add_argument("--checkpoint", default="best")
+    p.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
+    p.add_argument("--threshold", type=float, default=0.5, help="pixel threshold (default 0.5)")
+    p.add_argument("--min-size", dest="min_size", type=int, default=0, help="drop components smaller than this (pixels)")
+    p.add_argument("--no-judge", action="store_true", help="do not gate masks with the judge (judge models)")
+    p.add_argument("--data", help="a labelled data set to compare on instead")
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("runs", help="list training runs and their state")
     p.add_argument("--root", type=Path, help="folder of runs (default: $SALTLAB_CHECKPOINTS or checkpoints/)")
     p.set_defaults(func=cmd_runs)
@@ -291,12 +311,14 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError)
-    if args.command in ("train", "evaluate"):
+    if args.command in ("train", "evaluate", "compare"):
         from saltlab.config import ConfigError
         from saltlab.models import WeightsUnavailable
         from saltlab.training.checkpoint import CheckpointError
 
-        known += (ConfigError, WeightsUnavailable, CheckpointError)
+        from saltlab.explore import ExploreError
+
+        known += (ConfigError, WeightsUnavailable, CheckpointError, ExploreError)
     try:
         return args.func(args)
     except known as exc:

@@ -51,3 +51,12 @@ def demo_ds(demo_root):
     from saltlab.dataset import load_dataset
 
     return load_dataset(demo_root)
+
+
+@pytest.fixture(scope="session")
+def trained_run(demo_root, tmp_path_factory):
+    """A tiny real run (ResNet18, 64 demo images, 2 epochs), trained once per session."""
+    from saltlab.training.engine import train
+    from tests.helpers import tiny_config
+
+    return train(tiny_config(demo_root), run_dir=tmp_path_factory.mktemp("runs") / "tiny")

@@ -19,29 +19,13 @@ from saltlab.training.checkpoint import CheckpointError, load_checkpoint, save_c
 from saltlab.training.engine import train
 from saltlab.training.evaluate import evaluate_run
 from saltlab.training.run_folder import RunFolder
+from tests.helpers import tiny_config
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def tiny_config(data: Path, **extra) -> dict:
-    config = {
-        "name": "t", "data": str(data), "n_folds": 5, "fold": 0, "batch_size": 8, "log_every": 1,
-        "max_train_images": 64, "max_val_images": 24, "seed": 3,
-        "model": {"arch": "baseline", "encoder": "resnet18", "decoder_channels": 32},
-        "stages": [{"name": "bce", "epochs": 2, "loss": "bce", "lr": 1e-3}],
-    }  # fmt: skip
-    for key, value in extra.items():
-        config[key] = value
-    return config
-
-
 def env_for(tmp: Path) -> dict:
     return {**os.environ, "PYTHONPATH": str(PROJECT), "SALTLAB_CHECKPOINTS": str(tmp)}
-
-
-@pytest.fixture(scope="session")
-def trained_run(demo_root, tmp_path_factory) -> RunFolder:
-    return train(tiny_config(demo_root), run_dir=tmp_path_factory.mktemp("runs") / "tiny")
 
 
 def test_run_lowers_loss_and_writes_everything(trained_run):
@@ -185,17 +169,28 @@ def test_judge_model_reports_both_scores(demo_root, tmp_path):
 
 
 def test_evaluate_caches_and_invalidates(trained_run, tmp_path):
-    first = evaluate_run(trained_run.path)
+    import shutil
+
+    first = evaluate_run(trained_run.path, use_cache=False)  # predicts, whatever ran before
     assert not first.from_cache and first.probs.shape == (len(first.ids), 101, 101)
     assert first.scores["subset"] == "validation fold 0 of 5" and len(first.ids) == 40
     second = evaluate_run(trained_run.path)
     assert second.from_cache and second.folder == first.folder
     np.testing.assert_array_equal(second.probs, first.probs)
     assert second.scores == first.scores
-    other = evaluate_run(trained_run.path, checkpoint="last")
-    assert other.folder != first.folder or trained_run.best_path.read_bytes() == trained_run.last_path.read_bytes()
-    tta = evaluate_run(trained_run.path, tta=True)
-    assert tta.folder != first.folder and not tta.from_cache
+    tta = evaluate_run(trained_run.path, tta=True, use_cache=False)
+    assert tta.folder != first.folder
+    # A changed checkpoint is a different key: evaluated again, never served the old predictions.
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run.path, copy, ignore=shutil.ignore_patterns("eval"))
+    cached = evaluate_run(copy)
+    assert not cached.from_cache and evaluate_run(copy).from_cache
+    ckpt = load_checkpoint(copy / "best.pt")
+    key = next(k for k, v in ckpt["model"].items() if v.dtype.is_floating_point and v.ndim == 4)
+    ckpt["model"][key] = ckpt["model"][key] * 0.5
+    save_checkpoint(copy / "best.pt", {k: v for k, v in ckpt.items() if k not in ("format", "format_version", "saltlab_version")})
+    changed = evaluate_run(copy)
+    assert not changed.from_cache and changed.folder != cached.folder
 
 
 def test_cli_train_errors(tmp_path):

@@ -1,0 +1,171 @@
+"""Taking evaluated models apart, image by image: the numbers behind the explorer and compare views.
+
+Everything here works on cached predictions (probabilities, judge outputs) and the truth, with
+post-processing options that need no new inference: pixel threshold, minimum component size,
+the judge gate. All functions are vectorised over the (N, 101, 101) stacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from saltlab.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
+from saltlab.metric import image_scores, iou
+
+BUCKETS = [round(0.1 * k, 1) for k in range(11)]
+
+
+@dataclass(frozen=True)
+class PostProcess:
+    threshold: float = 0.5
+    min_size: int = 0  # connected components smaller than this (pixels) are removed
+    use_judge: bool = True  # zero the mask where the judge says no salt (judge models)
+
+
+def remove_small_components(masks: np.ndarray, min_size: int) -> np.ndarray:
+    """Drop 8-connected components with fewer than min_size pixels from each mask."""
+    if min_size <= 1:
+        return masks
+    out = masks.copy()
+    for i in np.flatnonzero(masks.reshape(len(masks), -1).any(1)):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(masks[i].astype(np.uint8), connectivity=8)
+        small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_size) + 1
+        if len(small):
+            out[i][np.isin(labels, small)] = False
+    return out
+
+
+def predicted_masks(probs: np.ndarray, judge: np.ndarray | None, options: PostProcess = PostProcess()) -> np.ndarray:
+    masks = probs > options.threshold
+    masks = remove_small_components(masks, options.min_size)
+    if judge is not None and options.use_judge:
+        masks &= (judge > 0.5)[:, None, None]
+    return masks
+
+
+def bucket_counts(scores: np.ndarray) -> pd.Series:
+    """Images per IoU bucket 0.0 .. 1.0 (every bucket present, zeros included)."""
+    tenths = np.rint(np.asarray(scores) * 10).astype(int)
+    return pd.Series(np.bincount(tenths, minlength=11)[:11], index=BUCKETS, name="images")
+
+
+def image_confusion(pred: np.ndarray, truth: np.ndarray) -> dict[str, int]:
+    """Image-level salt / no-salt confusion: predicted non-empty vs truly non-empty."""
+    p = ~is_empty(pred)
+    t = ~is_empty(truth)
+    return {
+        "true positive": int((p & t).sum()), "false positive": int((p & ~t).sum()),
+        "false negative": int((~p & t).sum()), "true negative": int((~p & ~t).sum()),
+    }  # fmt: skip
+
+
+@dataclass
+class ModelSummary:
+    name: str
+    score: float
+    mean_iou: float
+    buckets: pd.Series
+    confusion: dict[str, int]
+    judge: dict | None = None  # accuracy, honest and oracle scores, the gap
+    extras: dict = field(default_factory=dict)
+
+
+def summarize(name: str, probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray,
+              options: PostProcess = PostProcess()) -> ModelSummary:  # fmt: skip
+    pred = predicted_masks(probs, judge, options)
+    scores = image_scores(pred, truth)
+    judge_info = None
+    if judge is not None:
+        ungated = predicted_masks(probs, None, options)
+        truly_empty = is_empty(truth)
+        oracle = ungated & ~truly_empty[:, None, None]
+        honest = float(image_scores(ungated & (judge > 0.5)[:, None, None], truth).mean())
+        oracle_score = float(image_scores(oracle, truth).mean())
+        judge_info = {
+            "accuracy": float(((judge > 0.5) == ~truly_empty).mean()),
+            "honest score": honest, "oracle score": oracle_score, "gap": oracle_score - honest,
+            "ungated score": float(image_scores(ungated, truth).mean()),
+        }  # fmt: skip
+    return ModelSummary(name, float(scores.mean()), float(iou(pred, truth).mean()), bucket_counts(scores),
+                        image_confusion(pred, truth), judge_info)  # fmt: skip
+
+
+def bucket_table(summaries: list[ModelSummary]) -> pd.DataFrame:
+    """The case study's table: images per score group, one column per model."""
+    table = pd.DataFrame({s.name: s.buckets for s in summaries})
+    table.index.name = "IoU bucket"
+    return table
+
+
+def per_image_table(ids: list[str], truth: np.ndarray, images: np.ndarray, depths: np.ndarray,
+                    preds: dict[str, np.ndarray]) -> pd.DataFrame:  # fmt: skip
+    """id, coverage, class, depth, anomalies, then per model iou/score/predicted coverage; delta for two models."""
+    cov = coverage(truth)
+    table = pd.DataFrame({
+        "id": ids, "coverage": cov, "coverage_class": coverage_class(cov), "depth": depths,
+        "empty": is_empty(truth), "vertical_mask": is_vertical_mask(truth), "constant_image": is_constant_image(images),
+    })  # fmt: skip
+    names = list(preds)
+    for name in names:
+        table[f"iou {name}"] = iou(preds[name], truth)
+        table[f"score {name}"] = image_scores(preds[name], truth)
+        table[f"predicted coverage {name}"] = coverage(preds[name])
+    if len(names) == 2:
+        a, b = names
+        table[f"delta {b} - {a}"] = table[f"score {b}"] - table[f"score {a}"]
+    return table
+
+
+def bucket_transitions(scores_a: np.ndarray, scores_b: np.ndarray) -> pd.DataFrame:
+    """Images moving from each bucket under model A (rows) to each bucket under model B (columns)."""
+    a = np.rint(np.asarray(scores_a) * 10).astype(int)
+    b = np.rint(np.asarray(scores_b) * 10).astype(int)
+    matrix = np.zeros((11, 11), dtype=int)
+    np.add.at(matrix, (a, b), 1)
+    return pd.DataFrame(matrix, index=pd.Index(BUCKETS, name="A"), columns=pd.Index(BUCKETS, name="B"))
+
+
+def error_heatmap(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Mean error per pixel location (101, 101): where the model tends to be wrong (edges, corners)."""
+    return (pred != truth).mean(axis=0)
+
+
+def central_crop_scores(pred: np.ndarray, truth: np.ndarray, crop: int = 90) -> tuple[float, float]:
+    """(score on the full image, score on the central crop x crop square)."""
+    h = pred.shape[1]
+    start = (h - crop) // 2
+    window = (slice(None), slice(start, start + crop), slice(start, start + crop))
+    return float(image_scores(pred, truth).mean()), float(image_scores(pred[window], truth[window]).mean())
+
+
+def score_by_group(scores: np.ndarray, groups: np.ndarray, name: str) -> pd.DataFrame:
+    frame = pd.DataFrame({name: groups, "score": scores})
+    return frame.groupby(name, observed=True)["score"].agg(["mean", "count"]).rename(columns={"mean": "score", "count": "images"})
+
+
+def depth_bands(depths: np.ndarray, width: int = 100) -> np.ndarray:
+    low = (np.nan_to_num(depths, nan=-1) // width * width).astype(int)
+    return np.where(np.isnan(depths), "unknown", [f"{v}-{v + width - 1}" for v in low]).astype(object)
+
+
+def threshold_sweep(probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray,
+                    thresholds: np.ndarray | None = None, min_size: int = 0) -> pd.DataFrame:  # fmt: skip
+    """The data set score at each pixel threshold; the best row is marked."""
+    thresholds = np.round(np.arange(0.2, 0.81, 0.05), 2) if thresholds is None else thresholds
+    scores = [float(image_scores(predicted_masks(probs, judge, PostProcess(t, min_size)), truth).mean()) for t in thresholds]
+    frame = pd.DataFrame({"threshold": thresholds, "score": scores})
+    frame["best"] = frame["score"] == frame["score"].max()
+    return frame
+
+
+def where_beats(table: pd.DataFrame, a: str, b: str, limit: int = 50) -> pd.DataFrame:
+    """Images where model b scores higher than model a, largest gain first."""
+    delta = table[f"score {b}"] - table[f"score {a}"]
+    rows = table.assign(delta=delta)[delta > 0]
+    return rows.sort_values("delta", ascending=False, kind="stable").head(limit)
+
+

@@ -1,0 +1,97 @@
+"""Evaluated runs lined up on the same validation images, ready for the explorer and `compare`.
+
+Each run is evaluated on the fold it held out (cached, see training/evaluate.py). Runs compared
+side by side must share images: the common ids are kept, and a run of another fold is said so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from saltlab import analysis
+from saltlab.dataset import load_dataset
+from saltlab.training.evaluate import Evaluation, evaluate_run
+
+
+class ExploreError(ValueError):
+    """Runs that cannot be compared (no validation images in common)."""
+
+
+@dataclass
+class Explored:
+    names: list[str]
+    ids: list[str]
+    images: np.ndarray
+    truth: np.ndarray
+    depths: np.ndarray
+    probs: dict[str, np.ndarray]
+    judges: dict[str, np.ndarray | None]
+    evaluations: dict[str, Evaluation]
+    notes: list[str]
+
+    def preds(self, options: analysis.PostProcess = analysis.PostProcess()) -> dict[str, np.ndarray]:
+        return {n: analysis.predicted_masks(self.probs[n], self.judges[n], options) for n in self.names}
+
+
+def explore(runs: list[str | os.PathLike], checkpoint: str = "best", tta: bool = False, data: str | None = None,
+            progress=None) -> Explored:  # fmt: skip
+    evaluations: dict[str, Evaluation] = {}
+    for run in runs:
+        name = Path(run).name if Path(run).is_dir() else Path(run).parent.name
+        evaluations[name] = evaluate_run(run, checkpoint=checkpoint, tta=tta, data=data, progress=progress)
+    names = list(evaluations)
+    common = set(evaluations[names[0]].ids)
+    for e in evaluations.values():
+        common &= set(e.ids)
+    if not common:
+        sources = ", ".join(f"{n}: {e.scores['subset']} of {e.scores['data']}" for n, e in evaluations.items())
+        raise ExploreError(f"the runs share no validation images ({sources}); compare runs of the same data set and fold")
+    notes = []
+    if any(len(e.ids) != len(common) for e in evaluations.values()):
+        notes.append(f"the runs were validated on different images; {len(common)} images are common to all and compared")
+    ids = [i for i in evaluations[names[0]].ids if i in common]
+    ds = load_dataset(data or evaluations[names[0]].scores["data"])
+    positions = ds.train_index(ids)
+    probs, judges = {}, {}
+    for name, e in evaluations.items():
+        where = {id_: k for k, id_ in enumerate(e.ids)}
+        order = np.array([where[i] for i in ids], dtype=np.int64)
+        probs[name] = e.probs[order]
+        judges[name] = e.judge[order] if e.judge is not None else None
+    return Explored(names, ids, ds.train_images[positions], ds.train_masks[positions], ds.train_depths[positions],
+                    probs, judges, evaluations, notes)  # fmt: skip
+
+
+def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess()) -> str:
+    """The compare tables as text (what `python -m saltlab compare` prints)."""
+    preds = ex.preds(options)
+    lines = [f"{len(ex.ids)} validation images; threshold {options.threshold}, min component {options.min_size} px"]
+    lines += [f"note: {n}" for n in ex.notes]
+    summaries = [analysis.summarize(n, ex.probs[n], ex.judges[n], ex.truth, options) for n in ex.names]
+    for s in summaries:
+        lines.append(f"\n{s.name}: score {s.score:.4f}, mean IoU {s.mean_iou:.4f}")
+        lines.append("  images: " + ", ".join(f"{k} {v}" for k, v in s.confusion.items()))
+        if s.judge:
+            j = s.judge
+            lines.append(f"  judge accuracy {j['accuracy']:.4f}; honest (judge-gated) score {j['honest score']:.4f}, "
+                         f"oracle-gated score {j['oracle score']:.4f}: the oracle overstates by {j['gap']:+.4f}")  # fmt: skip
+        full, centre = analysis.central_crop_scores(preds[s.name], ex.truth)
+        lines.append(f"  score on the central 90x90 crop {centre:.4f} (full image {full:.4f})")
+    lines.append("\nimages per IoU bucket:")
+    lines.append(analysis.bucket_table(summaries).to_string())
+    table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)
+    lines.append("\nscore by coverage class:")
+    lines.append(table.groupby("coverage_class")[[f"score {n}" for n in ex.names]].mean().round(4).to_string())
+    if len(ex.names) == 2:
+        a, b = ex.names
+        lines.append(f"\nbucket transitions (rows: {a}, columns: {b}):")
+        lines.append(analysis.bucket_transitions(table[f"score {a}"], table[f"score {b}"]).to_string())
+        for x, y in ((a, b), (b, a)):
+            beats = analysis.where_beats(table, x, y, limit=10)
+            lines.append(f"\nwhere {y} beats {x} ({int((table[f'score {y}'] > table[f'score {x}']).sum())} images), top 10:")
+            lines.append(beats[["id", "coverage", f"score {x}", f"score {y}", "delta"]].to_string(index=False) if len(beats) else "  none")
+    return "\n".join(lines)

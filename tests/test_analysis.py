@@ -1,0 +1,110 @@
+"""The explorer's numbers against direct computations; compare on two real (tiny, CPU-trained) runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from saltlab import analysis
+from saltlab.metric import image_scores, iou
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def case():
+    rng = np.random.default_rng(0)
+    truth = rng.random((120, 101, 101)) < rng.random((120, 1, 1))
+    truth[:40] = False
+    probs = np.clip(truth * 0.7 + rng.random(truth.shape) * 0.5, 0, 1).astype(np.float32)
+    judge = rng.random(120)
+    return probs, judge, truth
+
+
+def direct_score(p, t):
+    if not p.any() and not t.any():
+        return 1.0
+    if not p.any() or not t.any():
+        return 0.0
+    v = (p & t).sum() / (p | t).sum()
+    return float(np.mean([v > th for th in np.arange(0.5, 1.0, 0.05).round(2)]))
+
+
+def test_bucket_table_against_direct_computation(case):
+    probs, judge, truth = case
+    s = analysis.summarize("m", probs, None, truth)
+    pred = probs > 0.5
+    direct = [direct_score(p, t) for p, t in zip(pred, truth)]
+    assert s.score == pytest.approx(np.mean(direct))
+    expected = pd.Series(direct).round(1).value_counts()
+    for bucket, count in s.buckets.items():
+        assert count == expected.get(bucket, 0)
+    assert s.buckets.sum() == 120 and list(s.buckets.index) == analysis.BUCKETS
+    assert s.mean_iou == pytest.approx(iou(pred, truth).mean())
+    c = s.confusion
+    assert c["true negative"] + c["false positive"] == 40 and sum(c.values()) == 120
+
+
+def test_judge_summary_states_the_gap(case):
+    probs, judge, truth = case
+    s = analysis.summarize("j", probs, judge, truth)
+    j = s.judge
+    assert j["oracle score"] >= j["honest score"] == pytest.approx(s.score)
+    assert j["gap"] == pytest.approx(j["oracle score"] - j["honest score"])
+
+
+def test_min_component_size():
+    masks = np.zeros((2, 101, 101), bool)
+    masks[0, 10:20, 10:20] = True  # 100 px
+    masks[0, 50:52, 50:52] = True  # 4 px
+    masks[1, 0, 0] = True
+    out = analysis.remove_small_components(masks, 10)
+    assert out[0, 15, 15] and not out[0, 50, 50] and not out[1].any()
+    assert masks[0, 50, 50]  # the input is untouched
+
+
+def test_transitions_heatmap_crop_sweep(case):
+    probs, judge, truth = case
+    a = image_scores(probs > 0.5, truth)
+    b = image_scores(probs > 0.6, truth)
+    matrix = analysis.bucket_transitions(a, b)
+    assert matrix.values.sum() == 120
+    assert matrix.loc[1.0, 1.0] == int(((np.rint(a * 10) == 10) & (np.rint(b * 10) == 10)).sum())
+    heat = analysis.error_heatmap(probs > 0.5, truth)
+    assert heat.shape == (101, 101) and heat[3, 7] == pytest.approx(((probs[:, 3, 7] > 0.5) != truth[:, 3, 7]).mean())
+    full, centre = analysis.central_crop_scores(probs > 0.5, truth)
+    assert full == pytest.approx(a.mean())
+    assert centre == pytest.approx(image_scores((probs > 0.5)[:, 5:95, 5:95], truth[:, 5:95, 5:95]).mean())
+    sweep = analysis.threshold_sweep(probs, None, truth)
+    assert sweep["best"].sum() >= 1 and sweep.loc[sweep["best"], "score"].iloc[0] == sweep["score"].max()
+    assert sweep.loc[sweep["threshold"] == 0.5, "score"].iloc[0] == pytest.approx(a.mean())
+
+
+def test_per_image_table_and_beats(case):
+    probs, judge, truth = case
+    images = np.zeros((120, 101, 101), np.uint8)
+    preds = {"A": probs > 0.5, "B": probs > 0.7}
+    table = analysis.per_image_table([f"i{k}" for k in range(120)], truth, images, np.arange(120.0), preds)
+    assert (table["delta B - A"] == table["score B"] - table["score A"]).all()
+    beats = analysis.where_beats(table, "A", "B")
+    assert (beats["delta"] > 0).all() and beats["delta"].is_monotonic_decreasing
+    by_class = analysis.score_by_group(table["score A"].to_numpy(), table["coverage_class"].to_numpy(), "coverage_class")
+    assert by_class["images"].sum() == 120
+
+
+def test_compare_cli_on_two_real_runs(trained_run, demo_root, tmp_path):
+    from saltlab.training.engine import train
+
+    from tests.helpers import tiny_config
+
+    other = train(tiny_config(demo_root, seed=9, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
+                  run_dir=tmp_path / "other")  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "saltlab", "compare", str(trained_run.path), str(other.path)],
+                            cwd=PROJECT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "40 validation images" in out and "images per IoU bucket" in out and "bucket transitions" in out
+    assert f"where {other.path.name} beats {trained_run.path.name}" in out
