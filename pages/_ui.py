@@ -39,6 +39,8 @@ def app_pages() -> list:
     return [
         st.Page("pages/dataset.py", title="Data set", icon=":material/dataset:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/explorer.py", title="Explorer", icon=":material/troubleshoot:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     ]
 BIG = 3  # enlargement of the single-image view
 
@@ -128,3 +130,52 @@ def image_panel(id_: str, image, mask, row) -> None:
     right.dataframe(
         {"value": {k: (f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in numbers.items()}}, width="stretch"
     )
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _explored(runs: tuple[str, ...], stamps: tuple, tta: bool):
+    # stamps (checkpoint size and mtime) are in the key so that a retrained run is evaluated again.
+    from saltlab.explore import explore
+
+    bar = st.progress(0.0, text="Evaluating on the validation fold (cached on disk afterwards)...")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Evaluating: {done}/{total} images")
+
+    try:
+        return explore(list(runs), tta=tta, progress=progress)
+    finally:
+        bar.empty()
+
+
+def run_picker(key: str, multiple: bool = True, default_count: int = 1):
+    """Pick finished runs (with a best.pt); returns (Explored, PostProcess) or None after explaining why."""
+    from saltlab.analysis import PostProcess
+    from saltlab.explore import ExploreError
+    from saltlab.training.checkpoint import CheckpointError
+    from saltlab.training.run_folder import list_runs
+
+    runs = [r for r in reversed(list_runs()) if r.best_path.is_file()]
+    if not runs:
+        st.info("No trained run yet: train one on the Train page (the `smoke` preset takes under a minute).")
+        return None
+    names = [r.path.name for r in runs]
+    c1, c2, c3, c4 = st.columns([4, 1, 1, 1])
+    chosen = c1.multiselect("Runs", names, default=names[:default_count], key=f"{key}_runs", max_selections=None if multiple else 1)
+    tta = c2.checkbox("hflip TTA", key=f"{key}_tta")
+    threshold = c3.slider("Pixel threshold", 0.05, 0.95, 0.5, 0.05, key=f"{key}_threshold")
+    min_size = c4.number_input("Min component (px)", 0, 2000, 0, 5, key=f"{key}_min_size")
+    if not chosen:
+        st.info("Pick at least one run.")
+        return None
+    by_name = {r.path.name: r for r in runs}
+    paths = tuple(str(by_name[n].path) for n in chosen)
+    stamps = tuple((by_name[n].best_path.stat().st_size, by_name[n].best_path.stat().st_mtime_ns) for n in chosen)
+    try:
+        ex = _explored(paths, stamps, tta)
+    except (ExploreError, CheckpointError, ValueError) as exc:
+        st.error(f"Cannot evaluate: {exc}")
+        return None
+    for note in ex.notes:
+        st.warning(note)
+    return ex, PostProcess(threshold, int(min_size))

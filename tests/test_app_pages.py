@@ -93,3 +93,38 @@ def test_dataset_page_on_real_data(real_root, monkeypatch, tmp_path):
     at.session_state["dataset_section"] = "Anomalies"
     at.run()
     assert [t.label for t in at.tabs][2] == "vertical mask (102)"
+
+
+def test_explorer_and_compare_without_runs_explain_what_to_do(app):
+    for page in ("pages/explorer.py", "pages/compare.py"):
+        app.switch_page(page).run()
+        assert not app.exception
+        assert any("No trained run yet" in i.value for i in app.info)
+
+
+def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(trained_run.path, runs / name, ignore=shutil.ignore_patterns("eval"))
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/explorer.py").run()
+    assert not at.exception
+    assert any("40 validation images" in c.value for c in at.caption)
+    for section in ("Images", "Error anatomy"):
+        at.session_state["explorer_section"] = section
+        at.run()
+        assert not at.exception
+        if section == "Images":
+            at.multiselect(key="explorer_runs").set_value(["a", "b"]).run()
+            at.session_state["explorer_side"] = True
+            at.run()
+            assert not at.exception
+            captions = [e.proto.imgs[0].caption for e in at.main if type(e).__name__ == "Image"]
+            assert "columns: a | b" in captions
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    assert any(s.value.startswith("Where B beats A") for s in at.subheader)

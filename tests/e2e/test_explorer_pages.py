@@ -1,0 +1,66 @@
+"""In a real browser, with two real (tiny, CPU-trained) runs: Explorer and Compare render, a bucket
+filter changes the gallery, and the CSV export downloads."""
+
+import os
+import shutil
+
+import pytest
+from playwright.sync_api import expect
+
+from saltlab.training.engine import train
+from tests.helpers import tiny_config
+
+from .conftest import start_app, stop_app
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def explorer_app(demo_root, trained_run, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("explorer-runs")
+    shutil.copytree(trained_run.path, runs / "a-baseline", ignore=shutil.ignore_patterns("eval"))
+    train(tiny_config(demo_root, seed=9, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
+          run_dir=runs / "b-other")  # fmt: skip
+    env = {**os.environ, "SALTLAB_DATA": str(demo_root), "SALTLAB_CHECKPOINTS": str(runs)}
+    proc, url = start_app(env, tmp_path_factory.mktemp("explorer-app") / "streamlit.log")
+    yield url
+    stop_app(proc)
+
+
+def matching(page) -> int:
+    text = page.get_by_text("images match; first").inner_text()
+    return int(text.split(" images match")[0])
+
+
+def test_explorer_summary_gallery_filter_and_csv(browser, explorer_app, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{explorer_app}/explorer")
+    expect(page.get_by_text("Images per IoU bucket")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("40 validation images")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the per-image table (CSV)").click()
+    path = tmp_path / "per_image.csv"
+    download.value.save_as(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("id,coverage,coverage_class") and len(lines) == 41
+    page.get_by_role("radio", name="Images", exact=True).click()
+    expect(page.get_by_text("images match; first")).to_be_visible(timeout=60_000)
+    assert matching(page) == 40
+    box = page.get_by_role("combobox", name="IoU buckets")
+    box.click()
+    page.get_by_role("option", name="0.0", exact=True).click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_text("40 images match")).not_to_be_visible(timeout=30_000)
+    assert matching(page) < 40
+    page.screenshot(path=str(tmp_path / "explorer.png"))
+    context.close()
+
+
+def test_compare_renders_both_ways(browser, explorer_app):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{explorer_app}/compare")
+    expect(page.get_by_text("Bucket transitions")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Where B beats A")).to_be_visible()
+    expect(page.get_by_text("Where A beats B")).to_be_visible()
+    page.close()
