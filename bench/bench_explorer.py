@@ -11,6 +11,7 @@ from _common import best_of, real_data, report
 
 from saltlab import analysis
 from saltlab.dataset import load_dataset
+from saltlab.metric import image_scores_per_image
 from saltlab.render import mosaic, outcome_overlay
 
 
@@ -45,20 +46,7 @@ def naive_numbers(probs, truth, thresholds, min_size=10):
                     if stats[k, cv2.CC_STAT_AREA] < min_size:
                         m[labels == k] = 0
                 masks.append(m.astype(bool))
-            naive_scores(masks, truth)
-
-
-def naive_scores(pred, truth):
-    out = []
-    for p, t in zip(pred, truth):
-        if not p.any() and not t.any():
-            out.append(1.0)
-        elif not p.any() or not t.any():
-            out.append(0.0)
-        else:
-            v = (p & t).sum() / (p | t).sum()
-            out.append(float(np.mean([v > th for th in np.arange(0.5, 1.0, 0.05)])))
-    return out
+            image_scores_per_image(masks, truth)
 
 
 def main() -> bool:

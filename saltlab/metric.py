@@ -49,6 +49,21 @@ def _scores_from_counts(inter: np.ndarray, union: np.ndarray) -> np.ndarray:
     return tenths / len(THRESHOLDS_PERCENT)
 
 
+def image_scores_per_image(pred: np.ndarray, true: np.ndarray) -> list[float]:
+    """The obvious per-image Python loop with float thresholds, kept as the independent reference
+    that tests check `image_scores` against and the baseline the benchmarks measure it against."""
+    out = []
+    for p, t in zip(np.asarray(pred, dtype=bool), np.asarray(true, dtype=bool)):
+        if not p.any() and not t.any():
+            out.append(1.0)
+        elif not p.any() or not t.any():
+            out.append(0.0)
+        else:
+            value = (p & t).sum() / (p | t).sum()
+            out.append(float(np.mean([value > th for th in np.arange(0.5, 1.0, 0.05).round(2)])))
+    return out
+
+
 def dataset_score(pred: np.ndarray, true: np.ndarray) -> float:
     """The data set score: the mean of the per-image competition scores."""
     scores = image_scores(pred, true)

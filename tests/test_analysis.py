@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from saltlab import analysis
-from saltlab.metric import image_scores, iou
+from saltlab.metric import image_scores, image_scores_per_image, iou
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -24,20 +24,11 @@ def case():
     return probs, judge, truth
 
 
-def direct_score(p, t):
-    if not p.any() and not t.any():
-        return 1.0
-    if not p.any() or not t.any():
-        return 0.0
-    v = (p & t).sum() / (p | t).sum()
-    return float(np.mean([v > th for th in np.arange(0.5, 1.0, 0.05).round(2)]))
-
-
 def test_bucket_table_against_direct_computation(case):
     probs, judge, truth = case
     s = analysis.summarize("m", probs, None, truth)
     pred = probs > 0.5
-    direct = [direct_score(p, t) for p, t in zip(pred, truth)]
+    direct = image_scores_per_image(pred, truth)
     assert s.score == pytest.approx(np.mean(direct))
     expected = pd.Series(direct).round(1).value_counts()
     for bucket, count in s.buckets.items():
