@@ -1,4 +1,4 @@
-"""Command line: `python -m saltlab {info,demo-data,folds,train,evaluate,compare,runs} ...`.
+"""Command line: `python -m saltlab {info,demo-data,folds,train,evaluate,compare,predict,runs} ...`.
 
 Exit codes: 0 success; 1 the data set loaded but some items are bad (reported, left out);
 2 bad usage or a path that is not a data set.
@@ -212,6 +212,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from saltlab.predict import predict_test_set, write_outputs
+
+    prediction = predict_test_set([str(r) for r in args.runs], data=args.data, tta=args.tta, threshold=args.threshold,
+                                  min_size=args.min_size, batch_size=args.batch_size, device=args.device,
+                                  progress=_progress_printer())  # fmt: skip
+    path = write_outputs(prediction, args.out, args.png_dir)
+    empty = int((~prediction.masks.reshape(len(prediction.ids), -1).any(1)).sum())
+    print(f"wrote {path}: {len(prediction.ids)} test images ({empty} predicted empty) from {len(args.runs)} run(s)"
+          + (" with hflip TTA" if args.tta else "") + (f"; masks in {args.png_dir}" if args.png_dir else ""))  # fmt: skip
+    return EXIT_OK
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from saltlab.training.run_folder import list_runs
 
@@ -300,6 +313,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="a labelled data set to compare on instead")
     p.set_defaults(func=cmd_compare)
 
+    p = sub.add_parser("predict", help="predict the test images with one run or an ensemble; write a submission CSV")
+    p.add_argument("--runs", nargs="+", type=Path, required=True, help="run folders (several: averaged)")
+    p.add_argument("--data", help="data set folder with test images")
+    p.add_argument("--out", type=Path, default=Path("submission.csv"))
+    p.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--min-size", dest="min_size", type=int, default=0)
+    p.add_argument("--png-dir", dest="png_dir", type=Path, help="also write one PNG mask per test image here")
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=64)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_predict)
+
     p = sub.add_parser("runs", help="list training runs and their state")
     p.add_argument("--root", type=Path, help="folder of runs (default: $SALTLAB_CHECKPOINTS or checkpoints/)")
     p.set_defaults(func=cmd_runs)
@@ -311,14 +336,16 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError)
-    if args.command in ("train", "evaluate", "compare"):
+    if args.command in ("train", "evaluate", "compare", "predict"):
         from saltlab.config import ConfigError
         from saltlab.models import WeightsUnavailable
         from saltlab.training.checkpoint import CheckpointError
 
         from saltlab.explore import ExploreError
 
-        known += (ConfigError, WeightsUnavailable, CheckpointError, ExploreError)
+        from saltlab.predict import PredictError
+
+        known += (ConfigError, WeightsUnavailable, CheckpointError, ExploreError, PredictError)
     try:
         return args.func(args)
     except known as exc:

@@ -1,0 +1,96 @@
+"""Test-set prediction: one run or an ensemble (K folds, snapshots), TTA, judge gate, submission CSV.
+
+Probabilities of every run are averaged (and the judges of judge models); the mask is the
+averaged probability above the pixel threshold, small components removed, zeroed where the
+averaged judge says no salt. The submission is written to a temp file and renamed, so a crash
+mid-way leaves no half-written CSV.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from saltlab.analysis import remove_small_components
+from saltlab.config import from_dict
+from saltlab.dataset import load_dataset
+from saltlab.models import build_model
+from saltlab.rle import write_submission
+from saltlab.training.checkpoint import load_checkpoint
+from saltlab.training.evaluate import resolve_checkpoint
+from saltlab.training.inference import predict, resolve_device
+
+
+class PredictError(ValueError):
+    """A prediction that cannot be made (no test images, no runs...), with the reason."""
+
+
+@dataclass
+class Prediction:
+    ids: list[str]
+    probs: np.ndarray  # float32 (N, 101, 101), averaged over runs
+    judge: np.ndarray | None
+    masks: np.ndarray  # bool (N, 101, 101)
+    threshold: float
+    min_size: int
+    runs: list[str]
+
+
+def predict_images(runs: list[str | os.PathLike], images: np.ndarray, tta: bool = False, batch_size: int = 64,
+                   device: str = "auto", checkpoint: str = "best", progress=None) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Averaged probabilities (and judge, when any run has one) of the runs on uint8 images."""
+    if not runs:
+        raise PredictError("no runs given")
+    dev = resolve_device(device)
+    total = None
+    judges = []
+    for k, run in enumerate(runs):
+        _, path = resolve_checkpoint(run, checkpoint)
+        ckpt = load_checkpoint(path)
+        config = from_dict(ckpt["config"])
+        model = build_model(config.model)
+        model.load_state_dict(ckpt["model"])
+        model.to(dev)
+        if config.channels_last:
+            import torch
+
+            model.to(memory_format=torch.channels_last)
+        step = (lambda d, t, k=k: progress(f"run {k + 1}/{len(runs)}", d, t)) if progress else None
+        probs, judge = predict(model, images, config.model.input_size, dev, batch_size, dev.type == "cuda",
+                               config.channels_last, tta, progress=step)  # fmt: skip
+        total = probs if total is None else total + probs
+        if judge is not None:
+            judges.append(judge)
+    return total / len(runs), (np.mean(judges, axis=0) if judges else None)
+
+
+def predict_test_set(runs: list[str | os.PathLike], data: str | None = None, tta: bool = False,
+                     threshold: float = 0.5, min_size: int = 0, batch_size: int = 64, device: str = "auto",
+                     progress=None) -> Prediction:  # fmt: skip
+    ds = load_dataset(data)
+    if not ds.n_test:
+        raise PredictError(f"{ds.root} has no test images (test/images or test.zip)")
+    # The submission follows sample_submission.csv's order when it has one; otherwise sorted ids.
+    ids = [i for i in ds.submission_ids if i in set(ds.test_ids)] or list(ds.test_ids)
+    positions = {id_: k for k, id_ in enumerate(ds.test_ids)}
+    images = ds.test_images[[positions[i] for i in ids]]
+    probs, judge = predict_images(runs, images, tta, batch_size, device, progress=progress)
+    masks = remove_small_components(probs > threshold, min_size)
+    if judge is not None:
+        masks &= (judge > 0.5)[:, None, None]
+    return Prediction(ids, probs, judge, masks, threshold, min_size, [str(r) for r in runs])
+
+
+def write_outputs(prediction: Prediction, out: str | os.PathLike, png_dir: str | os.PathLike | None = None) -> Path:
+    """The submission CSV (atomic), and optionally one PNG mask per image (0/255)."""
+    path = write_submission(out, prediction.ids, prediction.masks)
+    if png_dir:
+        folder = Path(png_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for id_, mask in zip(prediction.ids, prediction.masks):
+            cv2.imwrite(str(folder / f"{id_}.png"), mask.astype(np.uint8) * 255)
+    return path
