@@ -172,6 +172,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(config.to_json())
         return EXIT_OK
+    if args.all_folds:
+        from dataclasses import replace
+
+        from saltlab.training.launcher import submit
+
+        runs = [submit(replace(config, fold=k), start=False) for k in range(config.n_folds)]
+        from saltlab.training.launcher import tick
+
+        tick(runs[0].path.parent)
+        print(f"queued {len(runs)} runs, one per fold, trained one after another in the background:")
+        for run in runs:
+            print(f"  {run.path}")
+        return EXIT_OK
     from saltlab.training.engine import train
 
     run = train(config, run_dir=args.out, pending_signals=pending)
@@ -291,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run folder (default: checkpoints/NAME-fFOLD-TIMESTAMP)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a cancelled or failed run from its last.pt")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--all-folds", action="store_true",
+                   help="queue one run per fold (0..n_folds-1), trained one after another in the background")  # fmt: skip
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a run's checkpoint on its validation fold and cache its predictions")

@@ -97,3 +97,26 @@ def test_cancel_while_starting_ends_cancelled_not_failed(demo_root, tmp_path):
     assert status["state"] == "cancelled", status
     request_resume(run)
     assert wait_state(run, {"done", "failed"})["state"] == "done"
+
+
+def test_all_folds_queues_one_run_per_fold(demo_root, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    project = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "SALTLAB_CHECKPOINTS": str(tmp_path), "PYTHONPATH": str(project)}
+    result = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "smoke", "--data", str(demo_root),
+                             "--set", "n_folds=3", "--device", "cpu", "--all-folds"],
+                            cwd=project, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "queued 3 runs, one per fold" in result.stdout
+    runs = sorted((RunFolder(p) for p in tmp_path.iterdir() if (p / "config.json").is_file()), key=lambda r: r.read_config()["fold"])
+    assert [r.read_config()["fold"] for r in runs] == [0, 1, 2]
+    states = [r.read_status()["state"] for r in runs]
+    assert states[0] in ("running", "done") and states[1:] == ["queued", "queued"]
+    for run in runs:  # all three train, one after another, with no app open
+        assert wait_state(run, {"done", "failed"})["state"] == "done"
+    started = [r.read_status()["started"] for r in runs]
+    assert started == sorted(started)
+    assert json.loads((runs[2].path / "config.json").read_text())["fold"] == 2
