@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from saltlab.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
 from saltlab.metric import image_scores, iou
+from saltlab.scoring import masks_from_probs, remove_small_components, score_predictions  # noqa: F401 (re-exported)
 
 BUCKETS = [round(0.1 * k, 1) for k in range(11)]
 
@@ -26,30 +26,8 @@ class PostProcess:
     use_judge: bool = True  # zero the mask where the judge says no salt (judge models)
 
 
-def remove_small_components(masks: np.ndarray, min_size: int) -> np.ndarray:
-    """Drop 8-connected components with fewer than min_size pixels from each mask.
-
-    All masks are labelled in one OpenCV call: they are stacked into one tall picture with an
-    empty row between them, so no component crosses from one mask into the next.
-    """
-    if min_size <= 1 or not len(masks):
-        return masks
-    n, h, w = masks.shape
-    tall = np.zeros((n, h + 1, w), np.uint8)
-    tall[:, :h] = masks
-    # Plain labelling + bincount is four times faster than connectedComponentsWithStats here.
-    count, labels = cv2.connectedComponents(tall.reshape(n * (h + 1), w), connectivity=8)
-    keep = np.bincount(labels.ravel(), minlength=count) >= min_size
-    keep[0] = False  # the background
-    return keep[labels].reshape(n, h + 1, w)[:, :h]
-
-
 def predicted_masks(probs: np.ndarray, judge: np.ndarray | None, options: PostProcess = PostProcess()) -> np.ndarray:
-    masks = probs > options.threshold
-    masks = remove_small_components(masks, options.min_size)
-    if judge is not None and options.use_judge:
-        masks &= (judge > 0.5)[:, None, None]
-    return masks
+    return masks_from_probs(probs, judge if options.use_judge else None, options.threshold, options.min_size)
 
 
 def bucket_counts(scores: np.ndarray) -> pd.Series:
@@ -85,15 +63,11 @@ def summarize(name: str, probs: np.ndarray, judge: np.ndarray | None, truth: np.
     scores = image_scores(pred, truth)
     judge_info = None
     if judge is not None:
-        ungated = predicted_masks(probs, None, options)
-        truly_empty = is_empty(truth)
-        oracle = ungated & ~truly_empty[:, None, None]
-        honest = float(image_scores(ungated & (judge > 0.5)[:, None, None], truth).mean())
-        oracle_score = float(image_scores(oracle, truth).mean())
+        numbers = score_predictions(probs, judge, truth, options.threshold, options.min_size)
         judge_info = {
-            "accuracy": float(((judge > 0.5) == ~truly_empty).mean()),
-            "honest score": honest, "oracle score": oracle_score, "gap": oracle_score - honest,
-            "ungated score": float(image_scores(ungated, truth).mean()),
+            "accuracy": numbers["judge_accuracy"], "honest score": numbers["score"],
+            "oracle score": numbers["score_oracle"], "gap": numbers["score_oracle"] - numbers["score"],
+            "ungated score": numbers["score_ungated"],
         }  # fmt: skip
     return ModelSummary(name, float(scores.mean()), float(iou(pred, truth).mean()), bucket_counts(scores),
                         image_confusion(pred, truth), judge_info)  # fmt: skip

@@ -15,14 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from saltlab.analysis import remove_small_components
-from saltlab.config import from_dict
 from saltlab.dataset import load_dataset
-from saltlab.models import build_model
 from saltlab.rle import write_submission
+from saltlab.scoring import masks_from_probs
 from saltlab.training.checkpoint import load_checkpoint
 from saltlab.training.evaluate import resolve_checkpoint
-from saltlab.training.inference import predict, resolve_device
+from saltlab.training.inference import load_model, predict, resolve_device
 
 
 class PredictError(ValueError):
@@ -50,15 +48,7 @@ def predict_images(runs: list[str | os.PathLike], images: np.ndarray, tta: bool 
     judges = []
     for k, run in enumerate(runs):
         _, path = resolve_checkpoint(run, checkpoint)
-        ckpt = load_checkpoint(path)
-        config = from_dict(ckpt["config"])
-        model = build_model(config.model)
-        model.load_state_dict(ckpt["model"])
-        model.to(dev)
-        if config.channels_last:
-            import torch
-
-            model.to(memory_format=torch.channels_last)
+        model, config = load_model(load_checkpoint(path), dev)
         step = (lambda d, t, k=k: progress(f"run {k + 1}/{len(runs)}", d, t)) if progress else None
         probs, judge = predict(model, images, config.model.input_size, dev, batch_size, dev.type == "cuda",
                                config.channels_last, tta, progress=step)  # fmt: skip
@@ -79,9 +69,7 @@ def predict_test_set(runs: list[str | os.PathLike], data: str | None = None, tta
     positions = {id_: k for k, id_ in enumerate(ds.test_ids)}
     images = ds.test_images[[positions[i] for i in ids]]
     probs, judge = predict_images(runs, images, tta, batch_size, device, progress=progress)
-    masks = remove_small_components(probs > threshold, min_size)
-    if judge is not None:
-        masks &= (judge > 0.5)[:, None, None]
+    masks = masks_from_probs(probs, judge, threshold, min_size)
     return Prediction(ids, probs, judge, masks, threshold, min_size, [str(r) for r in runs])
 
 
