@@ -18,10 +18,9 @@ import numpy as np
 from saltlab.config import from_dict
 from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
-from saltlab.models import build_model
 from saltlab.training.checkpoint import CheckpointError, load_checkpoint
 from saltlab.scoring import score_predictions
-from saltlab.training.inference import predict, resolve_device
+from saltlab.training.inference import load_model, predict, resolve_device
 from saltlab.training.run_folder import write_json_atomic
 
 EVAL_VERSION = 1
@@ -98,14 +97,8 @@ def evaluate_run(
                 return Evaluation(folder, ckpt_path, ids, probs, judge, scores, True)
         except (OSError, ValueError, KeyError):
             pass  # predicted again below
-    model = build_model(config.model)
-    model.load_state_dict(ckpt["model"])
     dev = resolve_device(device)
-    model.to(dev)
-    if config.channels_last:
-        import torch
-
-        model.to(memory_format=torch.channels_last)
+    model, _ = load_model(ckpt, dev)
     amp = dev.type == "cuda"
     probs, judge = predict(model, ds.train_images[positions], config.model.input_size, dev, batch_size, amp,
                            config.channels_last, tta, progress=(lambda d, t: progress("predict", d, t)) if progress else None)  # fmt: skip

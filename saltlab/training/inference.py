@@ -8,12 +8,16 @@ device until the end.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from saltlab.models.geometry import from_output, images_to_tensor, to_input
+
+if TYPE_CHECKING:
+    from saltlab.config import TrainConfig
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -44,6 +48,20 @@ def forward_101(
     if "aux" in out:
         result["aux"] = [from_output(a.float(), input_size) for a in out["aux"]]
     return result
+
+
+def load_model(checkpoint: dict, device: torch.device) -> tuple[nn.Module, "TrainConfig"]:
+    """The model of a loaded checkpoint, on the device, in eval mode (channels_last when its config says so)."""
+    from saltlab.config import from_dict
+    from saltlab.models import build_model
+
+    config = from_dict(checkpoint["config"])
+    model = build_model(config.model)
+    model.load_state_dict(checkpoint["model"])
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model.eval(), config
 
 
 @torch.inference_mode()
