@@ -36,3 +36,18 @@ def report(name: str, ours: float, baseline: float, target_ratio: float, extra: 
     verdict = f"(target >= {target_ratio:g}x) {extra}{'PASS' if ok else 'MISS'}" if target_ratio else extra
     print(f"{name}: ours {ours * 1000:.1f} ms, baseline {baseline * 1000:.1f} ms, ratio {ratio:.1f}x {verdict}")
     return ok
+
+
+def bare_forward(model, n: int, batch: int, device) -> None:
+    """The baseline of the inference benchmarks: model(x) on pre-padded channels_last batches,
+    n images in all (the last batch partial), bf16 autocast on CUDA."""
+    import torch
+
+    from saltlab.models.geometry import to_input
+
+    x = to_input(torch.rand(batch, 1, 101, 101, device=device), 128).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        for done in range(0, n, batch):
+            model(x[: min(batch, n - done)])
+    if device.type == "cuda":
+        torch.cuda.synchronize()

@@ -8,13 +8,12 @@ Target: predict / bare >= 0.95. Run: .venv/bin/python bench/bench_infer.py [--en
 import argparse
 import time
 
-import _common  # noqa: F401
+from _common import bare_forward
 import numpy as np
 import torch
 
 from saltlab.config import ModelConfig
 from saltlab.models import build_model
-from saltlab.models.geometry import to_input
 from saltlab.training.inference import predict, resolve_device
 
 
@@ -29,14 +28,9 @@ def main() -> bool:
     amp = device.type == "cuda"
     model = build_model(ModelConfig(encoder=args.encoder)).to(device).to(memory_format=torch.channels_last).eval()
     images = np.random.default_rng(0).integers(0, 256, (args.n, 101, 101), dtype=np.uint8)
-    x = to_input(torch.rand(args.batch, 1, 101, 101, device=device), 128).contiguous(memory_format=torch.channels_last)
 
     def bare() -> None:
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            for _ in range(0, args.n, args.batch):
-                model(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        bare_forward(model, args.n, args.batch, device)
 
     def ours() -> None:
         predict(model, images, 128, device, batch_size=args.batch, amp=amp)

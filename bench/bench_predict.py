@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import torch
-from _common import real_data
+from _common import bare_forward, real_data
 
 from saltlab.config import ModelConfig, TrainConfig
 from saltlab.dataset import load_dataset
 from saltlab.models import build_model
-from saltlab.models.geometry import to_input
 from saltlab.predict import predict_test_set, write_outputs
 from saltlab.training.checkpoint import save_checkpoint
 from saltlab.training.inference import resolve_device
@@ -42,14 +41,8 @@ def main() -> bool:
         write_outputs(prediction, Path(tmp) / "submission.csv")
         ours = time.perf_counter() - start
     model = model.to(device).to(memory_format=torch.channels_last).eval()
-    x = to_input(torch.rand(args.batch, 1, 101, 101, device=device), 128).contiguous(memory_format=torch.channels_last)
-    amp = device.type == "cuda"
     start = time.perf_counter()
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-        for done in range(0, n, args.batch):
-            model(x[: min(args.batch, n - done)])
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    bare_forward(model, n, args.batch, device)
     bare = time.perf_counter() - start
     ratio = bare / ours
     ok = ratio >= 0.9

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 
@@ -15,3 +16,10 @@ def tiny_config(data: Path, **extra) -> dict:
     for key, value in extra.items():
         config[key] = value
     return config
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback address."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

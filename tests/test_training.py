@@ -19,7 +19,7 @@ from saltlab.training.checkpoint import CheckpointError, load_checkpoint, save_c
 from saltlab.training.engine import train
 from saltlab.training.evaluate import evaluate_run
 from saltlab.training.run_folder import RunFolder
-from tests.helpers import tiny_config
+from tests.helpers import free_port, tiny_config
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -217,14 +217,6 @@ def test_imagenet_fails_fast_in_a_run(demo_root, tmp_path):
         train(config, run_dir=tmp_path / "imagenet")
     status = RunFolder(tmp_path / "imagenet").read_status()
     assert status["state"] == "failed" and "cannot be downloaded here" in status["error"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_ddp_two_processes_on_cpu(demo_root, tmp_path):
