@@ -41,6 +41,7 @@ def app_pages() -> list:
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/explorer.py", title="Explorer", icon=":material/troubleshoot:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("pages/predict.py", title="Predict", icon=":material/online_prediction:"),
     ]
 BIG = 3  # enlargement of the single-image view
 

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 EXIT_OK, EXIT_BAD_ITEMS, EXIT_USAGE = 0, 1, 2
@@ -225,16 +226,64 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from saltlab.predict import predict_test_set, write_outputs
+def _status_writer(path: Path | None):
+    """Progress of a background predict job into its status.json (see saltlab.predict_jobs)."""
+    if path is None:
+        return None, None
+    from saltlab.training.run_folder import RunFolder
 
-    prediction = predict_test_set([str(r) for r in args.runs], data=args.data, tta=args.tta, threshold=args.threshold,
-                                  min_size=args.min_size, batch_size=args.batch_size, device=args.device,
-                                  progress=_progress_printer())  # fmt: skip
-    path = write_outputs(prediction, args.out, args.png_dir)
+    job = RunFolder(path.parent)
+    job.write_status(state="running", pid=os.getpid(), message="loading", done=0, total=0)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        job.write_status(message=stage, done=done, total=total)
+
+    return job, progress
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import signal
+
+    job, job_progress = _status_writer(args.status)
+    if job is not None:  # a cancel from the Predict page: stop cleanly, no CSV written
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    from saltlab.predict import predict_test_set, suggested_threshold, write_outputs
+
+    runs = [str(r) for r in args.runs]
+    threshold, source = args.threshold, "given"
+    if threshold is None:
+        suggested = suggested_threshold(runs, args.tta)
+        threshold, source = suggested if suggested else (0.5, "the default; no run has a validation sweep yet")
+        print(f"pixel threshold {threshold} ({source})", file=sys.stderr)
+    printer = _progress_printer()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        printer(stage, done, total)
+        if job_progress:
+            job_progress(stage, done, total)
+
+    try:
+        prediction = predict_test_set(runs, data=args.data, tta=args.tta, threshold=threshold, min_size=args.min_size,
+                                      batch_size=args.batch_size, device=args.device, progress=progress)  # fmt: skip
+        if job_progress:
+            job_progress("writing the CSV and the PNG masks", len(prediction.ids), len(prediction.ids))
+        path = write_outputs(prediction, args.out, args.png_dir)
+    except KeyboardInterrupt:
+        if job:
+            job.write_status(state="cancelled", message="cancelled; no CSV written")
+        print("cancelled; no CSV written", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if job:
+            job.write_status(state="failed", error=str(exc))
+        raise  # main() prints the known refusals as one line
     empty = int((~prediction.masks.reshape(len(prediction.ids), -1).any(1)).sum())
+    if job:
+        job.write_status(state="done", message="done", finished=time.time(), n_images=len(prediction.ids), n_empty=empty,
+                         threshold=threshold, threshold_source=source)  # fmt: skip
     print(f"wrote {path}: {len(prediction.ids)} test images ({empty} predicted empty) from {len(args.runs)} run(s)"
-          + (" with hflip TTA" if args.tta else "") + (f"; masks in {args.png_dir}" if args.png_dir else ""))  # fmt: skip
+          + (" with hflip TTA" if args.tta else "") + f", threshold {threshold}"
+          + (f"; masks in {args.png_dir}" if args.png_dir else ""))  # fmt: skip
     return EXIT_OK
 
 
@@ -333,8 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data set folder with test images")
     p.add_argument("--out", type=Path, default=Path("submission.csv"))
     p.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
-    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="pixel threshold (default: the best of the runs' validation sweep when they were evaluated, else 0.5)")
     p.add_argument("--min-size", dest="min_size", type=int, default=0)
+    p.add_argument("--status", type=Path, help=argparse.SUPPRESS)  # progress file of a background job
     p.add_argument("--png-dir", dest="png_dir", type=Path, help="also write one PNG mask per test image here")
     p.add_argument("--batch-size", dest="batch_size", type=int, default=64)
     p.add_argument("--device", default="auto")

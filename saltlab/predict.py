@@ -2,13 +2,17 @@
 
 Probabilities of every run are averaged (and the judges of judge models); the mask is the
 averaged probability above the pixel threshold, small components removed, zeroed where the
-averaged judge says no salt. The submission is written to a temp file and renamed, so a crash
+averaged judge says no salt. The default threshold is the best of the explorer's sweep when the
+runs have a cached evaluation (`suggested_threshold`). The submission is written to a temp file and renamed, so a crash
 mid-way leaves no half-written CSV.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +20,7 @@ import cv2
 import numpy as np
 
 from saltlab.dataset import load_dataset
+from saltlab.pngs import BadFile, decode_image
 from saltlab.rle import write_submission
 from saltlab.scoring import masks_from_probs
 from saltlab.training.checkpoint import load_checkpoint
@@ -82,3 +87,63 @@ def write_outputs(prediction: Prediction, out: str | os.PathLike, png_dir: str |
         for id_, mask in zip(prediction.ids, prediction.masks):
             cv2.imwrite(str(folder / f"{id_}.png"), mask.astype(np.uint8) * 255)
     return path
+
+
+def suggested_threshold(runs: list[str | os.PathLike], tta: bool = False, checkpoint: str = "best") -> tuple[float, str] | None:
+    """The pixel threshold the validation sweep found best, averaged over the runs that have one.
+
+    Read from the runs' cached evaluations (RUN/eval/*/scores.json, written by the Explorer,
+    `compare` and `evaluate`); an evaluation with the same TTA setting is preferred. None when
+    no run has been evaluated yet.
+    """
+    found = []
+    for run in runs:
+        try:
+            run_dir, ckpt = resolve_checkpoint(run, checkpoint)
+        except Exception:  # noqa: BLE001 - a missing run is reported by the prediction itself
+            continue
+        candidates = []
+        for path in run_dir.glob("eval/*/scores.json"):
+            try:
+                scores = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if "sweep_threshold" in scores and Path(scores.get("checkpoint", "")).name == ckpt.name:
+                candidates.append((scores.get("tta") == tta, path.stat().st_mtime, scores["sweep_threshold"]))
+        if candidates:
+            found.append(max(candidates)[2])
+    if not found:
+        return None
+    value = round(float(np.mean(found)) / 0.05) * 0.05
+    return round(value, 2), f"the best threshold of the validation sweep ({len(found)} of {len(runs)} run(s) evaluated)"
+
+
+def decode_uploads(files: list[tuple[str, bytes]]) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+    """Uploaded PNG files -> (ids from the file names, uint8 images (N, 101, 101), problems).
+
+    A file that cannot be used (not a PNG, corrupt, not 101x101, a repeated name) is left out
+    and listed in problems as (file name, reason); the others go on.
+    """
+    ids, images, problems = [], [], []
+    for name, data in files:
+        id_ = Path(name).stem
+        if id_ in ids:
+            problems.append((name, "a file with the same name was uploaded earlier"))
+            continue
+        try:
+            images.append(decode_image(data))
+            ids.append(id_)
+        except BadFile as exc:
+            problems.append((name, str(exc)))
+    stack = np.stack(images) if images else np.zeros((0, 101, 101), np.uint8)
+    return ids, stack, problems
+
+
+def masks_zip(ids: list[str], masks: np.ndarray) -> bytes:
+    """A zip of one PNG mask (0/255) per id."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for id_, mask in zip(ids, masks):
+            ok, png = cv2.imencode(".png", mask.astype(np.uint8) * 255)
+            archive.writestr(f"{id_}.png", png.tobytes())
+    return buffer.getvalue()

@@ -7,6 +7,7 @@ an empty mask is the empty string. Encoding is vectorised over a whole stack of 
 from __future__ import annotations
 
 import csv
+import io
 import functools
 import os
 import tempfile
@@ -118,23 +119,30 @@ def decode_many(rles: Iterable[str], shape: tuple[int, int] = (IMAGE_SIZE, IMAGE
     return np.stack(decoded)
 
 
+def submission_csv(ids: Sequence[str], masks: np.ndarray) -> str:
+    """The text of a Kaggle submission: an id,rle_mask header and one line per mask."""
+    masks = np.asarray(masks, dtype=bool)
+    if len(ids) != len(masks):
+        raise ValueError(f"{len(ids)} ids but {len(masks)} masks")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", "rle_mask"])
+    writer.writerows(zip(ids, encode_many(masks)))
+    return buffer.getvalue()
+
+
 def write_submission(path: str | os.PathLike, ids: Sequence[str], masks: np.ndarray) -> Path:
     """Write a Kaggle submission (id,rle_mask) atomically: a temp file renamed into place.
 
     A crash mid-way leaves either the previous file or none, never a half-written one.
     """
     path = Path(path)
-    masks = np.asarray(masks, dtype=bool)
-    if len(ids) != len(masks):
-        raise ValueError(f"{len(ids)} ids but {len(masks)} masks")
-    rles = encode_many(masks)
+    text = submission_csv(ids, masks)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["id", "rle_mask"])
-            writer.writerows(zip(ids, rles))
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saltlab.analysis import threshold_sweep
 from saltlab.config import from_dict
 from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
@@ -23,7 +24,7 @@ from saltlab.scoring import score_predictions
 from saltlab.training.inference import load_model, predict, resolve_device
 from saltlab.training.run_folder import write_json_atomic
 
-EVAL_VERSION = 1
+EVAL_VERSION = 2  # 2: scores.json holds the threshold sweep's best
 
 
 @dataclass
@@ -105,8 +106,11 @@ def evaluate_run(
     # Stored as uint8: 1/255 resolution is ample for thresholds and heat maps, and 4x smaller.
     probs_u8 = np.rint(probs * 255).astype(np.uint8)
     probs = probs_u8.astype(np.float32) / 255.0
+    sweep = threshold_sweep(probs, judge, truth)
+    best = sweep[sweep["best"]].iloc[0]
     scores = {
         **score_predictions(probs, judge, truth, config.threshold),
+        "sweep_threshold": float(best["threshold"]), "sweep_score": float(best["score"]),
         "n_images": len(ids), "subset": subset, "checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch"),
         "tta": tta, "threshold": config.threshold, "data": str(ds.root), "arch": config.model.arch,
     }  # fmt: skip

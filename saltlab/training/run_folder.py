@@ -79,7 +79,7 @@ class RunFolder:
                 status["message"] = "cancelled while starting"
             else:
                 status["state"] = "failed"
-                status["error"] = status.get("error") or "the training process died without saying so (killed?)"
+                status["error"] = status.get("error") or "the process died without saying so (killed?)"
         return status
 
     def append_metrics(self, record: dict) -> None:

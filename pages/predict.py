@@ -1,0 +1,183 @@
+"""Predict page: pick checkpoints (averaged as an ensemble), predict uploaded PNGs or the data set's
+test images, see each mask over its image, download the masks and a submission; the whole test set
+as a background job with progress."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages._ui import active_dataset, active_path, ensure_entry
+from saltlab.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
+from saltlab.predict_jobs import cancel_job, list_jobs, start_job
+from saltlab.render import mask_overlay, mosaic
+from saltlab.rle import submission_csv
+from saltlab.scoring import masks_from_probs
+from saltlab.training.checkpoint import CheckpointError
+from saltlab.training.run_folder import list_runs
+
+ensure_entry()
+st.title("Predict")
+
+GALLERY_LIMIT = 48  # overlays drawn; the table, zip and CSV cover every image
+
+
+def checkpoint_options() -> dict[str, Path]:
+    """'RUN/best.pt' -> path for every inference checkpoint of every run, newest run first."""
+    options = {}
+    for run in reversed(list_runs()):
+        files = sorted(run.path.glob("*.pt"), key=lambda p: (p.name != "best.pt", p.name != "swa.pt", p.name))
+        for path in files:
+            if path.name != "last.pt":
+                options[f"{run.path.name}/{path.name}"] = path
+    return options
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _predict(paths: tuple[str, ...], stamps: tuple, images: np.ndarray, tta: bool):
+    # stamps (size, mtime) are part of the key so that a retrained checkpoint predicts again.
+    bar = st.progress(0.0, text="Predicting...")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Predicting ({stage}): {done}/{total} images")
+
+    try:
+        return predict_images(list(paths), images, tta=tta, progress=progress)
+    finally:
+        bar.empty()
+
+
+options = checkpoint_options()
+if not options:
+    st.info("No trained run yet: train one on the Train page (the `smoke` preset takes under a minute).")
+    st.stop()
+names = list(options)
+chosen = st.multiselect("Models (several are averaged: the K folds of a recipe, the snapshots of a run)", names,
+                        default=names[:1], key="predict_models")  # fmt: skip
+if not chosen:
+    st.info("Pick at least one model.")
+    st.stop()
+paths = tuple(str(options[n]) for n in chosen)
+c1, c2, c3 = st.columns([1, 2, 2])
+tta = c1.checkbox("hflip TTA", key="predict_tta")
+suggested = suggested_threshold(list(paths), tta)
+default_threshold = suggested[0] if suggested else 0.5
+threshold = c2.slider("Pixel threshold", 0.05, 0.95, default_threshold, 0.05, key=f"predict_threshold_{hash((paths, tta))}",
+                      help="default: the best threshold of the validation sweep when the models were evaluated (Explorer)")  # fmt: skip
+min_size = int(c3.number_input("Min component (px)", 0, 2000, 0, 5, key="predict_min_size"))
+st.caption(f"Default threshold {default_threshold}: " + (suggested[1] if suggested else
+           "no validation sweep yet (open the models in the Explorer to get one)"))  # fmt: skip
+
+source = st.segmented_control("Images", ["Upload PNGs", "Test images of the data set"], default="Upload PNGs",
+                              key="predict_source")  # fmt: skip
+ids: list[str] = []
+images = np.zeros((0, 101, 101), np.uint8)
+if source == "Test images of the data set":
+    loaded = active_dataset()
+    if loaded is None:
+        st.stop()
+    ds = loaded[0]
+    if not ds.n_test:
+        st.warning(f"{ds.root} has no test images.")
+    else:
+        count = st.slider("Test images to show", 1, min(ds.n_test, 200), min(ds.n_test, 24), key="predict_count")
+        ids, images = list(ds.test_ids[:count]), ds.test_images[:count]
+else:
+    uploads = st.file_uploader("Seismic images (101x101 PNG, grayscale or RGB)", type=["png"], accept_multiple_files=True,
+                               key="predict_uploads")  # fmt: skip
+    if uploads:
+        ids, images, problems = decode_uploads([(f.name, f.getvalue()) for f in uploads])
+        for name, reason in problems:
+            st.error(f"{name} left out: {reason}")
+
+if ids:
+    stamps = tuple((Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths)
+    try:
+        probs, judge = _predict(paths, stamps, images, tta)
+    except (PredictError, CheckpointError, ValueError, RuntimeError) as exc:
+        st.error(f"Cannot predict: {exc}")
+        st.stop()
+    masks = masks_from_probs(probs, judge, threshold, min_size)
+    coverage = masks.reshape(len(masks), -1).mean(1)
+    table = pd.DataFrame({"id": ids, "predicted coverage %": np.round(100 * coverage, 2),
+                          "max probability": probs.reshape(len(probs), -1).max(1).round(3)})  # fmt: skip
+    if judge is not None:
+        table["judge P(salt)"] = judge.round(3)
+    st.markdown(f"**{len(ids)} image(s)**, {int((coverage > 0).sum())} with predicted salt")
+    shown = min(len(ids), GALLERY_LIMIT)
+    tiles, labels = [], []
+    for k in range(shown):  # each image, then its prediction over it
+        tiles += [images[k], mask_overlay(images[k], masks[k], "fill")]
+        labels += [ids[k][:10], f"{100 * coverage[k]:.0f}%"]
+    st.image(mosaic(tiles, 8, labels, scale=2), caption="predicted salt over each image (pairs: image, prediction with coverage)"
+             + (f"; first {shown} of {len(ids)}" if shown < len(ids) else ""))  # fmt: skip
+    st.dataframe(table, hide_index=True, width="stretch")
+    d1, d2, _ = st.columns([2, 2, 3])
+    d1.download_button("Download submission CSV", submission_csv(ids, masks), "submission.csv", "text/csv", key="predict_csv")
+    d2.download_button("Download masks (zip of PNGs)", masks_zip(ids, masks), "masks.zip", "application/zip", key="predict_zip")
+
+# --- the whole test set, in the background ----------------------------------------------------
+st.subheader("Whole test set")
+st.caption("Runs as a background process (it goes on if you leave the page or close the app); the submission CSV "
+           "follows sample_submission.csv's order and is written only when every image is done.")  # fmt: skip
+if st.button("Predict every test image", key="predict_start"):
+    job = start_job(list(paths), active_path(), tta, threshold, min_size)
+    st.session_state["predict_job"] = job.path.name
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _zip_folder(folder: str, stamp: float) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for png in sorted(Path(folder).glob("*.png")):
+            archive.write(png, png.name)
+    return buffer.getvalue()
+
+
+def show_jobs() -> bool:
+    """Draw the latest jobs; True while one is running."""
+    jobs = list_jobs()[:5]
+    running = False
+    for job in jobs:
+        status = job.read_status() or {}
+        state, options_ = status.get("state", "?"), job.options()
+        running |= state == "running"
+        with st.container(border=True):
+            st.markdown(f"**{job.path.name}**: {state}, {len(options_['runs'])} model(s), threshold {options_['threshold']}"
+                        + (", TTA" if options_["tta"] else ""))  # fmt: skip
+            if state == "running":
+                done, total = status.get("done", 0), status.get("total", 0)
+                st.progress(done / total if total else 0.0, text=f"{status.get('message', '')}: {done}/{total}")
+                if st.button("Cancel", key=f"cancel_{job.path.name}"):
+                    st.toast(cancel_job(job))
+            elif state == "done" and job.csv_path.is_file():
+                st.caption(f"{status.get('n_images')} test images, {status.get('n_empty')} predicted empty; "
+                           f"files in {job.path}")  # fmt: skip
+                b1, b2, _ = st.columns([2, 2, 3])
+                b1.download_button("Submission CSV", job.csv_path.read_bytes(), "submission.csv", "text/csv",
+                                   key=f"csv_{job.path.name}")  # fmt: skip
+                if job.masks_dir.is_dir():
+                    b2.download_button("Masks (zip)", _zip_folder(str(job.masks_dir), job.masks_dir.stat().st_mtime), "masks.zip",
+                                       "application/zip", key=f"zip_{job.path.name}")  # fmt: skip
+            elif state == "failed":
+                st.error(f"Failed: {status.get('error')}")
+            else:
+                st.caption(status.get("message", ""))
+    return running
+
+
+if any((j.read_status() or {}).get("state") == "running" for j in list_jobs()[:5]):
+    @st.fragment(run_every=1.0)
+    def live_jobs() -> None:
+        if not show_jobs():
+            time.sleep(0.1)
+            st.rerun()  # the job ended: redraw the page once, and stop polling
+
+    live_jobs()
+else:
+    show_jobs()

@@ -1,0 +1,93 @@
+"""Full-test-set prediction as a background job, like a training run: a folder, a status, one detached process.
+
+`start_job` writes PREDICTIONS/predict-TIMESTAMP/ (job.json with the options) and starts
+`python -m saltlab predict ... --status status.json` in its own session, so the job outlives the
+page (and the app) that started it. The command writes its progress to status.json; a reader that
+finds "running" with a dead process reports the job as failed. The outputs are submission.csv
+(written atomically) and masks/ (one PNG per test image).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from saltlab.training.run_folder import RunFolder, checkpoints_root
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def jobs_root() -> Path:
+    """SALTLAB_PREDICTIONS, else predictions/ beside the checkpoints folder."""
+    env = os.environ.get("SALTLAB_PREDICTIONS")
+    return Path(env) if env else checkpoints_root().absolute().parent / "predictions"
+
+
+class PredictJob(RunFolder):
+    """A job folder; status.json is read and written as a run's is (same process-death check)."""
+
+    options_path = property(lambda self: self.path / "job.json")
+    csv_path = property(lambda self: self.path / "submission.csv")
+    masks_dir = property(lambda self: self.path / "masks")
+    log_path = property(lambda self: self.path / "process.log")
+
+    def exists(self) -> bool:
+        return self.options_path.is_file()
+
+    def options(self) -> dict:
+        return json.loads(self.options_path.read_text())
+
+
+def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 0.5, min_size: int = 0,
+              root: str | os.PathLike | None = None, device: str = "auto") -> PredictJob:  # fmt: skip
+    """Start predicting every test image of `data` with the runs (averaged) in the background."""
+    root = Path(root) if root else jobs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, k = root / f"predict-{stamp}", 1
+    while path.exists():
+        k += 1
+        path = root / f"predict-{stamp}-{k}"
+    path.mkdir()
+    job = PredictJob(path)
+    options = {"runs": [str(r) for r in runs], "data": str(data), "tta": tta, "threshold": threshold,
+               "min_size": min_size, "device": device}  # fmt: skip
+    job.options_path.write_text(json.dumps(options, indent=2))
+    command = [sys.executable, "-m", "saltlab", "predict", "--runs", *options["runs"], "--data", options["data"],
+               "--out", str(job.csv_path), "--png-dir", str(job.masks_dir), "--threshold", str(threshold),
+               "--min-size", str(min_size), "--device", device, "--status", str(job.status_path)]  # fmt: skip
+    if tta:
+        command.append("--tta")
+    job.write_status(state="running", message="starting", started=time.time(), done=0, total=0)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT), os.environ.get("PYTHONPATH", "")) if p)}
+    with open(job.log_path, "ab") as log:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)  # fmt: skip
+    job.write_status(pid=proc.pid)
+    return job
+
+
+def cancel_job(job: PredictJob) -> str:
+    status = job.read_status() or {}
+    if status.get("state") != "running":
+        return f"nothing to cancel: the job is {status.get('state')}"
+    try:
+        os.kill(status["pid"], signal.SIGTERM)
+    except (ProcessLookupError, KeyError):
+        return "the process had already ended"
+    return "stopping"
+
+
+def list_jobs(root: str | os.PathLike | None = None) -> list[PredictJob]:
+    """Jobs, newest first."""
+    root = Path(root) if root else jobs_root()
+    if not root.is_dir():
+        return []
+    jobs = [PredictJob(p) for p in root.iterdir() if (p / "job.json").is_file()]
+    return sorted(jobs, key=lambda j: j.path.name, reverse=True)
