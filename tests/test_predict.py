@@ -108,3 +108,86 @@ def test_killed_predict_leaves_no_partial_csv(trained_run, real_root, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_threshold_default_comes_from_the_validation_sweep(trained_run, tmp_path):
+    from saltlab.analysis import threshold_sweep
+    from saltlab.predict import suggested_threshold
+    from saltlab.training.evaluate import evaluate_run
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run.path, run, ignore=shutil.ignore_patterns("eval"))
+    assert suggested_threshold([run]) is None  # not evaluated yet
+    ev = evaluate_run(run)
+    ds = load_dataset(ev.scores["data"])
+    sweep = threshold_sweep(ev.probs, ev.judge, ds.train_masks[ds.train_index(ev.ids)])
+    best = float(sweep.loc[sweep["best"], "threshold"].iloc[0])
+    assert ev.scores["sweep_threshold"] == best
+    threshold, source = suggested_threshold([run])
+    assert threshold == round(best, 2) and "validation sweep" in source
+    result = saltlab("predict", "--runs", str(run), "--data", ev.scores["data"], "--out", str(tmp_path / "s.csv"))
+    assert result.returncode == 0 and f"pixel threshold {round(best, 2)}" in result.stderr, result.stderr
+
+
+def test_uploads_are_decoded_or_refused_by_name(demo_ds):
+    import cv2
+
+    from saltlab.predict import decode_uploads, masks_zip
+
+    ok = cv2.imencode(".png", demo_ds.test_images[0])[1].tobytes()
+    rgb = cv2.imencode(".png", np.repeat(demo_ds.test_images[1][..., None], 3, 2))[1].tobytes()
+    big = cv2.imencode(".png", np.zeros((128, 128), np.uint8))[1].tobytes()
+    ids, images, problems = decode_uploads([("a.png", ok), ("b.png", rgb), ("c.png", big), ("d.png", b"hello"), ("a.png", ok)])
+    assert ids == ["a", "b"]
+    np.testing.assert_array_equal(images, demo_ds.test_images[:2])
+    assert [p[0] for p in problems] == ["c.png", "d.png", "a.png"]
+    assert "wrong size 128x128" in problems[0][1] and "not a PNG" in problems[1][1] and "same name" in problems[2][1]
+    masks = images > 100
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(masks_zip(ids, masks))) as archive:
+        back = [cv2.imdecode(np.frombuffer(archive.read(f"{i}.png"), np.uint8), cv2.IMREAD_UNCHANGED) > 0 for i in ids]
+    np.testing.assert_array_equal(np.stack(back), masks)
+
+
+@pytest.mark.real_data
+def test_background_job_finishes_or_cancels_without_a_csv(trained_run, demo_root, real_root, tmp_path):
+    from saltlab.predict_jobs import cancel_job, list_jobs, start_job
+
+    job = start_job([str(trained_run.path)], str(demo_root), threshold=0.5, root=tmp_path / "jobs")
+    deadline = time.monotonic() + 120
+    while (job.read_status() or {}).get("state") == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    status = job.read_status()
+    assert status["state"] == "done", (status, job.log_path.read_text())
+    assert status["n_images"] == 60 and status["done"] == status["total"] == 60
+    ids, _ = read_submission(job.csv_path)
+    assert ids == load_dataset(demo_root).submission_ids and len(list(job.masks_dir.glob("*.png"))) == 60
+
+    slow = start_job([str(trained_run.path)] * 3, str(real_root), tta=True, root=tmp_path / "jobs")
+    deadline = time.monotonic() + 120
+    while (slow.read_status() or {}).get("done", 0) == 0 and time.monotonic() < deadline:
+        time.sleep(0.3)  # until inference has started
+    assert cancel_job(slow) == "stopping"
+    deadline = time.monotonic() + 60
+    while (slow.read_status() or {}).get("state") == "running" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert slow.read_status()["state"] == "cancelled"
+    assert not slow.csv_path.exists() and not list(slow.path.glob(".*.tmp"))
+    assert [j.path for j in list_jobs(tmp_path / "jobs")] == [slow.path, job.path]
+
+
+@pytest.mark.real_data
+def test_a_killed_job_reads_as_failed(trained_run, real_root, tmp_path):
+    import os
+
+    from saltlab.predict_jobs import start_job
+
+    job = start_job([str(trained_run.path)], str(real_root), tta=True, root=tmp_path / "jobs")
+    time.sleep(3)
+    os.kill(job.read_status()["pid"], signal.SIGKILL)
+    time.sleep(0.5)
+    status = job.read_status()
+    assert status["state"] == "failed" and "died" in status["error"]
+    assert not job.csv_path.exists()
