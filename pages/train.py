@@ -64,6 +64,12 @@ with st.form(f"train_form_{preset}"):
             "lr": st.column_config.NumberColumn(format="%.0e"), "max_lr": st.column_config.NumberColumn(format="%.0e"),
         },
     )  # fmt: skip
+    finished = [r.path.name for r in reversed(list_runs()) if r.best_path.is_file()]
+    pseudo_from = st.multiselect(
+        "Pseudo-labels from runs (optional)", finished, key=f"train_pseudo_{preset}",
+        help="Their averaged test-set predictions (hflip TTA) become extra training data: pixels with p <= 0.2 or "
+             "p >= 0.8 count, the rest is ignored by the loss; an image is used when 90% of its pixels are confident.",
+    )  # fmt: skip
     start = st.form_submit_button("Start", type="primary")
 
 if start:
@@ -77,6 +83,8 @@ if start:
                       "cycle_epochs": float(r["cycle_epochs"])}}
         for r in edited.to_dict("records") if r.get("loss")
     ]  # fmt: skip
+    if pseudo_from:
+        values["pseudo"] = {"runs": [str(checkpoints_root().absolute() / name) for name in pseudo_from]}
     try:
         run = submit(from_dict(values))
         st.session_state["train_selected"] = run.path.name

@@ -162,6 +162,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             value = getattr(args, key)
             if value is not None:
                 shortcuts.append(f"{key}={json.dumps(value) if not isinstance(value, str) else value}")
+        if args.pseudo_from:
+            shortcuts.append(f"pseudo.runs={json.dumps([str(r) for r in args.pseudo_from])}")
         values = apply_overrides(values, shortcuts + list(args.set or []))
         if args.epochs is not None:
             for stage in values.get("stages", []):
@@ -352,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="run name (the folder is NAME-fFOLD-TIMESTAMP)")
     p.add_argument("--out", type=Path, help="run folder (default: checkpoints/NAME-fFOLD-TIMESTAMP)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a cancelled or failed run from its last.pt")
+    p.add_argument("--pseudo-from", dest="pseudo_from", nargs="+", type=Path, metavar="RUN",
+                   help="add confident test predictions of these runs as pseudo-labelled training data "
+                        "(thresholds: --set pseudo.low=0.2 pseudo.high=0.8 pseudo.mode=pixels|images ...)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("--all-folds", action="store_true",
                    help="queue one run per fold (0..n_folds-1), trained one after another in the background")  # fmt: skip

@@ -21,6 +21,7 @@ LOSSES = ("bce", "lovasz", "lovasz_symmetric", "dice", "focal", "bce_dice", "jud
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cyclic", "cosine")
 INPUT_SIZES = (128, 256)
+PSEUDO_MODES = ("pixels", "images")
 
 
 class ConfigError(ValueError):
@@ -60,6 +61,20 @@ class StageConfig:
 
 
 @dataclass
+class PseudoConfig:
+    """Pseudo-labels: confident predictions of other runs on the test images, added to the training set."""
+
+    runs: list[str] = field(default_factory=list)  # run folders or checkpoint files; several are averaged
+    checkpoint: str = "best"
+    tta: bool = True
+    low: float = 0.2  # a pixel with p <= low is confident background
+    high: float = 0.8  # a pixel with p >= high is confident salt
+    mode: str = "pixels"  # pixels: the loss ignores unconfident pixels; images: whole images, labelled p >= 0.5
+    min_confident: float = 0.9  # an image is used when at least this fraction of its pixels is confident
+    max_images: int | None = None  # at most this many, the most confident first
+
+
+@dataclass
 class TrainConfig:
     name: str = "run"
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -81,6 +96,7 @@ class TrainConfig:
     max_val_images: int | None = None
     threshold: float = 0.5  # pixel threshold for the validation score
     aux_weight: float = 0.1  # deep-supervision loss weight per auxiliary head
+    pseudo: PseudoConfig | None = None  # pseudo-labelled test images added to the training set
 
     @property
     def total_epochs(self) -> int:
@@ -171,6 +187,15 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError("batch_size must be at least 1")
     if not 0 < config.threshold < 1:
         raise ConfigError("threshold must be between 0 and 1")
+    pseudo = config.pseudo
+    if pseudo is not None:
+        if not pseudo.runs:
+            raise ConfigError("pseudo.runs: name at least one run whose test predictions become labels")
+        _check_choice(pseudo.mode, PSEUDO_MODES, "pseudo.mode")
+        if not 0 <= pseudo.low < 0.5 < pseudo.high <= 1:
+            raise ConfigError(f"pseudo.low and pseudo.high must satisfy 0 <= low < 0.5 < high <= 1, got {pseudo.low} and {pseudo.high}")
+        if not 0 <= pseudo.min_confident <= 1:
+            raise ConfigError("pseudo.min_confident must be between 0 and 1")
     return config
 
 

@@ -96,7 +96,7 @@ def test_dataset_page_on_real_data(real_root, monkeypatch, tmp_path):
 
 
 def test_explorer_and_compare_without_runs_explain_what_to_do(app):
-    for page in ("pages/explorer.py", "pages/compare.py"):
+    for page in ("pages/explorer.py", "pages/compare.py", "pages/predict.py"):
         app.switch_page(page).run()
         assert not app.exception
         assert any("No trained run yet" in i.value for i in app.info)
@@ -128,3 +128,35 @@ def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, 
     at.switch_page("pages/compare.py").run()
     assert not at.exception
     assert any(s.value.startswith("Where B beats A") for s in at.subheader)
+
+
+def test_predict_page_on_test_images_and_a_pseudo_labelled_run(demo_root, trained_run, monkeypatch, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    monkeypatch.chdir(PROJECT)
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception
+    assert at.multiselect(key="predict_models").value == ["a/best.pt"]
+    at.session_state["predict_source"] = "Test images of the data set"
+    at.run()
+    assert not at.exception
+    assert any("24 image(s)" in m.value for m in at.markdown)
+    [table] = at.dataframe
+    assert len(table.value) == 24 and "predicted coverage %" in table.value.columns
+
+    at.switch_page("pages/train.py").run()
+    at.multiselect(key="train_pseudo_tiny").set_value(["a"])
+    at.button[0].click().run()  # Start
+    assert not at.exception
+    new = [r for r in list_runs(runs) if r.path.name != "a"]
+    assert len(new) == 1 and new[0].read_config()["pseudo"]["runs"] == [str((runs / "a").absolute())]
+    cancel(new[0])
+    deadline = time.monotonic() + 60
+    while new[0].read_status()["state"] in ("running", "queued"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

@@ -30,6 +30,7 @@ from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
 from saltlab.losses import compute_loss
 from saltlab.models import build_model
+from saltlab.pseudo import IGNORE, pseudo_training_data
 from saltlab.training.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
 from saltlab.scoring import score_predictions
@@ -228,14 +229,21 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 0)
 
     # Rank 0 first: it writes the data set cache and the folds file; the other ranks then read them.
+    # Pseudo-labels likewise: rank 0 predicts and saves them, the others read the saved file.
+    pseudo_images = pseudo_masks = None
     if rank == 0:
         ds = load_dataset(config.data)
         train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+        if config.pseudo:
+            run.write_status(message="pseudo-labelling the test images")
+            pseudo_images, pseudo_masks = pseudo_training_data(config.pseudo, run.path, ds, str(device))
     if world > 1:
         torch.distributed.barrier()
     if rank != 0:
         ds = load_dataset(config.data)
         train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+        if config.pseudo:
+            pseudo_images, pseudo_masks = pseudo_training_data(config.pseudo, run.path, ds, str(device))
     train_pos = ds.train_index(train_ids)
     val_pos = ds.train_index(val_ids)
     train_pos = train_pos[stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)]
@@ -244,8 +252,13 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     val_images, val_masks = ds.train_images[val_pos], ds.train_masks[val_pos]
     if len(train_images) < 2 or len(val_images) < 1:
         raise ValueError(f"fold {config.fold} of {ds.root} leaves {len(train_images)} train and {len(val_images)} validation images: too few")
-    log.info("data %s: %d train, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
-             ds.root, len(train_images), len(val_images), config.fold, config.n_folds, device, amp, workers)  # fmt: skip
+    n_pseudo = 0 if pseudo_images is None else len(pseudo_images)
+    if n_pseudo:
+        train_images = np.concatenate([train_images, pseudo_images])
+        train_masks = np.concatenate([train_masks.astype(np.uint8), pseudo_masks])
+    log.info("data %s: %d train (%d of them pseudo-labelled test images), %d validation images (fold %d of %d); "
+             "device %s, amp %s, workers %d", ds.root, len(train_images), n_pseudo, len(val_images), config.fold,
+             config.n_folds, device, amp, workers)  # fmt: skip
 
     torch.manual_seed(config.seed)
     model = build_model(config.model)
@@ -284,7 +297,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     total_steps = steps_per_epoch * config.total_epochs
     if rank == 0:
         run.write_status(state="running", message="training", epochs=config.total_epochs, steps_per_epoch=steps_per_epoch,
-                         total_steps=total_steps, n_train=len(train_images), n_val=len(val_images))  # fmt: skip
+                         total_steps=total_steps, n_train=len(train_images), n_val=len(val_images), n_pseudo=n_pseudo)  # fmt: skip
 
     train_seconds = 0.0  # time in this process's training loops (data + steps), validation excluded
     session_steps = 0
@@ -319,7 +332,8 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             images = images.to(device, non_blocking=True)
             masks = masks.to(device, non_blocking=True)
             outputs = forward_101(model, images, config.model.input_size, amp, config.channels_last)
-            loss = compute_loss(stage.loss, outputs, masks, config.aux_weight)
+            valid = (masks != IGNORE) if n_pseudo else None  # unconfident pseudo-label pixels do not count
+            loss = compute_loss(stage.loss, outputs, masks, config.aux_weight, valid)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
