@@ -51,7 +51,8 @@ with st.form(f"train_form_{preset}"):
     st.markdown("**Stages** (one row each: loss, optimiser, LR schedule)")
     stages = pd.DataFrame([
         {"name": s.name, "epochs": s.epochs, "loss": s.loss, "optimizer": s.optimizer, "lr": s.lr,
-         "schedule": s.schedule.kind, "max_lr": s.schedule.max_lr, "cycle_epochs": s.schedule.cycle_epochs}
+         "schedule": s.schedule.kind, "max_lr": s.schedule.max_lr, "cycle_epochs": s.schedule.cycle_epochs,
+         "snapshots": s.snapshot_every_cycle, "swa_start": s.swa_start}
         for s in base.stages
     ])  # fmt: skip
     edited = st.data_editor(
@@ -62,6 +63,9 @@ with st.form(f"train_form_{preset}"):
             "schedule": st.column_config.SelectboxColumn(options=list(SCHEDULES), required=True),
             "epochs": st.column_config.NumberColumn(min_value=1, step=1),
             "lr": st.column_config.NumberColumn(format="%.0e"), "max_lr": st.column_config.NumberColumn(format="%.0e"),
+            "snapshots": st.column_config.CheckboxColumn(help="save snapshot-eNNN.pt at the end of every LR cycle"),
+            "swa_start": st.column_config.NumberColumn(min_value=1, step=1, help="SWA: average this stage's weights "
+                                                       "from this epoch (1-based) on into swa.pt; empty: no SWA"),
         },
     )  # fmt: skip
     finished = [r.path.name for r in reversed(list_runs()) if r.best_path.is_file()]
@@ -77,12 +81,18 @@ if start:
     values.update(data=active_path(), fold=int(fold), batch_size=int(batch), device=device, augment=bool(augment),
                   max_train_images=int(limit) or None)  # fmt: skip
     values.setdefault("model", {}).update(encoder=encoder, input_size=int(input_size))
-    values["stages"] = [
-        {"name": r["name"], "epochs": int(r["epochs"]), "loss": r["loss"], "optimizer": r["optimizer"], "lr": float(r["lr"]),
-         "schedule": {"kind": r["schedule"], "max_lr": None if pd.isna(r["max_lr"]) else float(r["max_lr"]),
-                      "cycle_epochs": float(r["cycle_epochs"])}}
-        for r in edited.to_dict("records") if r.get("loss")
-    ]  # fmt: skip
+    preset_stages = values.get("stages", [])
+    rows = [r for r in edited.to_dict("records") if r.get("loss")]
+    values["stages"] = []
+    for i, r in enumerate(rows):
+        # Settings the table does not show (momentum, weight decay, min_lr) come from the preset's stage.
+        stage = json.loads(json.dumps(preset_stages[i])) if i < len(preset_stages) else {}
+        stage.update(name=r["name"], epochs=int(r["epochs"]), loss=r["loss"], optimizer=r["optimizer"], lr=float(r["lr"]),
+                     snapshot_every_cycle=bool(r.get("snapshots")),
+                     swa_start=None if pd.isna(r.get("swa_start")) else int(r["swa_start"]))  # fmt: skip
+        stage.setdefault("schedule", {}).update(kind=r["schedule"], max_lr=None if pd.isna(r["max_lr"]) else float(r["max_lr"]),
+                                                cycle_epochs=float(r["cycle_epochs"]))  # fmt: skip
+        values["stages"].append(stage)
     if pseudo_from:
         values["pseudo"] = {"runs": [str(checkpoints_root().absolute() / name) for name in pseudo_from]}
     try:

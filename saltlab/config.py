@@ -58,6 +58,7 @@ class StageConfig:
     momentum: float = 0.9  # sgd only
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     snapshot_every_cycle: bool = False  # save snapshot-<epoch>.pt at the end of each LR cycle
+    swa_start: int | None = None  # SWA: average the weights of this stage's epochs from this one (1-based) on -> swa.pt
 
 
 @dataclass
@@ -179,6 +180,8 @@ def validate(config: TrainConfig) -> TrainConfig:
             raise ConfigError(f"stages.{i}.loss: the judge loss needs model.arch = 'binary_judge'")
         if stage.schedule.kind == "cyclic" and not stage.schedule.max_lr:
             raise ConfigError(f"stages.{i}.schedule.max_lr is needed for a cyclic schedule")
+        if stage.swa_start is not None and not 1 <= stage.swa_start <= stage.epochs:
+            raise ConfigError(f"stages.{i}.swa_start must be between 1 and the stage's {stage.epochs} epochs")
         if stage.schedule.cycle_epochs <= 0:
             raise ConfigError(f"stages.{i}.schedule.cycle_epochs must be positive")
     if not 0 <= config.fold < config.n_folds:

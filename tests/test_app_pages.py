@@ -160,3 +160,19 @@ def test_predict_page_on_test_images_and_a_pseudo_labelled_run(demo_root, traine
     while new[0].read_status()["state"] in ("running", "queued"):
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_train_page_keeps_preset_settings_the_table_does_not_show(app, tmp_path):
+    app.switch_page("pages/train.py").run()
+    app.selectbox(key="train_preset").set_value("snapshot_cosine").run()
+    app.button[0].click().run()  # Start
+    assert not app.exception
+    [run] = list_runs(tmp_path / "runs")
+    cancel(run)
+    stages = run.read_config()["stages"]
+    assert stages[1]["weight_decay"] == 1e-4 and stages[1]["schedule"]["min_lr"] == 1e-4
+    assert stages[1]["snapshot_every_cycle"] and not stages[0]["snapshot_every_cycle"]
+    deadline = time.monotonic() + 60
+    while run.read_status()["state"] in ("running", "queued"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

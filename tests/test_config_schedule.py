@@ -32,6 +32,9 @@ def test_case_study_recipes():
     assert (lov.loss, lov.lr, lov.schedule.kind, lov.schedule.max_lr, lov.schedule.cycle_epochs) == ("lovasz", 1e-4, "cyclic", 1e-3, 10)
     judge = from_dict(load_config("binary_judge"))
     assert judge.model.arch == "binary_judge" and judge.stages[-1].loss == "judge"
+    swa = from_dict(load_config("swa")).stages[-1]
+    assert (swa.loss, swa.optimizer, swa.swa_start, swa.epochs) == ("lovasz", "sgd", 11, 30)
+    assert from_dict(load_config("snapshot_cosine")).stages[-1].snapshot_every_cycle
 
 
 def test_overrides():
@@ -51,6 +54,10 @@ def test_overrides():
         ({"batch_size": "many"}, "batch_size: expected a number"),
         ({"fold": 10}, "fold must be in 0..9"),
         ({"stages": []}, "at least one stage"),
+        ({"stages": [{"epochs": 5, "swa_start": 6}]}, "swa_start must be between 1 and"),
+        ({"pseudo": {"runs": []}}, "pseudo.runs: name at least one run"),
+        ({"pseudo": {"runs": ["r"], "low": 0.6}}, "pseudo.low and pseudo.high"),
+        ({"pseudo": {"runs": ["r"], "mode": "boxes"}}, "pseudo.mode"),
     ],
 )
 def test_bad_configs_are_clear(values, message):

@@ -132,7 +132,10 @@ def test_cancel_then_resume_equals_uninterrupted(demo_root, tmp_path, trained_ru
 
 def test_kill_9_leaves_a_readable_checkpoint_and_resume_continues(demo_root, tmp_path):
     config = tmp_path / "c.json"
-    config.write_text(json.dumps(tiny_config(demo_root, stages=[{"name": "bce", "epochs": 3, "loss": "bce", "lr": 1e-3}])))
+    # With snapshots and SWA over every epoch: the SWA average must survive the kill too.
+    stage = {"name": "bce", "epochs": 3, "loss": "bce", "lr": 1e-3, "snapshot_every_cycle": True, "swa_start": 1,
+             "schedule": {"kind": "cosine", "min_lr": 1e-5, "cycle_epochs": 1}}  # fmt: skip
+    config.write_text(json.dumps(tiny_config(demo_root, stages=[stage])))
     out = tmp_path / "killed"
     proc = start_training(config, out, tmp_path)
     run = RunFolder(out)
@@ -151,6 +154,11 @@ def test_kill_9_leaves_a_readable_checkpoint_and_resume_continues(demo_root, tmp
     epochs = [m["epoch"] for m in run.read_metrics() if m["kind"] == "epoch"]
     assert epochs[-1] == 3 and load_checkpoint(run.last_path)["epoch"] == 3
     assert not list(out.glob(".*.tmp"))
+    snaps = [load_checkpoint(out / f"snapshot-e00{k}.pt")["model"] for k in (1, 2, 3)]
+    swa = load_checkpoint(out / "swa.pt")
+    assert swa["scores"]["swa_epochs"] == 3
+    for key in (k for k in swa["model"] if "running_" not in k and "num_batches" not in k):
+        torch.testing.assert_close(swa["model"][key], sum(s[key].float() for s in snaps) / 3, atol=1e-6, rtol=0)
 
 
 def test_judge_model_reports_both_scores(demo_root, tmp_path):
@@ -253,3 +261,43 @@ def test_init_from_checkpoint_and_mismatch(demo_root, tmp_path, trained_run):
                         model={"arch": "scse_hypercol", "encoder": "resnet18", "decoder_channels": 32})  # fmt: skip
     with pytest.raises(CheckpointError, match="does not fit model scse_hypercol/resnet18"):
         train(other, run_dir=tmp_path / "mismatch")
+
+
+def test_snapshots_and_swa_average_the_epochs(demo_root, tmp_path):
+    """Cosine restarts every epoch with snapshots: swa.pt's weights are the mean of the snapshots of the
+    epochs it averages, and its BatchNorm statistics are those of the training images."""
+    stage = {"name": "sgdr", "epochs": 3, "loss": "bce", "optimizer": "sgd", "lr": 0.01, "snapshot_every_cycle": True,
+             "swa_start": 2, "schedule": {"kind": "cosine", "min_lr": 1e-4, "cycle_epochs": 1}}  # fmt: skip
+    run = train(tiny_config(demo_root, stages=[stage]), run_dir=tmp_path / "swa")
+    assert sorted(p.name for p in run.path.glob("snapshot-*.pt")) == ["snapshot-e001.pt", "snapshot-e002.pt", "snapshot-e003.pt"]
+    snaps = [load_checkpoint(run.path / f"snapshot-e00{k}.pt")["model"] for k in (2, 3)]
+    swa = load_checkpoint(run.path / "swa.pt")
+    assert swa["scores"]["swa_epochs"] == 2 and "val_score" in swa["scores"]
+    weights = [k for k in swa["model"] if not any(s in k for s in ("running_", "num_batches"))]
+    assert len(weights) > 50
+    for key in weights:
+        torch.testing.assert_close(swa["model"][key], (snaps[0][key].float() + snaps[1][key].float()) / 2, atol=1e-6, rtol=0)
+    # The first BatchNorm (after the stem conv) sees the same input whatever its own statistics are:
+    # its running mean must be the mean of that input over the 64 training images.
+    from saltlab.config import from_dict
+    from saltlab.dataset import load_dataset
+    from saltlab.folds import fold_split
+    from saltlab.models.geometry import images_to_tensor
+    from saltlab.training.data import stratified_subset
+    from saltlab.training.inference import forward_101, load_model
+
+    model, config = load_model(swa, torch.device("cpu"))
+    ds = load_dataset(demo_root)
+    train_ids, _ = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+    pos = ds.train_index(train_ids)
+    pos = pos[stratified_subset(train_ids, ds.train_masks[pos], config.max_train_images, config.seed)]
+    name, first_bn = next((n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    first_bn.register_forward_hook(lambda m, inputs, out: seen.append(inputs[0].mean(dim=(0, 2, 3)) * len(inputs[0])))
+    with torch.no_grad():
+        forward_101(model, images_to_tensor(ds.train_images[pos]), config.model.input_size)
+    expected = torch.stack(seen).sum(0) / len(pos)
+    torch.testing.assert_close(swa["model"][f"{name}.running_mean"], expected, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(swa["model"][f"{name}.running_mean"], snaps[1][f"{name}.running_mean"], atol=1e-4)
+    assert [m["kind"] for m in run.read_metrics() if m["kind"] in ("epoch", "swa")] == ["epoch", "epoch", "epoch", "swa"]
+    assert run.read_status()["swa_epochs"] == 2

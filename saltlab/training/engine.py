@@ -6,10 +6,16 @@ taking its share of every epoch's batches, rank 0 validating and writing files.
 SIGTERM / SIGINT finish the current step, save last.pt with the exact position and mark the
 run cancelled; `resume` continues from there with the same batches, augmentations and LR an
 uninterrupted run would have seen.
+
+A stage with `swa_start` keeps a running average of its epoch-end weights (stochastic weight
+averaging, Izmailov et al. 2018; the average travels in last.pt, so a resumed run loses none of
+it); at the stage's end the averaged model's BatchNorm statistics are recomputed on the training
+images and it is validated and saved as swa.pt.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
@@ -34,6 +40,7 @@ from saltlab.pseudo import IGNORE, pseudo_training_data
 from saltlab.training.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
 from saltlab.scoring import score_predictions
+from saltlab.models.geometry import images_to_tensor
 from saltlab.training.inference import forward_101, predict, resolve_device
 from saltlab.training.run_folder import RunFolder, checkpoints_root
 from saltlab.training.schedule import is_cycle_end, lr_at
@@ -105,9 +112,11 @@ def _setup_logging(run: RunFolder, rank: int) -> None:
     log.propagate = False
 
 
-def _payload(model: nn.Module, optimizer, config: TrainConfig, pos: Position, stage_index: int, scores: dict) -> dict:
+def _payload(model: nn.Module, optimizer, config: TrainConfig, pos: Position, stage_index: int, scores: dict,
+             swa: dict | None = None) -> dict:  # fmt: skip
     module = model.module if hasattr(model, "module") else model
     return {
+        "swa": swa,
         "config": config.to_dict(),
         "model": module.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
@@ -121,6 +130,42 @@ def _payload(model: nn.Module, optimizer, config: TrainConfig, pos: Position, st
         "scores": scores,
         "history": pos.history,
     }
+
+
+def swa_update(average: dict | None, model: nn.Module) -> dict:
+    """Fold the model's current weights into a running average {"count": n, "state": {name: tensor}} (on the CPU)."""
+    module = model.module if hasattr(model, "module") else model
+    state = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+    if average is None:
+        return {"count": 1, "state": {k: v.float() if v.is_floating_point() else v for k, v in state.items()}}
+    n = average["count"]
+    for key, value in state.items():
+        if value.is_floating_point():
+            average["state"][key] += (value.float() - average["state"][key]) / (n + 1)
+        else:
+            average["state"][key] = value  # counters such as BatchNorm's num_batches_tracked
+    average["count"] = n + 1
+    return average
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: nn.Module, images: np.ndarray, input_size: int, device: torch.device, batch_size: int,
+                        amp: bool = False, channels_last: bool = True) -> None:  # fmt: skip
+    """Set every BatchNorm's running statistics to their average over the images (the SWA 'bn_update')."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches
+    model.train()
+    for start in range(0, len(images), batch_size):
+        x = images_to_tensor(images[start : start + batch_size]).to(device, non_blocking=True)
+        forward_101(model, x, input_size, amp, channels_last)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.eval()
 
 
 def validate(
@@ -209,6 +254,25 @@ def train(
             torch.distributed.destroy_process_group()
 
 
+def _finish_swa(model: nn.Module, swa: dict, train_images: np.ndarray, val_images: np.ndarray, val_masks: np.ndarray,
+                config: TrainConfig, device: torch.device, amp: bool, stage: StageConfig, pos: Position,
+                stage_index: int, run: RunFolder) -> None:  # fmt: skip
+    """The averaged weights, BatchNorm statistics recomputed on the training images, validated, saved as swa.pt."""
+    run.write_status(message=f"SWA: BatchNorm statistics of the average of {swa['count']} epochs")
+    module = model.module if hasattr(model, "module") else model
+    averaged = copy.deepcopy(module)
+    averaged.load_state_dict(swa["state"])
+    recompute_batchnorm(averaged, train_images, config.model.input_size, device, max(2 * config.batch_size, 32), amp,
+                        config.channels_last)  # fmt: skip
+    scores = validate(averaged, val_images, val_masks, config, device, amp, stage.loss)
+    scores["swa_epochs"] = swa["count"]
+    save_checkpoint(run.path / "swa.pt", _payload(averaged, None, config, pos, stage_index, scores))
+    run.append_metrics({"kind": "swa", "epoch": pos.epoch, "stage": stage.name, "time": time.time(), **scores})
+    run.write_status(swa_score=scores["val_score"], swa_epochs=swa["count"])
+    log.info("SWA of stage '%s' (%d epochs averaged): val score %.4f, val IoU %.4f -> swa.pt",
+             stage.name, swa["count"], scores["val_score"], scores["val_iou"])  # fmt: skip
+
+
 def _init_distributed(device: torch.device, local_rank: int) -> None:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
@@ -256,14 +320,15 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     if n_pseudo:
         train_images = np.concatenate([train_images, pseudo_images])
         train_masks = np.concatenate([train_masks.astype(np.uint8), pseudo_masks])
-    log.info("data %s: %d train (%d of them pseudo-labelled test images), %d validation images (fold %d of %d); "
-             "device %s, amp %s, workers %d", ds.root, len(train_images), n_pseudo, len(val_images), config.fold,
-             config.n_folds, device, amp, workers)  # fmt: skip
+    log.info("data %s: %d train%s, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
+             ds.root, len(train_images), f" ({n_pseudo} of them pseudo-labelled test images)" if n_pseudo else "",
+             len(val_images), config.fold, config.n_folds, device, amp, workers)  # fmt: skip
 
     torch.manual_seed(config.seed)
     model = build_model(config.model)
     pos = Position()
     checkpoint = None
+    swa = None  # the running SWA average of the current stage, when it has swa_start
     if resume and run.last_path.is_file():
         clean_temp_files(run.path)
         checkpoint = load_checkpoint(run.last_path)
@@ -273,6 +338,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             best_score=checkpoint["best_score"] if checkpoint["best_score"] is not None else float("-inf"),
             best_epoch=checkpoint["best_epoch"], elapsed_s=checkpoint["elapsed_s"], history=list(checkpoint["history"]),
         )  # fmt: skip
+        swa = checkpoint.get("swa")
         log.info("resuming at epoch %d, step %d", pos.epoch + 1, pos.step_in_epoch)
     elif config.init_from:
         source = load_checkpoint(config.init_from)
@@ -356,7 +422,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             if _any_rank(stop["signal"] is not None, world, device):
                 pos.elapsed_s += time.monotonic() - epoch_start
                 if rank == 0:
-                    save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores))
+                    save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
                 raise Cancelled()
         pos.elapsed_s += time.monotonic() - epoch_start
         train_seconds += time.monotonic() - epoch_start
@@ -376,20 +442,27 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             record = {"kind": "epoch", "epoch": pos.epoch, "stage": stage.name, "lr": lr_at(stage, pos.epoch - stage_start),
                       "epoch_s": time.monotonic() - epoch_start, "time": time.time(), **scores}  # fmt: skip
             pos.history.append(record)
-            save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores))
-            # best and snapshots are for inference: no optimiser state (it would triple their size).
-            weights_only = _payload(model, None, config, pos, stage_index, scores)
-            if improved:
-                save_checkpoint(run.best_path, weights_only)
-            if stage.snapshot_every_cycle and is_cycle_end(stage, pos.epoch - 1 - stage_start):
-                save_checkpoint(run.path / f"snapshot-e{pos.epoch:03d}.pt", weights_only)
             run.append_metrics(record)
-            run.write_status(epoch=pos.epoch, step=pos.global_step, best_score=pos.best_score, best_epoch=pos.best_epoch,
-                             last_score=scores["val_score"], message="training")  # fmt: skip
             extra = "".join(f", {k} {scores[k]:.4f}" for k in ("val_score_oracle", "judge_accuracy") if k in scores)
             log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val score %.4f, val IoU %.4f%s%s",
                      pos.epoch, config.total_epochs, scores["train_loss"], scores["val_loss"], scores["val_score"],
                      scores["val_iou"], extra, " (best)" if improved else "")  # fmt: skip
+            in_stage = pos.epoch - stage_start  # epochs of this stage done
+            if stage.swa_start is not None and in_stage >= stage.swa_start:
+                swa = swa_update(swa, model)
+            # best, snapshots and swa.pt are for inference: no optimiser state (it would triple their size).
+            weights_only = _payload(model, None, config, pos, stage_index, scores)
+            if improved:
+                save_checkpoint(run.best_path, weights_only)
+            if stage.snapshot_every_cycle and is_cycle_end(stage, in_stage - 1):
+                save_checkpoint(run.path / f"snapshot-e{pos.epoch:03d}.pt", weights_only)
+            if swa is not None and in_stage == stage.epochs:
+                _finish_swa(model, swa, train_images, val_images, val_masks, config, device, amp, stage, pos, stage_index, run)
+                swa = None
+            # last.pt last: a kill before this line redoes the epoch on resume, and rewrites the same files.
+            save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
+            run.write_status(epoch=pos.epoch, step=pos.global_step, best_score=pos.best_score, best_epoch=pos.best_epoch,
+                             last_score=scores["val_score"], message="training")  # fmt: skip
         if world > 1:
             torch.distributed.barrier()
         if _any_rank(stop["signal"] is not None, world, device):
