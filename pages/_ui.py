@@ -149,6 +149,19 @@ def _explored(runs: tuple[str, ...], stamps: tuple, tta: bool):
         bar.empty()
 
 
+def inference_checkpoints(runs: list) -> dict:
+    """{model name: checkpoint file} for each run's best.pt, swa.pt and snapshots (names as saltlab.explore gives them)."""
+    from saltlab.explore import model_name
+
+    models = {}
+    for run in runs:
+        files = sorted(run.path.glob("*.pt"), key=lambda p: (p.name != "best.pt", p.name != "swa.pt", p.name))
+        for path in files:
+            if path.name != "last.pt":
+                models[model_name(path)] = path
+    return models
+
+
 def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     """Pick finished runs (with a best.pt); returns (Explored, PostProcess) or None after explaining why."""
     from saltlab.analysis import PostProcess
@@ -160,18 +173,21 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     if not runs:
         st.info("No trained run yet: train one on the Train page (the `smoke` preset takes under a minute).")
         return None
-    names = [r.path.name for r in runs]
+    models = inference_checkpoints(runs)
+    names = list(models)
+    best_names = [n for n in names if "/" not in n]  # the default: the newest runs' best.pt
     c1, c2, c3, c4 = st.columns([4, 1, 1, 1])
-    chosen = c1.multiselect("Runs", names, default=names[:default_count], key=f"{key}_runs", max_selections=None if multiple else 1)
+    chosen = c1.multiselect("Runs", names, default=best_names[:default_count], key=f"{key}_runs",
+                            max_selections=None if multiple else 1,
+                            help="a run's best.pt, or RUN/swa.pt and RUN/snapshot-eNNN.pt")  # fmt: skip
     tta = c2.checkbox("hflip TTA", key=f"{key}_tta")
     threshold = c3.slider("Pixel threshold", 0.05, 0.95, 0.5, 0.05, key=f"{key}_threshold")
     min_size = c4.number_input("Min component (px)", 0, 2000, 0, 5, key=f"{key}_min_size")
     if not chosen:
         st.info("Pick at least one run.")
         return None
-    by_name = {r.path.name: r for r in runs}
-    paths = tuple(str(by_name[n].path) for n in chosen)
-    stamps = tuple((by_name[n].best_path.stat().st_size, by_name[n].best_path.stat().st_mtime_ns) for n in chosen)
+    paths = tuple(str(models[n]) for n in chosen)
+    stamps = tuple((models[n].stat().st_size, models[n].stat().st_mtime_ns) for n in chosen)
     try:
         ex = _explored(paths, stamps, tta)
     except (ExploreError, CheckpointError, ValueError) as exc:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._ui import active_dataset, active_path, ensure_entry
+from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints
 from saltlab.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
 from saltlab.predict_jobs import cancel_job, list_jobs, start_job
 from saltlab.render import mask_overlay, mosaic
@@ -26,13 +26,8 @@ GALLERY_LIMIT = 48  # overlays drawn; the table, zip and CSV cover every image
 
 def checkpoint_options() -> dict[str, Path]:
     """'RUN/best.pt' -> path for every inference checkpoint of every run, newest run first."""
-    options = {}
-    for run in reversed(list_runs()):
-        files = sorted(run.path.glob("*.pt"), key=lambda p: (p.name != "best.pt", p.name != "swa.pt", p.name))
-        for path in files:
-            if path.name != "last.pt":
-                options[f"{run.path.name}/{path.name}"] = path
-    return options
+    runs = [r for r in reversed(list_runs()) if r.best_path.is_file()]
+    return {(name if "/" in name else f"{name}/best.pt"): path for name, path in inference_checkpoints(runs).items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

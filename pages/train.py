@@ -119,7 +119,7 @@ def registry() -> pd.DataFrame:
         rows.append({
             "run": run.path.name, "state": s.get("state", "?"), "model": c["model"]["arch"], "encoder": c["model"]["encoder"],
             "fold": c["fold"], "epoch": f"{s.get('epoch', 0)}/{s.get('epochs', '?')}", "best score": s.get("best_score"),
-            "device": s.get("device") or s.get("slot"), "duration": _duration(s),
+            "SWA score": s.get("swa_score"), "device": s.get("device") or s.get("slot"), "duration": _duration(s),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -149,7 +149,8 @@ def live() -> None:
     if table.empty:
         st.caption("No runs yet: pick a preset above and press Start.")
         return
-    st.dataframe(table, width="stretch", hide_index=True, column_config={"best score": st.column_config.NumberColumn(format="%.4f")})
+    st.dataframe(table, width="stretch", hide_index=True, column_config={"best score": st.column_config.NumberColumn(format="%.4f"),
+                                                                   "SWA score": st.column_config.NumberColumn(format="%.4f")})
     names = table["run"].tolist()
     if st.session_state.get("train_selected") not in names:
         st.session_state["train_selected"] = names[0]
@@ -174,7 +175,8 @@ def live() -> None:
         request_resume(run)
         st.toast(f"{name} queued to resume")
     if status.get("best_score") is not None:
-        st.caption(f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}")
+        st.caption(f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}"
+                   + (f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}" if status.get("swa_score") is not None else ""))  # fmt: skip
     st.plotly_chart(curves(run), width="stretch")
     try:
         lines = run.log_path.read_text().splitlines()[-12:]

@@ -37,12 +37,19 @@ class Explored:
         return {n: analysis.predicted_masks(self.probs[n], self.judges[n], options) for n in self.names}
 
 
+def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:
+    """How a model is called in tables: the run folder's name for its best.pt, RUN/FILE.pt for another checkpoint."""
+    path = Path(run)
+    folder, file = (path.parent, path.name) if path.suffix == ".pt" else (path, checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt")
+    return folder.name if file == "best.pt" else f"{folder.name}/{file}"
+
+
 def explore(runs: list[str | os.PathLike], checkpoint: str = "best", tta: bool = False, data: str | None = None,
             progress=None) -> Explored:  # fmt: skip
+    """Runs (folders, with `checkpoint`) or checkpoint files (best.pt, swa.pt, snapshots) evaluated and lined up."""
     evaluations: dict[str, Evaluation] = {}
     for run in runs:
-        name = Path(run).name if Path(run).is_dir() else Path(run).parent.name
-        evaluations[name] = evaluate_run(run, checkpoint=checkpoint, tta=tta, data=data, progress=progress)
+        evaluations[model_name(run, checkpoint)] = evaluate_run(run, checkpoint=checkpoint, tta=tta, data=data, progress=progress)
     names = list(evaluations)
     common = set(evaluations[names[0]].ids)
     for e in evaluations.values():

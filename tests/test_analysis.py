@@ -99,3 +99,17 @@ def test_compare_cli_on_two_real_runs(trained_run, demo_root, tmp_path):
     out = result.stdout
     assert "40 validation images" in out and "images per IoU bucket" in out and "bucket transitions" in out
     assert f"where {other.path.name} beats {trained_run.path.name}" in out
+
+
+def test_explore_names_other_checkpoints_of_a_run(trained_run, tmp_path):
+    import shutil
+
+    from saltlab.explore import explore, model_name
+
+    run = tmp_path / "r"
+    shutil.copytree(trained_run.path, run, ignore=shutil.ignore_patterns("eval"))
+    shutil.copy(run / "last.pt", run / "swa.pt")  # another checkpoint of the same run
+    assert model_name(run) == "r" and model_name(run / "best.pt") == "r" and model_name(run, "swa") == "r/swa.pt"
+    ex = explore([run / "best.pt", run / "swa.pt"])
+    assert ex.names == ["r", "r/swa.pt"] and ex.evaluations["r/swa.pt"].checkpoint == run / "swa.pt"
+    assert not np.array_equal(ex.probs["r"], ex.probs["r/swa.pt"])  # best (epoch 1) and last (epoch 2) differ

@@ -128,6 +128,12 @@ def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, 
     at.switch_page("pages/compare.py").run()
     assert not at.exception
     assert any(s.value.startswith("Where B beats A") for s in at.subheader)
+    # Other checkpoints of a run (swa.pt, snapshots) are models too.
+    shutil.copy(runs / "a" / "last.pt", runs / "a" / "swa.pt")
+    at.switch_page("pages/explorer.py").run()
+    assert "a/swa.pt" in at.multiselect(key="explorer_runs").options
+    at.multiselect(key="explorer_runs").set_value(["a", "a/swa.pt"]).run()
+    assert not at.exception
 
 
 def test_predict_page_on_test_images_and_a_pseudo_labelled_run(demo_root, trained_run, monkeypatch, tmp_path):
