@@ -2,19 +2,18 @@
 overlay and the numbers, download the CSV and the zip; a bad upload is refused by name while the
 good one is still predicted; the whole test set runs as a background job and its CSV downloads."""
 
-import io
 import os
 import shutil
 import zipfile
 
 import cv2
+import numpy as np
 import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from saltlab.rle import decode
-
 from saltlab.predict_jobs import list_jobs
+from saltlab.rle import decode
 from saltlab.training.run_folder import pid_alive
 
 from .conftest import ARTIFACTS, start_app, stop_app
@@ -25,10 +24,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def predict_app(demo_root, demo_ds, trained_run, tmp_path_factory):
     runs = tmp_path_factory.mktemp("predict-runs")
-    shutil.copytree(trained_run.path, runs / "a-tiny", ignore=shutil.ignore_patterns("eval"))
+    shutil.copytree(trained_run.path, runs / "checkpoints" / "a-tiny", ignore=shutil.ignore_patterns("eval"))
+    # Jobs go to runs/predictions, beside the checkpoints folder.
     env = {**os.environ, "SALTLAB_DATA": str(demo_root), "SALTLAB_CHECKPOINTS": str(runs / "checkpoints")}
-    (runs / "checkpoints").mkdir()
-    shutil.move(runs / "a-tiny", runs / "checkpoints" / "a-tiny")
     proc, url = start_app(env, tmp_path_factory.mktemp("predict-app") / "streamlit.log")
     yield url, runs
     stop_app(proc)
@@ -68,7 +66,7 @@ def test_upload_overlay_and_downloads(browser, predict_app, demo_ds, tmp_path):
     download.value.save_as(zip_path)
     with zipfile.ZipFile(zip_path) as archive:
         assert archive.namelist() == [f"{demo_ds.test_ids[0]}.png"]
-        mask = cv2.imdecode(__import__("numpy").frombuffer(archive.read(archive.namelist()[0]), "uint8"), cv2.IMREAD_UNCHANGED)
+        mask = cv2.imdecode(np.frombuffer(archive.read(archive.namelist()[0]), np.uint8), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (101, 101) and set(mask.ravel()) <= {0, 255}
     assert (mask > 0).astype(int).sum() == decode(table["rle_mask"][0]).sum()
     ARTIFACTS.mkdir(exist_ok=True)
