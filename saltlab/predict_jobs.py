@@ -12,15 +12,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
-from saltlab.training.run_folder import RunFolder, checkpoints_root
-
-PROJECT = Path(__file__).resolve().parents[1]
+from saltlab.training.run_folder import RunFolder, checkpoints_root, spawn_saltlab, stamped_folder
 
 
 def jobs_root() -> Path:
@@ -49,27 +44,19 @@ def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 
     """Start predicting every test image of `data` with the runs (averaged) in the background."""
     root = Path(root) if root else jobs_root()
     root.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path, k = root / f"predict-{stamp}", 1
-    while path.exists():
-        k += 1
-        path = root / f"predict-{stamp}-{k}"
+    path = stamped_folder(root, "predict")
     path.mkdir()
     job = PredictJob(path)
     options = {"runs": [str(r) for r in runs], "data": str(data), "tta": tta, "threshold": threshold,
                "min_size": min_size, "device": device}  # fmt: skip
     job.options_path.write_text(json.dumps(options, indent=2))
-    command = [sys.executable, "-m", "saltlab", "predict", "--runs", *options["runs"], "--data", options["data"],
+    command = ["predict", "--runs", *options["runs"], "--data", options["data"],
                "--out", str(job.csv_path), "--png-dir", str(job.masks_dir), "--threshold", str(threshold),
                "--min-size", str(min_size), "--device", device, "--status", str(job.status_path)]  # fmt: skip
     if tta:
         command.append("--tta")
     job.write_status(state="running", message="starting", started=time.time(), done=0, total=0)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT), os.environ.get("PYTHONPATH", "")) if p)}
-    with open(job.log_path, "ab") as log:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env)  # fmt: skip
-    job.write_status(pid=proc.pid)
+    job.write_status(pid=spawn_saltlab(command, job.log_path))
     return job
 
 

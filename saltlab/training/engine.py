@@ -23,7 +23,6 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +41,7 @@ from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
 from saltlab.scoring import score_predictions
 from saltlab.models.geometry import images_to_tensor
 from saltlab.training.inference import forward_101, predict, resolve_device
-from saltlab.training.run_folder import RunFolder, checkpoints_root
+from saltlab.training.run_folder import RunFolder, checkpoints_root, stamped_folder
 from saltlab.training.schedule import is_cycle_end, lr_at
 
 log = logging.getLogger("saltlab.train")
@@ -72,13 +71,7 @@ def _dist_info() -> tuple[int, int, int]:
 
 def new_run_dir(config: TrainConfig, root: Path | None = None) -> Path:
     """A fresh folder name under root (default: checkpoints_root()): NAME-fFOLD-TIMESTAMP[-k]."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = (root or checkpoints_root()) / f"{config.name}-f{config.fold}-{stamp}"
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = base.with_name(f"{base.name}-{k}")
-    return path
+    return stamped_folder(root or checkpoints_root(), f"{config.name}-f{config.fold}")
 
 
 def _make_optimizer(stage: StageConfig, model: nn.Module) -> torch.optim.Optimizer:

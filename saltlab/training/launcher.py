@@ -12,17 +12,13 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from saltlab.config import TrainConfig
 from saltlab.training.engine import new_run_dir
-from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs
-
-PROJECT = Path(__file__).resolve().parents[2]
+from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs, spawn_saltlab
 
 
 def device_slot(device: str) -> str:
@@ -91,15 +87,8 @@ def cancel(run: RunFolder) -> str:
 
 
 def _spawn(run: RunFolder) -> int:
-    log = open(run.path / "process.log", "ab")
-    env = {**os.environ, "SALTLAB_CHECKPOINTS": str(run.path.parent)}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "saltlab", "train", "--resume", str(run.path)],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
-    )  # fmt: skip
-    log.close()
-    return proc.pid
+    return spawn_saltlab(["train", "--resume", str(run.path)], run.path / "process.log",
+                         {"SALTLAB_CHECKPOINTS": str(run.path.parent)})  # fmt: skip
 
 
 def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:

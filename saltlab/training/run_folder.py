@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 
@@ -46,6 +51,27 @@ def pid_alive(pid: int | None) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def stamped_folder(root: Path, prefix: str) -> Path:
+    """root/PREFIX-TIMESTAMP, or PREFIX-TIMESTAMP-2, -3... when taken (not created here)."""
+    base = root / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+def spawn_saltlab(args: list[str], log_path: Path, env: dict | None = None) -> int:
+    """Start `python -m saltlab ARGS` detached (its own session: it outlives the app), output appended to
+    log_path; returns its pid. Used for background training runs and prediction jobs."""
+    env = {**os.environ, **(env or {})}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH", "")) if p)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "saltlab", *args], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env)  # fmt: skip
+    return proc.pid
 
 
 class RunFolder:
