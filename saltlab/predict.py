@@ -85,7 +85,7 @@ def write_outputs(prediction: Prediction, out: str | os.PathLike, png_dir: str |
         folder = Path(png_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for id_, mask in zip(prediction.ids, prediction.masks):
-            cv2.imwrite(str(folder / f"{id_}.png"), mask.astype(np.uint8) * 255)
+            (folder / f"{id_}.png").write_bytes(mask_png(mask))
     return path
 
 
@@ -139,11 +139,15 @@ def decode_uploads(files: list[tuple[str, bytes]]) -> tuple[list[str], np.ndarra
     return ids, stack, problems
 
 
+def mask_png(mask: np.ndarray) -> bytes:
+    """One mask as an 8-bit PNG, 0 and 255."""
+    return cv2.imencode(".png", mask.astype(np.uint8) * 255)[1].tobytes()
+
+
 def masks_zip(ids: list[str], masks: np.ndarray) -> bytes:
     """A zip of one PNG mask (0/255) per id."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for id_, mask in zip(ids, masks):
-            ok, png = cv2.imencode(".png", mask.astype(np.uint8) * 255)
-            archive.writestr(f"{id_}.png", png.tobytes())
+            archive.writestr(f"{id_}.png", mask_png(mask))
     return buffer.getvalue()
