@@ -21,9 +21,13 @@ a, b = ex.names
 preds = ex.preds(options)
 table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)
 summaries = [analysis.summarize(n, ex.probs[n], ex.judges[n], ex.truth, options) for n in ex.names]
-c1, c2 = st.columns(2)
+c1, c2, c3 = st.columns(3)
 c1.metric(f"A: {a[:40]}", f"{summaries[0].score:.4f}")
 c2.metric(f"B: {b[:40]}", f"{summaries[1].score:.4f}", f"{summaries[1].score - summaries[0].score:+.4f} vs A")
+c3.metric("all-empty prediction", f"{summaries[0].empty_score:.4f}", help="every mask predicted empty, on the same images")
+for s in summaries:
+    if s.below_empty:
+        st.error(f"{s.name}: {s.score:.4f} is not above the all-empty score {s.empty_score:.4f}: worse than predicting nothing.")
 
 left, right = st.columns(2)
 fig = px.scatter(table, x=f"score {a}", y=f"score {b}", hover_data=["id", "coverage"], opacity=0.5,

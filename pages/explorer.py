@@ -23,10 +23,16 @@ SECTIONS = ["Summary", "Images", "Error anatomy"]
 section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="explorer_section", label_visibility="collapsed")
 
 if (section or SECTIONS[0]) == "Summary":
-    st.caption(f"{len(ex.ids)} validation images")
+    empty = summaries[0].empty_score if summaries else float("nan")
+    st.caption(f"{len(ex.ids)} validation images. Predicting every mask empty scores {empty:.4f} on them: "
+               "the line every model must beat.")  # fmt: skip
     for s in summaries:
         cols = st.columns(5)
-        cols[0].metric(f"{s.name[:40]}", f"{s.score:.4f}", "score", delta_color="off", delta_arrow="off")
+        cols[0].metric(f"{s.name[:40]}", f"{s.score:.4f}", f"{s.score - s.empty_score:+.4f} vs all-empty",
+                       delta_color="normal", delta_arrow="off")  # fmt: skip
+        if s.below_empty:
+            st.error(f"{s.name}: {s.score:.4f} is not above the all-empty score {s.empty_score:.4f}: this model is worse "
+                     "than predicting nothing on these images.")  # fmt: skip
         cols[1].metric("mean IoU", f"{s.mean_iou:.4f}")
         c = s.confusion
         cols[2].metric("salt found / missed", f"{c['true positive']} / {c['false negative']}")
@@ -114,10 +120,13 @@ else:
     left.plotly_chart(fig.update_layout(height=380, margin=dict(t=40, b=10)), width="stretch")
     full, centre = analysis.central_crop_scores(preds[name], ex.truth)
     right.metric("Score, full image", f"{full:.4f}")
-    right.metric("Score, central 90x90 crop", f"{centre:.4f}", f"{centre - full:+.4f}")
+    right.metric("Score, central 90x90 crop", f"{centre:.4f}", f"{centre - full:+.4f}",
+                 help="a diagnostic that leaves the edges out: not a competition score")
     sweep = analysis.threshold_sweep(ex.probs[name], ex.judges[name], ex.truth, min_size=options.min_size)
     best = sweep[sweep["best"]].iloc[0]
-    fig = px.line(sweep, x="threshold", y="score", markers=True, title=f"Score vs pixel threshold (best {best['threshold']:.2f}: {best['score']:.4f})")
+    fig = px.line(sweep, x="threshold", y="score", markers=True,
+                  title=f"Score vs pixel threshold (best {best['threshold']:.2f}: {best['score']:.4f}, tuned on these "
+                        "same images, so optimistic)")  # fmt: skip
     fig.add_vline(x=float(best["threshold"]), line_dash="dot")
     st.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
     left, right = st.columns(2)

@@ -60,7 +60,7 @@ tta = c1.checkbox("hflip TTA", key="predict_tta")
 suggested = suggested_threshold(list(paths), tta)
 default_threshold = suggested[0] if suggested else 0.5
 threshold = c2.slider("Pixel threshold", 0.05, 0.95, default_threshold, 0.05, key=f"predict_threshold_{hash((paths, tta))}",
-                      help="default: the best threshold of the validation sweep when the models were evaluated (Explorer)")  # fmt: skip
+                      help="default: the best threshold of the validation sweep when the models were evaluated (Explorer); tuned on those validation images, so their score at it is optimistic")  # fmt: skip
 min_size = int(c3.number_input("Min component (px)", 0, 2000, 0, 5, key="predict_min_size"))
 st.caption(f"Default threshold {default_threshold}: " + (suggested[1] if suggested else
            "no validation sweep yet (open the models in the Explorer to get one)"))  # fmt: skip

@@ -7,9 +7,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._ui import active_path, ensure_entry
-from saltlab.config import LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config, preset_names
+from saltlab.config import (DEFAULT_PRESET, INPUT_SIZES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config,
+                            plan_epochs, preset_description, preset_names)  # fmt: skip
 from saltlab.models import encoder_names
 from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.training.registry import registry_rows
 from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs
 
 ensure_entry()
@@ -27,14 +29,15 @@ gpu = _gpu_name()
 if gpu:
     st.caption(f"GPU found: {gpu}. Runs go to the GPU one at a time; others wait in the queue.")
 else:
-    st.caption("No GPU on this machine: runs train on the CPU, one at a time (a full-size run takes hours here; "
-               "the `tiny` preset takes minutes).")  # fmt: skip
+    st.caption("No GPU on this machine: runs train on the CPU, one at a time. The default preset, `cpu_hour`, plans "
+               "its epochs to fit its time budget (Minutes); the case-study presets take hours on a CPU.")  # fmt: skip
 
 # --- the form -------------------------------------------------------------------------------
 presets = preset_names()
-preset = st.selectbox("Preset", presets, index=presets.index("tiny") if "tiny" in presets else 0, key="train_preset",
-                      help="the case study's models: baseline, baseline_aug, baseline_lovasz, scse_hypercol, binary_judge")  # fmt: skip
+preset = st.selectbox("Preset", presets, index=presets.index(DEFAULT_PRESET) if DEFAULT_PRESET in presets else 0,
+                      key="train_preset", help="what each preset is, its time and its measured score: below")  # fmt: skip
 base = from_dict(load_config(preset))
+st.info(preset_description(preset) or f"{preset}: no description")
 with st.form(f"train_form_{preset}"):
     c2, c3, c4 = st.columns(3)
     encoders = encoder_names()
@@ -42,12 +45,20 @@ with st.form(f"train_form_{preset}"):
     fold = c3.number_input("Fold", 0, 9, base.fold, key=f"train_fold_{preset}")
     batch = c4.number_input("Batch size", 2, 256, base.batch_size, key=f"train_batch_{preset}")
     c5, c6, c7, c8 = st.columns(4)
-    input_size = c5.selectbox("Input size", [128, 256], index=[128, 256].index(base.model.input_size), key=f"train_input_{preset}",
-                              help="128: 101 edge-padded; 256: resized to 202, then padded")  # fmt: skip
+    input_size = c5.selectbox("Input size", list(INPUT_SIZES), index=list(INPUT_SIZES).index(base.model.input_size),
+                              key=f"train_input_{preset}",
+                              help="101: as it is (fastest); 128: 101 edge-padded; 256: resized to 202, then padded")  # fmt: skip
     devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
     device = c6.selectbox("Device", devices, key=f"train_device_{preset}", help="auto = the GPU when there is one, else the CPU")
     augment = c7.checkbox("Augmentation", base.augment, key=f"train_augment_{preset}")
     limit = c8.number_input("Max train images (0 = all)", 0, 100000, base.max_train_images or 0, key=f"train_limit_{preset}")
+    e1, e2, _ = st.columns([1, 1, 2])
+    epochs_total = e1.number_input("Epochs (0 = the table's)", 0, 10000, 0, key=f"train_epochs_{preset}",
+                                   help="the total over all stages, shared out in the table's proportions")  # fmt: skip
+    minutes = e2.number_input("Minutes (0 = no budget)", 0.0, 100000.0, float(base.minutes or 0), step=5.0,
+                              key=f"train_minutes_{preset}",
+                              help="a time budget: the run times a few steps, then scales the epochs to end within "
+                                   "it (validation included); it overrides Epochs")  # fmt: skip
     st.markdown("**Stages** (one row each: loss, optimiser, LR schedule)")
     stages = pd.DataFrame([
         {"name": s.name, "epochs": s.epochs, "loss": s.loss, "optimizer": s.optimizer, "lr": s.lr,
@@ -93,6 +104,10 @@ if start:
         stage.setdefault("schedule", {}).update(kind=r["schedule"], max_lr=None if pd.isna(r["max_lr"]) else float(r["max_lr"]),
                                                 cycle_epochs=float(r["cycle_epochs"]))  # fmt: skip
         values["stages"].append(stage)
+    if epochs_total and values["stages"]:
+        for stage, n in zip(values["stages"], plan_epochs([row["epochs"] for row in values["stages"]], int(epochs_total))):
+            stage["epochs"] = n
+    values["minutes"] = float(minutes) or None
     if pseudo_from:
         values["pseudo"] = {"runs": [str(checkpoints_root().absolute() / name) for name in pseudo_from]}
     try:
@@ -112,16 +127,7 @@ def _duration(status: dict) -> str:
 
 
 def registry() -> pd.DataFrame:
-    rows = []
-    for run in reversed(list_runs()):
-        s = run.read_status() or {}
-        c = json.loads(run.config_path.read_text())
-        rows.append({
-            "run": run.path.name, "state": s.get("state", "?"), "model": c["model"]["arch"], "encoder": c["model"]["encoder"],
-            "fold": c["fold"], "epoch": f"{s.get('epoch', 0)}/{s.get('epochs', '?')}", "best score": s.get("best_score"),
-            "SWA score": s.get("swa_score"), "device": s.get("device") or s.get("slot"), "duration": _duration(s),
-        })  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(registry_rows()).drop(columns=["error"], errors="ignore")
 
 
 def curves(run: RunFolder) -> go.Figure:
@@ -133,6 +139,10 @@ def curves(run: RunFolder) -> go.Figure:
     fig.add_scatter(x=[m["step"] / spe for m in steps], y=[m["loss"] for m in steps], name="train loss (step)", mode="lines")
     fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_loss"] for m in epochs], name="val loss", mode="lines+markers")
     fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_score"] for m in epochs], name="val score", mode="lines+markers", yaxis="y2")
+    if epochs and epochs[-1].get("val_score_empty") is not None:
+        empty = epochs[-1]["val_score_empty"]
+        fig.add_scatter(x=[epochs[0]["epoch"], epochs[-1]["epoch"]], y=[empty, empty], name=f"all-empty prediction ({empty:.3f})",
+                        mode="lines", yaxis="y2", line=dict(dash="dash", color="gray"))  # fmt: skip
     if epochs and "val_score_oracle" in epochs[0]:
         fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_score_oracle"] for m in epochs], name="val score (oracle gate)",
                         mode="lines+markers", yaxis="y2", line=dict(dash="dot"))  # fmt: skip
@@ -149,8 +159,12 @@ def live() -> None:
     if table.empty:
         st.caption("No runs yet: pick a preset above and press Start.")
         return
-    st.dataframe(table, width="stretch", hide_index=True, column_config={"best score": st.column_config.NumberColumn(format="%.4f"),
-                                                                   "SWA score": st.column_config.NumberColumn(format="%.4f")})
+    st.dataframe(table, width="stretch", hide_index=True, column_config={
+        "best score": st.column_config.NumberColumn(format="%.4f"), "SWA score": st.column_config.NumberColumn(format="%.4f"),
+        "all-empty score": st.column_config.NumberColumn(format="%.4f", help="the score of predicting every mask empty "
+                                                         "on the same validation images: a model must beat it"),
+        "below all-empty": st.column_config.CheckboxColumn(help="the best score is not above the all-empty score"),
+    })  # fmt: skip
     names = table["run"].tolist()
     if st.session_state.get("train_selected") not in names:
         st.session_state["train_selected"] = names[0]
@@ -176,7 +190,11 @@ def live() -> None:
         st.toast(f"{name} queued to resume")
     if status.get("best_score") is not None:
         st.caption(f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}"
-                   + (f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}" if status.get("swa_score") is not None else ""))  # fmt: skip
+                   + (f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}" if status.get("swa_score") is not None else "")
+                   + (f"; predicting every mask empty scores {status['empty_score']:.4f} on the same images" if status.get("empty_score") is not None else ""))  # fmt: skip
+        if status.get("empty_score") is not None and status["best_score"] <= status["empty_score"]:
+            st.warning(f"This run is worse than predicting nothing: its best score {status['best_score']:.4f} is not above "
+                       f"the all-empty score {status['empty_score']:.4f} of its validation images.")  # fmt: skip
     st.plotly_chart(curves(run), width="stretch")
     try:
         lines = run.log_path.read_text().splitlines()[-12:]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from saltlab.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
 from saltlab.metric import image_scores, iou
-from saltlab.scoring import masks_from_probs, remove_small_components, score_predictions  # noqa: F401 (re-exported)
+from saltlab.scoring import empty_score, masks_from_probs, remove_small_components, score_predictions  # noqa: F401 (re-exported)
 
 BUCKETS = [round(0.1 * k, 1) for k in range(11)]
 
@@ -55,6 +55,12 @@ class ModelSummary:
     confusion: dict[str, int]
     judge: dict | None = None  # accuracy, honest and oracle scores, the gap
     extras: dict = field(default_factory=dict)
+    empty_score: float = float("nan")  # the score of predicting every mask empty on the same images
+
+    @property
+    def below_empty(self) -> bool:
+        """Worse than (or equal to) doing nothing: the all-empty prediction scores at least as well."""
+        return self.score <= self.empty_score
 
 
 def summarize(name: str, probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray,
@@ -70,7 +76,7 @@ def summarize(name: str, probs: np.ndarray, judge: np.ndarray | None, truth: np.
             "ungated score": numbers["score_ungated"],
         }  # fmt: skip
     return ModelSummary(name, float(scores.mean()), float(iou(pred, truth).mean()), bucket_counts(scores),
-                        image_confusion(pred, truth), judge_info)  # fmt: skip
+                        image_confusion(pred, truth), judge_info, empty_score=empty_score(truth))  # fmt: skip
 
 
 def bucket_table(summaries: list[ModelSummary]) -> pd.DataFrame:

@@ -158,8 +158,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         values = load_config(args.config)
         shortcuts = []
-        for key in ("data", "fold", "device", "batch_size", "seed", "name"):
+        for key in ("data", "fold", "device", "batch_size", "seed", "name", "minutes"):
             value = getattr(args, key)
+            if key == "minutes" and value == 0:
+                value = "none"  # --minutes 0: no budget, even where the preset has one
             if value is not None:
                 shortcuts.append(f"{key}={json.dumps(value) if not isinstance(value, str) else value}")
         if args.pseudo_from:
@@ -210,9 +212,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scores = result.scores
     print(f"{'cached ' if result.from_cache else ''}evaluation of {result.checkpoint} on {scores['n_images']} images "
           f"({scores['subset']}): saved to {result.folder}")  # fmt: skip
-    for key in ("score", "score_oracle", "score_ungated", "mean_iou", "judge_accuracy"):
+    for key in ("score", "score_empty", "score_oracle", "score_ungated", "mean_iou", "judge_accuracy"):
         if key in scores:
             print(f"  {key:<15} {scores[key]:.4f}")
+    if "score_empty" in scores and scores["score"] <= scores["score_empty"]:
+        print(f"  WORSE THAN PREDICTING NOTHING: {scores['score']:.4f} <= {scores['score_empty']:.4f}, the score of "
+              "an all-empty prediction on the same images")
     if "score_oracle" in scores:
         print(f"  gap: the oracle-gated score is {scores['score_oracle'] - scores['score']:+.4f} above the honest judge-gated score")
     return EXIT_OK
@@ -290,20 +295,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from saltlab.training.run_folder import list_runs
+    from saltlab.training.registry import HEADER, format_row, registry_rows
 
-    runs = list_runs(args.root)
-    if not runs:
+    rows = registry_rows(args.root)
+    if not rows:
         print("no runs")
         return EXIT_OK
-    print(f"{'run':<40} {'state':<10} {'epoch':>7} {'best':>7}  device")
-    for run in runs:
-        status = run.read_status() or {}
-        best = status.get("best_score")
-        epoch = f"{status.get('epoch', 0)}/{status.get('epochs', '?')}"
-        print(f"{run.path.name:<40} {status.get('state', '?'):<10} {epoch:>7} {best if best is None else format(best, '.4f'):>7}  {status.get('device', '')}")
-        if status.get("state") == "failed" and status.get("error"):
-            print(f"    error: {status['error']}")
+    print(HEADER)
+    for row in rows:
+        print(format_row(row))
+        if row["state"] == "failed" and row.get("error"):
+            print(f"    error: {row['error']}")
     return EXIT_OK
 
 
@@ -348,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data set folder")
     p.add_argument("--fold", type=int)
     p.add_argument("--epochs", type=int, help="epochs of every stage (for quick runs)")
+    p.add_argument("--minutes", type=float, help="a time budget in minutes of wall time: the run plans its epochs to fit "
+                                                 "(validation included) and ends within it; 0 = none")  # fmt: skip
     p.add_argument("--batch-size", dest="batch_size", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int)

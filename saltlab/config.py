@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
+# What a newcomer starts from: the one-hour recipe; its time budget plans the epochs on any device.
+DEFAULT_PRESET = "cpu_hour"
 
 ARCHS = ("baseline", "scse_hypercol", "binary_judge")
-LOSSES = ("bce", "lovasz", "lovasz_symmetric", "dice", "focal", "bce_dice", "judge")
+LOSSES = ("bce", "lovasz", "lovasz_symmetric", "dice", "focal", "bce_dice", "bce_lovasz", "judge")
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "cyclic", "cosine")
-INPUT_SIZES = (128, 256)
+SCHEDULES = ("constant", "cyclic", "cosine", "onecycle")
+INPUT_SIZES = (101, 128, 256)
 PSEUDO_MODES = ("pixels", "images")
 
 
@@ -36,15 +38,18 @@ class ModelConfig:
     decoder_channels: int = 64
     deep_supervision: bool = False
     coordconv: bool = False
-    input_size: int = 128  # 128: 101 edge-padded; 256: 101 resized to 202, edge-padded
+    input_size: int = 128  # 101: as it is; 128: 101 edge-padded; 256: 101 resized to 202, edge-padded
 
 
 @dataclass
 class ScheduleConfig:
-    kind: str = "constant"  # constant | cyclic ("triangular2" between lr and max_lr) | cosine (warm restarts)
-    max_lr: float | None = None  # cyclic: the peak; cosine: the restart value (default: the stage lr)
-    min_lr: float = 1e-6  # cosine: the floor
+    # constant | cyclic ("triangular2" between lr and max_lr) | cosine (warm restarts) |
+    # onecycle (linear warm-up to the peak, then one cosine decay to min_lr at the stage's end)
+    kind: str = "constant"
+    max_lr: float | None = None  # cyclic: the peak; cosine: the restart value; onecycle: the peak (default: the stage lr)
+    min_lr: float = 1e-6  # cosine, onecycle: the floor
     cycle_epochs: float = 10.0
+    warmup: float = 0.0  # onecycle: the share of the stage spent warming up from min_lr to the peak
 
 
 @dataclass
@@ -98,6 +103,10 @@ class TrainConfig:
     threshold: float = 0.5  # pixel threshold for the validation score
     aux_weight: float = 0.1  # deep-supervision loss weight per auxiliary head
     pseudo: PseudoConfig | None = None  # pseudo-labelled test images added to the training set
+    # A time budget in minutes of wall time (validation included): the run times a few steps,
+    # scales every stage's epochs (and swa_start) to fit, and stops at an epoch end if it must.
+    minutes: float | None = None
+    planned: bool = False  # set by the engine once the budget has fixed the epochs (config.json then holds them)
 
     @property
     def total_epochs(self) -> int:
@@ -184,6 +193,10 @@ def validate(config: TrainConfig) -> TrainConfig:
             raise ConfigError(f"stages.{i}.swa_start must be between 1 and the stage's {stage.epochs} epochs")
         if stage.schedule.cycle_epochs <= 0:
             raise ConfigError(f"stages.{i}.schedule.cycle_epochs must be positive")
+        if not 0 <= stage.schedule.warmup < 1:
+            raise ConfigError(f"stages.{i}.schedule.warmup is a share of the stage: 0 <= warmup < 1")
+    if config.minutes is not None and config.minutes <= 0:
+        raise ConfigError(f"minutes (the time budget) must be positive, got {config.minutes}")
     if not 0 <= config.fold < config.n_folds:
         raise ConfigError(f"fold must be in 0..{config.n_folds - 1}, got {config.fold}")
     if config.batch_size < 1:
@@ -202,12 +215,34 @@ def validate(config: TrainConfig) -> TrainConfig:
     return config
 
 
+def plan_epochs(wanted: list[int], total: int) -> list[int]:
+    """Share `total` epochs out over stages in the proportions of `wanted`, at least one each."""
+    total = max(total, len(wanted))
+    epochs = [max(1, int(round(e * total / sum(wanted)))) for e in wanted]
+    while sum(epochs) > total:  # rounding overshoot: trim the longest stage
+        epochs[epochs.index(max(epochs))] -= 1
+    while sum(epochs) < total:
+        epochs[epochs.index(max(epochs))] += 1
+    return epochs
+
+
 def from_dict(values: dict) -> TrainConfig:
     return validate(_build(TrainConfig, values))
 
 
 def preset_names() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def preset_description(name: str) -> str:
+    """The comment block at the top of configs/NAME.toml: what the preset is, its time and its score."""
+    path = PRESETS_DIR / f"{name}.toml"
+    lines = []
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line[1:].strip())
+    return "\n".join(lines)
 
 
 def load_config(name_or_path: str | Path) -> dict:

@@ -79,15 +79,19 @@ def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess())
     lines = [f"{len(ex.ids)} validation images; threshold {options.threshold}, min component {options.min_size} px"]
     lines += [f"note: {n}" for n in ex.notes]
     summaries = [analysis.summarize(n, ex.probs[n], ex.judges[n], ex.truth, options) for n in ex.names]
+    if summaries:
+        lines.append(f"all-empty prediction (every mask empty) on these images: score {summaries[0].empty_score:.4f}")
     for s in summaries:
-        lines.append(f"\n{s.name}: score {s.score:.4f}, mean IoU {s.mean_iou:.4f}")
+        flag = "  <- WORSE THAN PREDICTING NOTHING" if s.below_empty else f" ({s.score - s.empty_score:+.4f} over all-empty)"
+        lines.append(f"\n{s.name}: score {s.score:.4f}{flag}, mean IoU {s.mean_iou:.4f}")
         lines.append("  images: " + ", ".join(f"{k} {v}" for k, v in s.confusion.items()))
         if s.judge:
             j = s.judge
             lines.append(f"  judge accuracy {j['accuracy']:.4f}; honest (judge-gated) score {j['honest score']:.4f}, "
                          f"oracle-gated score {j['oracle score']:.4f}: the oracle overstates by {j['gap']:+.4f}")  # fmt: skip
         full, centre = analysis.central_crop_scores(preds[s.name], ex.truth)
-        lines.append(f"  score on the central 90x90 crop {centre:.4f} (full image {full:.4f})")
+        lines.append(f"  score on the central 90x90 crop {centre:.4f} (full image {full:.4f}; a diagnostic that leaves "
+                     "the edges out, not a competition score)")
     lines.append("\nimages per IoU bucket:")
     lines.append(analysis.bucket_table(summaries).to_string())
     table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)

@@ -43,6 +43,13 @@ def masks_from_probs(
     return masks
 
 
+def empty_score(truth: np.ndarray) -> float:
+    """The score of predicting every mask empty: the share of images whose true mask is empty."""
+    if not len(truth):
+        return float("nan")
+    return float((~truth.reshape(len(truth), -1).astype(bool).any(1)).mean())
+
+
 def score_predictions(
     probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray, threshold: float = 0.5, min_size: int = 0
 ) -> dict:

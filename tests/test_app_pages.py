@@ -66,15 +66,21 @@ def test_train_page_submits_a_run(app, tmp_path):
     app.switch_page("pages/train.py").run()
     assert not app.exception
     assert any("No GPU on this machine" in c.value for c in app.caption) or any("GPU found" in c.value for c in app.caption)
-    assert app.selectbox(key="train_preset").value == "tiny"
+    assert app.selectbox(key="train_preset").value == "cpu_hour"  # the default: the one-hour recipe
+    assert any("one hour" in i.value and "Expected" in i.value for i in app.info)  # the preset says what it is
     assert any("No runs yet" in c.value for c in app.caption)
-    app.number_input(key="train_batch_tiny").set_value(2)
-    app.number_input(key="train_fold_tiny").set_value(9)
+    assert app.number_input(key="train_minutes_cpu_hour").value == 60
+    app.number_input(key="train_batch_cpu_hour").set_value(2)
+    app.number_input(key="train_fold_cpu_hour").set_value(9)
+    app.number_input(key="train_minutes_cpu_hour").set_value(0.0)
+    app.number_input(key="train_epochs_cpu_hour").set_value(10)
     app.button[0].click().run()  # Start
     assert not app.exception
     assert any("submitted" in s.value for s in app.success)
     [run] = list_runs(tmp_path / "runs")
-    assert run.read_config()["batch_size"] == 2 and run.read_config()["fold"] == 9
+    config = run.read_config()
+    assert config["batch_size"] == 2 and config["fold"] == 9
+    assert config["minutes"] is None and [s["epochs"] for s in config["stages"]] == [5, 5]
     cancel(run)  # a real background process was started: stop it
     deadline = time.monotonic() + 60
     while run.read_status()["state"] == "running":
@@ -156,7 +162,7 @@ def test_predict_page_on_test_images_and_a_pseudo_labelled_run(demo_root, traine
     assert len(table.value) == 24 and "predicted coverage %" in table.value.columns
 
     at.switch_page("pages/train.py").run()
-    at.multiselect(key="train_pseudo_tiny").set_value(["a"])
+    at.multiselect(key="train_pseudo_cpu_hour").set_value(["a"])
     at.button[0].click().run()  # Start
     assert not at.exception
     new = [r for r in list_runs(runs) if r.path.name != "a"]

@@ -90,3 +90,15 @@ def test_every_loss_has_gradients(name):
     loss = compute_loss(name, {"mask": logits, "aux": aux}, target, aux_weight=0.1)
     loss.backward()
     assert torch.isfinite(loss) and logits.grad is not None and aux[0].grad is not None
+
+
+def test_batched_lovasz_equals_per_image():
+    from saltlab.losses import lovasz_hinge_batch
+
+    gen = torch.Generator().manual_seed(5)
+    logits = torch.randn(6, 400, generator=gen)
+    labels = (torch.rand(6, 400, generator=gen) > 0.6).float()
+    labels[1] = 0  # an empty mask
+    labels[2] = 1  # a full one
+    one_by_one = torch.stack([lovasz_hinge_flat(x, y) for x, y in zip(logits, labels)])
+    assert torch.allclose(lovasz_hinge_batch(logits, labels), one_by_one, atol=1e-5)

@@ -4,17 +4,19 @@ import itertools
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from saltlab.config import ModelConfig
 from saltlab.models import WeightsUnavailable, build_encoder, build_model
 from saltlab.models.geometry import from_output, to_input
+from saltlab.models.unet import decoder_widths
 from saltlab.training.inference import forward_101
 
 VARIANTS = [
     dict(arch=a, **opts)
     for a, opts in itertools.product(
         ["baseline", "scse_hypercol", "binary_judge"],
-        [{}, {"deep_supervision": True}, {"coordconv": True}, {"input_size": 256}],
+        [{}, {"deep_supervision": True}, {"coordconv": True}, {"input_size": 256}, {"input_size": 101}],
     )
 ]
 
@@ -40,10 +42,34 @@ def test_variant_forward_on_101(options):
 def test_scse_hypercol_structure():
     model = build_model(ModelConfig(arch="scse_hypercol", encoder="resnet18"))
     names = [type(m).__name__ for m in model.modules()]
-    assert names.count("SCSE") == 5  # one per decoder block
-    assert "ConvTranspose2d" not in names  # bilinear upsampling
+    assert names.count("SCSEModule") == 2 * 5  # smp's: on each block's concatenated input and on its output
+    assert all(type(block.attention2.attention).__name__ == "SCSEModule" for block in model.decoder.blocks)
+    assert all(block.interpolation_mode == "bilinear" for block in model.decoder.blocks)
+    assert model.head[0][0].in_channels == sum(decoder_widths(64))  # the hypercolumn: every level concatenated
     baseline = build_model(ModelConfig(arch="baseline", encoder="resnet18"))
-    assert [type(m).__name__ for m in baseline.modules()].count("ConvTranspose2d") == 5
+    assert "SCSEModule" not in [type(m).__name__ for m in baseline.modules()]
+
+
+def _flops(model, size: int) -> int:
+    model.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.rand(1, 1, size, size))
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("size", [128, 256])
+@pytest.mark.parametrize("arch", ["baseline", "scse_hypercol", "binary_judge"])
+def test_no_costlier_than_smp_unet(arch, size):
+    """Each variant, deep supervision and CoordConv included, costs no more FLOPs than smp.Unet."""
+    import segmentation_models_pytorch as smp
+
+    reference = _flops(smp.Unet("resnet34", encoder_weights=None, in_channels=1, classes=1), size)
+    ours = _flops(build_model(ModelConfig(arch=arch, encoder="resnet34", input_size=size, deep_supervision=True, coordconv=True)), size)
+    assert ours <= reference, f"{arch} at {size}: {ours / 1e9:.2f} GFLOPs > smp.Unet {reference / 1e9:.2f}"
+    plain = _flops(build_model(ModelConfig(arch=arch, encoder="resnet34", input_size=size)), size)
+    assert plain <= ours
+    unpadded = _flops(build_model(ModelConfig(arch=arch, encoder="resnet34", input_size=101)), 101)
+    assert unpadded < 0.75 * _flops(build_model(ModelConfig(arch=arch, encoder="resnet34")), 128)
 
 
 @pytest.mark.parametrize("encoder", ["resnet34", "efficientnet-b0", "mobilenet_v2"])
@@ -56,6 +82,7 @@ def test_other_encoders(encoder):
 def test_geometry_round_trip():
     r = torch.arange(101.0)
     x = (torch.sin(r / 9)[:, None] * torch.cos(r / 7)[None, :]).expand(3, 1, 101, 101)  # smooth
+    assert torch.equal(from_output(to_input(x, 101), 101), x)
     for size in (128, 256):
         padded = to_input(x, size)
         assert padded.shape == (3, 1, size, size)

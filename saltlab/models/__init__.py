@@ -22,7 +22,7 @@ from saltlab.config import ModelConfig  # noqa: E402
 from saltlab.models.unet import SaltUNet  # noqa: E402
 
 ARCH_OPTIONS = {
-    "baseline": dict(upsample="transpose", scse=False, hypercolumn=False, judge=False),
+    "baseline": dict(upsample="nearest", scse=False, hypercolumn=False, judge=False),
     "scse_hypercol": dict(upsample="bilinear", scse=True, hypercolumn=True, judge=False),
     "binary_judge": dict(upsample="bilinear", scse=True, hypercolumn=True, judge=True),
 }

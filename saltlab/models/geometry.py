@@ -1,5 +1,6 @@
 """From 101x101 images to the network's input size and back.
 
+input_size 101: the image as it is (the decoder upsamples to each skip's size, so no padding).
 input_size 128: edge-replicate padding 13 above/left, 14 below/right; outputs are cropped back.
 input_size 256: resize 101 -> 202 (bilinear), edge-replicate padding 27 on each side; outputs
 are cropped to 202 and resized back to 101. Losses and scores are always computed at 101x101.
@@ -16,9 +17,9 @@ from saltlab.definitions import IMAGE_SIZE
 
 def _layout(input_size: int) -> tuple[int, int, int]:
     """(inner size, pad before, pad after)."""
-    inner = IMAGE_SIZE if input_size == 128 else 2 * IMAGE_SIZE
-    if input_size not in (128, 256):
-        raise ValueError(f"input_size must be 128 or 256, got {input_size}")
+    if input_size not in (101, 128, 256):
+        raise ValueError(f"input_size must be 101, 128 or 256, got {input_size}")
+    inner = 2 * IMAGE_SIZE if input_size == 256 else IMAGE_SIZE
     before = (input_size - inner) // 2
     return inner, before, input_size - inner - before
 
@@ -26,6 +27,8 @@ def _layout(input_size: int) -> tuple[int, int, int]:
 def to_input(images: torch.Tensor, input_size: int) -> torch.Tensor:
     """Float images (N, 1, 101, 101) -> (N, 1, S, S), edge-padded (and resized for 256)."""
     inner, before, after = _layout(input_size)
+    if not before and not after:
+        return images
     if inner != IMAGE_SIZE:
         images = F.interpolate(images, size=(inner, inner), mode="bilinear", align_corners=False)
     return F.pad(images, (before, after, before, after), mode="replicate")

@@ -1,14 +1,22 @@
-"""The U-Net of the case study on any segmentation_models_pytorch encoder.
+"""The U-Net of the case study, built from segmentation_models_pytorch's own parts.
 
-One class covers every model variant of DESIGN.md:
-- baseline: plain decoder of `decoder_channels` (64) channels (32 in the last, full-resolution
-  block), transposed-convolution upsampling, a skip connection from the encoder before each
-  downsampling;
-- scse_hypercol: scSE in every decoder block, bilinear upsampling, and a hypercolumn (every
-  decoder level upsampled to the output size and concatenated before the last convolutions);
-- binary_judge: scse_hypercol plus a classifier on the deepest features (global pooling, one
-  linear unit) saying salt / no salt; at inference the mask is zeroed where it says no salt.
-Options for all: deep supervision (a 1x1 head on every decoder level), CoordConv input channels.
+The encoder is any smp encoder; the decoder is smp's `UnetDecoder` (its blocks: upsample,
+concatenate the skip of the same stride, two 3x3 conv-BN-ReLU, optional scSE attention). What
+smp's `Unet` does not have is added on top, around its decoder blocks:
+- scse_hypercol: scSE in every decoder block (smp's `attention_type="scse"`), bilinear
+  upsampling, and a hypercolumn: every decoder level upsampled to the output size and
+  concatenated before the last convolutions;
+- binary_judge: scse_hypercol plus smp's ClassificationHead on the deepest features (global
+  average pooling, one linear unit) saying salt / no salt;
+- deep supervision (a 1x1 head on every coarser decoder level) and CoordConv input channels.
+
+Decoder widths are (c, c, c, c/2, c/4) for `decoder_channels` c (64 by default): with smp's
+default (256, 128, 64, 32, 16) the decoder costs more than this one, and the case study's
+decoder is 64 channels wide. Every variant costs no more FLOPs than `smp.Unet` with the same
+encoder and input size (tested with torch.utils.flop_counter).
+
+The decoder upsamples to the size of each skip connection, so the input need not be a multiple
+of 32: at input size 101 the image goes in unpadded (0.62 of the pixels of 128).
 
 forward() returns a dict: "mask" logits (N, 1, H, W) at the input size; "judge" logits (N,)
 for judge models; "aux" (a list of logits, each at the input size) with deep supervision.
@@ -17,10 +25,21 @@ for judge models; "aux" (a list of logits, each at the input size) with deep sup
 from __future__ import annotations
 
 import torch
+from segmentation_models_pytorch.base.heads import ClassificationHead
+from segmentation_models_pytorch.base.modules import Conv2dReLU
+from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from torch import nn
 from torch.nn import functional as F
 
-from saltlab.models.blocks import ConvBnRelu, DecoderBlock, add_coord_channels
+from saltlab.models.blocks import add_coord_channels
+
+
+def decoder_widths(channels: int) -> list[int]:
+    """The five decoder blocks' widths, from the deepest to full resolution.
+
+    At least 16 channels each: smp's scSE squeezes channels by 16.
+    """
+    return [max(c, 16) for c in (channels, channels, channels, channels // 2, channels // 4)]
 
 
 class SaltUNet(nn.Module):
@@ -29,7 +48,7 @@ class SaltUNet(nn.Module):
         encoder: nn.Module,
         encoder_channels: list[int],
         decoder_channels: int = 64,
-        upsample: str = "transpose",
+        upsample: str = "nearest",
         scse: bool = False,
         hypercolumn: bool = False,
         judge: bool = False,
@@ -37,49 +56,55 @@ class SaltUNet(nn.Module):
         coordconv: bool = False,
     ):
         super().__init__()
+        if upsample not in ("nearest", "bilinear"):
+            raise ValueError(f"upsampling must be 'nearest' or 'bilinear', got {upsample!r}")
         self.encoder = encoder
         self.coordconv = coordconv
         self.hypercolumn = hypercolumn
-        self.deep_supervision = deep_supervision
-        # encoder_channels: [input, stride 2, 4, 8, 16, 32]; the decoder climbs from stride 32
-        # to stride 1, taking the skip of the same stride on the way (none at stride 1).
-        deepest = encoder_channels[-1]
-        skips = list(reversed(encoder_channels[1:-1])) + [0]
-        # The last block works at full resolution with no skip; it has half the channels,
-        # which keeps the decoder from costing three times the encoder on a CPU.
-        widths = [decoder_channels] * (len(skips) - 1) + [decoder_channels // 2]
-        self.center = ConvBnRelu(deepest, decoder_channels)
-        self.blocks = nn.ModuleList(
-            DecoderBlock(w_in, skip, w_out, upsample, scse)
-            for w_in, skip, w_out in zip([decoder_channels] + widths[:-1], skips, widths)
+        widths = decoder_widths(decoder_channels)
+        self.decoder = UnetDecoder(
+            encoder_channels=encoder_channels,
+            decoder_channels=widths,
+            n_blocks=len(widths),
+            attention_type="scse" if scse else None,
+            interpolation_mode=upsample,
         )
-        half = decoder_channels // 2
+        last = widths[-1]
         if hypercolumn:
-            self.head = nn.Sequential(ConvBnRelu(sum(widths), half, kernel_size=1), ConvBnRelu(half, half), nn.Conv2d(half, 1, 1))
+            self.head = nn.Sequential(
+                Conv2dReLU(sum(widths), last, kernel_size=1),
+                Conv2dReLU(last, last, kernel_size=3, padding=1),
+                nn.Conv2d(last, 1, 1),
+            )
         else:
-            self.head = nn.Conv2d(half, 1, 1)
-        self.aux_heads = (
-            nn.ModuleList(nn.Conv2d(w, 1, 1) for w in widths[:-1]) if deep_supervision else None
-        )
-        self.judge = nn.Linear(deepest, 1) if judge else None
+            self.head = nn.Conv2d(last, 1, 3, padding=1)  # smp's SegmentationHead: one 3x3 convolution
+        self.aux_heads = nn.ModuleList(nn.Conv2d(w, 1, 1) for w in widths[:-1]) if deep_supervision else None
+        self.judge = ClassificationHead(encoder_channels[-1], 1, pooling="avg", dropout=None) if judge else None
+
+    def _decode(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """smp's UnetDecoder.forward, keeping every level's output."""
+        shapes = [f.shape[2:] for f in features][::-1]
+        deep_first = features[1:][::-1]
+        skips = deep_first[1:]
+        y = self.decoder.center(deep_first[0])
+        levels = []
+        for i, block in enumerate(self.decoder.blocks):
+            y = block(y, shapes[i + 1][0], shapes[i + 1][1], skip_connection=skips[i] if i < len(skips) else None)
+            levels.append(y)
+        return levels
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor | list[torch.Tensor]]:
         size = x.shape[-2:]
         if self.coordconv:
             x = add_coord_channels(x)
         features = self.encoder(x)
-        deepest = features[-1]
-        skips = list(reversed(features[1:-1])) + [None]
-        y = self.center(deepest)
-        levels = []
-        for block, skip in zip(self.blocks, skips):
-            y = block(y, skip)
-            levels.append(y)
+        levels = self._decode(features)
+        y = levels[-1]
         if self.hypercolumn:
             y = torch.cat([y] + [F.interpolate(lv, size=size, mode="bilinear", align_corners=False) for lv in levels[:-1]], 1)
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {"mask": self.head(y)}
         if self.judge is not None:
-            out["judge"] = self.judge(torch.flatten(F.adaptive_avg_pool2d(deepest, 1), 1)).squeeze(1)
+            out["judge"] = self.judge(features[-1]).squeeze(1)
         if self.aux_heads is not None:
             out["aux"] = [
                 F.interpolate(head(lv), size=size, mode="bilinear", align_corners=False)

@@ -11,6 +11,12 @@ A stage with `swa_start` keeps a running average of its epoch-end weights (stoch
 averaging, Izmailov et al. 2018; the average travels in last.pt, so a resumed run loses none of
 it); at the stage's end the averaged model's BatchNorm statistics are recomputed on the training
 images and it is validated and saved as swa.pt.
+
+A time budget (`minutes`) is planned once, before the first step: a few real training steps and
+a validation batch are timed on a copy of the model, every stage's epochs (and swa_start) are
+scaled to fill the budget, and config.json is rewritten with the plan (`planned`), so a resumed
+run keeps it. Schedules that span their stage (onecycle) follow the new length. Should the
+estimate be off, the run ends cleanly at the first epoch end where another epoch would not fit.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from saltlab.config import StageConfig, TrainConfig, from_dict
+from saltlab.config import StageConfig, TrainConfig, from_dict, plan_epochs
 from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
 from saltlab.losses import compute_loss
@@ -38,7 +44,7 @@ from saltlab.models import build_model
 from saltlab.pseudo import IGNORE, pseudo_training_data
 from saltlab.training.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
-from saltlab.scoring import score_predictions
+from saltlab.scoring import empty_score, score_predictions
 from saltlab.models.geometry import images_to_tensor
 from saltlab.training.inference import forward_101, predict, resolve_device
 from saltlab.training.run_folder import RunFolder, checkpoints_root, stamped_folder
@@ -61,6 +67,7 @@ class Position:
     best_score: float = float("-inf")
     best_epoch: int | None = None
     elapsed_s: float = 0.0
+    wall_s: float = 0.0  # wall time of the run's earlier sessions (the time budget counts it)
     history: list = field(default_factory=list)
 
 
@@ -120,6 +127,7 @@ def _payload(model: nn.Module, optimizer, config: TrainConfig, pos: Position, st
         "best_score": pos.best_score if np.isfinite(pos.best_score) else None,
         "best_epoch": pos.best_epoch,
         "elapsed_s": pos.elapsed_s,
+        "wall_s": pos.wall_s,
         "scores": scores,
         "history": pos.history,
     }
@@ -172,6 +180,7 @@ def validate(
     named = {"score": "val_score", "mean_iou": "val_iou", "score_oracle": "val_score_oracle",
              "score_ungated": "val_score_ungated", "judge_accuracy": "judge_accuracy"}  # fmt: skip
     scores = {named[k]: v for k, v in score_predictions(probs, judge, truth, config.threshold).items()}
+    scores["val_score_empty"] = empty_score(truth)
     with torch.no_grad():
         logits = torch.logit(torch.from_numpy(probs).clamp(1e-6, 1 - 1e-6)).unsqueeze(1)
         target = torch.from_numpy(truth).unsqueeze(1).float()
@@ -194,6 +203,7 @@ def train(
     it started up); the run then stops at its first chance, as if they came during training.
     """
     rank, world, local_rank = _dist_info()
+    started = time.monotonic()
     if resume:
         if run_dir is None:
             raise ValueError("resume needs the run folder")
@@ -228,7 +238,7 @@ def train(
         if rank == 0:
             run.write_status(state="running", pid=os.getpid(), host=socket.gethostname(), device=str(device),
                              started=time.time(), error=None, message="loading data", world_size=world)  # fmt: skip
-        _run(config, run, resume, device, rank, world, stop)
+        _run(config, run, resume, device, rank, world, stop, started)
         return run
     except Cancelled:
         if rank == 0:
@@ -281,7 +291,63 @@ def _any_rank(flag: bool, world: int, device: torch.device) -> bool:
     return bool(t.item() > 0)
 
 
-def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device, rank: int, world: int, stop: dict) -> None:
+def _probe_seconds(model: nn.Module, trainset: SaltTrainSet, val_images: np.ndarray, config: TrainConfig,
+                   device: torch.device, amp: bool, workers: int) -> tuple[float, float]:  # fmt: skip
+    """(seconds per training step, seconds per validation image), timed on a copy of the model.
+
+    Two warm-up steps, then four timed ones with real batches of epoch 0 through the real loader;
+    the run's own model, optimiser and random streams are untouched.
+    """
+    module = model.module if hasattr(model, "module") else model
+    probe = copy.deepcopy(module)
+    optimizer = _make_optimizer(config.stages[0], probe)
+    batches = epoch_batches(len(trainset), config.batch_size, config.seed, 0)
+    batches = (batches * 6)[:6]
+    loader = iter(DataLoader(trainset, batch_sampler=batches, num_workers=workers, pin_memory=device.type == "cuda"))
+    probe.train()
+    loss_name = "bce" if config.stages[0].loss == "judge" else config.stages[0].loss
+    for i in range(6):
+        if i == 2:
+            _sync(device)
+            t0 = time.perf_counter()
+        images, masks = next(loader)
+        outputs = forward_101(probe, images.to(device), config.model.input_size, amp, config.channels_last)
+        loss = compute_loss(loss_name, outputs, masks.to(device), config.aux_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    _sync(device)
+    step_s = (time.perf_counter() - t0) / 4
+    sample = val_images[: max(2 * config.batch_size, 32)]
+    batch = max(2 * config.batch_size, 32)
+    predict(probe, sample, config.model.input_size, device, batch, amp, config.channels_last)  # warm-up
+    t0 = time.perf_counter()
+    predict(probe, sample, config.model.input_size, device, batch, amp, config.channels_last)
+    per_image = (time.perf_counter() - t0) / len(sample)
+    del probe, optimizer
+    return step_s, per_image
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def plan_budget(config: TrainConfig, budget_s: float, epoch_s: float, fixed_s: float) -> list[int]:
+    """Epochs per stage that fill budget_s: the configured proportions, at least one epoch each."""
+    return plan_epochs([s.epochs for s in config.stages], int((budget_s - fixed_s) // epoch_s))
+
+
+def _apply_plan(config: TrainConfig, epochs: list[int]) -> None:
+    for stage, n in zip(config.stages, epochs):
+        if stage.swa_start is not None:  # keep the averaged share of the stage
+            stage.swa_start = min(n, max(1, int(round(stage.swa_start * n / stage.epochs))))
+        stage.epochs = n
+    config.planned = True
+
+
+def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device, rank: int, world: int, stop: dict,
+         started: float) -> None:  # fmt: skip
     amp = config.amp if config.amp is not None else device.type == "cuda"
     workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 0)
 
@@ -330,6 +396,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             epoch=checkpoint["epoch"], step_in_epoch=checkpoint["step_in_epoch"], global_step=checkpoint["global_step"],
             best_score=checkpoint["best_score"] if checkpoint["best_score"] is not None else float("-inf"),
             best_epoch=checkpoint["best_epoch"], elapsed_s=checkpoint["elapsed_s"], history=list(checkpoint["history"]),
+            wall_s=checkpoint.get("wall_s", 0.0),
         )  # fmt: skip
         swa = checkpoint.get("swa")
         log.info("resuming at epoch %d, step %d", pos.epoch + 1, pos.step_in_epoch)
@@ -353,6 +420,30 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
 
     trainset = SaltTrainSet(train_images, train_masks, config.augment)
     steps_per_epoch = len(epoch_batches(len(trainset), config.batch_size, config.seed, 0, rank, world))
+    budget_s = config.minutes * 60 if config.minutes else None
+    epoch_estimate = swa_s = 0.0
+    replan = False  # once, after the first whole epoch, if the probe's estimate was off by more than 10%
+    if budget_s is not None and not config.planned:
+        if rank == 0:
+            run.write_status(message="timing a few steps to plan the time budget")
+            step_s, val_per_image = _probe_seconds(model, trainset, val_images, config, device, amp, workers)
+            epoch_estimate = steps_per_epoch * step_s + len(val_images) * val_per_image
+            # SWA's BatchNorm pass: a forward over the training images, plus one more validation.
+            swa_s = (len(train_images) + len(val_images)) * val_per_image if any(s.swa_start for s in config.stages) else 0.0
+            fixed = time.monotonic() - started + swa_s + 0.03 * budget_s  # set-up so far, SWA, a 3% margin
+            wanted = [s.epochs for s in config.stages]
+            _apply_plan(config, plan_budget(config, budget_s, epoch_estimate, fixed))
+            replan = world == 1
+            run.config_path.write_text(config.to_json())
+            log.info("time budget %.1f min: %.3f s/step, %.1f s/epoch with validation -> epochs %s (asked %s)",
+                     config.minutes, step_s, epoch_estimate, [s.epochs for s in config.stages], wanted)  # fmt: skip
+            run.write_status(budget_s=budget_s, planned_epochs=[s.epochs for s in config.stages], epoch_estimate_s=epoch_estimate)
+        if world > 1:
+            torch.distributed.barrier()
+            if rank != 0:
+                config = from_dict(run.read_config())
+    wall_base = pos.wall_s  # earlier sessions of this run
+    last_epoch_wall = epoch_estimate
     total_steps = steps_per_epoch * config.total_epochs
     if rank == 0:
         run.write_status(state="running", message="training", epochs=config.total_epochs, steps_per_epoch=steps_per_epoch,
@@ -364,11 +455,31 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     optimizer = None
     current_stage = -1
     scores: dict = {}
+    stopped_early = False
     while pos.epoch < config.total_epochs:
         if _any_rank(stop["signal"] is not None, world, device) and pos.global_step == 0:
             raise Cancelled()  # cancelled while starting: nothing trained, nothing to save
+        wall_used = wall_base + time.monotonic() - started
+        if replan and pos.epoch == 1 and abs(last_epoch_wall - epoch_estimate) > 0.1 * epoch_estimate:
+            # The probe's timing was off (e.g. other work shares the machine): plan again from a real epoch.
+            remaining = budget_s - wall_used - swa_s - 0.03 * budget_s
+            _apply_plan(config, plan_epochs(wanted, pos.epoch + int(max(remaining, 0) // last_epoch_wall)))
+            run.config_path.write_text(config.to_json())
+            total_steps = steps_per_epoch * config.total_epochs
+            run.write_status(planned_epochs=[s.epochs for s in config.stages], epochs=config.total_epochs, total_steps=total_steps)
+            log.info("time budget: the first epoch took %.1f s, not the %.1f s estimated -> epochs %s",
+                     last_epoch_wall, epoch_estimate, [s.epochs for s in config.stages])  # fmt: skip
+        if pos.epoch >= 1:
+            replan = False
+        if pos.epoch >= config.total_epochs:
+            break
         stage_index, stage_start = _stage_of(config, pos.epoch)
         stage = config.stages[stage_index]
+        if budget_s is not None and pos.epoch > 0 and pos.step_in_epoch == 0 and _any_rank(
+            wall_used + last_epoch_wall > budget_s, world, device
+        ):
+            stopped_early = True
+            break
         if stage_index != current_stage:
             optimizer = _make_optimizer(stage, model)
             if checkpoint is not None and checkpoint["stage"] == stage_index and checkpoint["optimizer"] is not None:
@@ -383,6 +494,8 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
         model.train()
         loss_sum, loss_count = 0.0, 0
         epoch_start = time.monotonic()
+        epoch_wall_start = epoch_start
+        started_mid_epoch = pos.step_in_epoch > 0
         for images, masks in loader:
             t = (pos.epoch - stage_start) + pos.step_in_epoch / steps_per_epoch
             lr = lr_at(stage, t)
@@ -393,12 +506,12 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             outputs = forward_101(model, images, config.model.input_size, amp, config.channels_last)
             valid = (masks != IGNORE) if n_pseudo else None  # unconfident pseudo-label pixels do not count
             loss = compute_loss(stage.loss, outputs, masks, config.aux_weight, valid)
+            loss_value = float(loss.detach())
+            if not np.isfinite(loss_value):  # before the step: a NaN step is never applied
+                raise FloatingPointError(f"loss became {loss_value} at epoch {pos.epoch + 1}, step {pos.step_in_epoch + 1}: lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at epoch {pos.epoch + 1}, step {pos.step_in_epoch + 1}: lower the learning rate")
-            loss_value = float(loss.detach())
             loss_sum += loss_value
             loss_count += 1
             pos.step_in_epoch += 1
@@ -414,6 +527,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
                 run.write_status(epoch=pos.epoch, step=pos.global_step, eta_s=eta, stage=stage.name, lr=lr, loss=loss_value)
             if _any_rank(stop["signal"] is not None, world, device):
                 pos.elapsed_s += time.monotonic() - epoch_start
+                pos.wall_s = wall_base + time.monotonic() - started
                 if rank == 0:
                     save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
                 raise Cancelled()
@@ -453,14 +567,29 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
                 _finish_swa(model, swa, train_images, val_images, val_masks, config, device, amp, stage, pos, stage_index, run)
                 swa = None
             # last.pt last: a kill before this line redoes the epoch on resume, and rewrites the same files.
+            pos.wall_s = wall_base + time.monotonic() - started
             save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
             run.write_status(epoch=pos.epoch, step=pos.global_step, best_score=pos.best_score, best_epoch=pos.best_epoch,
-                             last_score=scores["val_score"], message="training")  # fmt: skip
+                             last_score=scores["val_score"], empty_score=scores["val_score_empty"],
+                             wall_s=pos.wall_s, message="training")  # fmt: skip
+        if not started_mid_epoch:  # a whole epoch, validation and checkpoints included: the guard's estimate
+            last_epoch_wall = time.monotonic() - epoch_wall_start
         if world > 1:
             torch.distributed.barrier()
         if _any_rank(stop["signal"] is not None, world, device):
             raise Cancelled()
 
+    if stopped_early and rank == 0:
+        if swa is not None:  # the budget ended the SWA stage early: average what it has
+            _finish_swa(model, swa, train_images, val_images, val_masks, config, device, amp, stage, pos, stage_index, run)
+            swa = None
+        pos.wall_s = wall_base + time.monotonic() - started
+        save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
+        log.info("time budget: stopped after %d of %d planned epochs (%.0f s used of %.0f s)",
+                 pos.epoch, config.total_epochs, pos.wall_s, budget_s)  # fmt: skip
     if rank == 0:
-        run.write_status(state="done", eta_s=0, message="done", finished=time.time())
-        log.info("done: best val score %.4f at epoch %s", pos.best_score, pos.best_epoch)
+        pos.wall_s = wall_base + time.monotonic() - started
+        message = f"done: time budget reached after {pos.epoch} of {config.total_epochs} epochs" if stopped_early else "done"
+        run.write_status(state="done", eta_s=0, message=message, finished=time.time(), wall_s=pos.wall_s)
+        log.info("done: best val score %.4f at epoch %s (all-empty score of these images %.4f), %.0f s",
+                 pos.best_score, pos.best_epoch, empty_score(val_masks), pos.wall_s)  # fmt: skip

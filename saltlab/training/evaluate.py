@@ -20,11 +20,11 @@ from saltlab.config import from_dict
 from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
 from saltlab.training.checkpoint import CheckpointError, load_checkpoint
-from saltlab.scoring import score_predictions
+from saltlab.scoring import empty_score, score_predictions
 from saltlab.training.inference import load_model, predict, resolve_device
 from saltlab.training.run_folder import write_json_atomic
 
-EVAL_VERSION = 2  # 2: scores.json holds the threshold sweep's best
+EVAL_VERSION = 3  # 2: scores.json holds the threshold sweep's best
 
 
 @dataclass
@@ -110,6 +110,7 @@ def evaluate_run(
     best = sweep[sweep["best"]].iloc[0]
     scores = {
         **score_predictions(probs, judge, truth, config.threshold),
+        "score_empty": empty_score(truth),
         "sweep_threshold": float(best["threshold"]), "sweep_score": float(best["score"]),
         "n_images": len(ids), "subset": subset, "checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch"),
         "tta": tta, "threshold": config.threshold, "data": str(ds.root), "arch": config.model.arch,

@@ -6,6 +6,9 @@ Being pure, the schedule needs no state in the checkpoint: a resumed run lands o
   amplitude halving every cycle.
 - cosine with warm restarts (SGDR): from max_lr (default: lr) down to min_lr over each cycle,
   then back up: the end of each cycle is a snapshot for snapshot ensembles.
+- onecycle: linear warm-up from min_lr to max_lr (default: lr) over the first `warmup` share of
+  the stage, then one cosine decay to min_lr at the stage's end. It spans the stage whatever its
+  length, so a time budget that rescales the epochs rescales the schedule with them.
 """
 
 from __future__ import annotations
@@ -30,12 +33,19 @@ def lr_at(stage: StageConfig, t: float) -> float:
         top = sched.max_lr or stage.lr
         phase = (t % cycle_len) / cycle_len
         return sched.min_lr + 0.5 * (top - sched.min_lr) * (1 + math.cos(math.pi * phase))
+    if sched.kind == "onecycle":
+        top = sched.max_lr or stage.lr
+        frac = min(max(t / stage.epochs, 0.0), 1.0)
+        if frac < sched.warmup:
+            return sched.min_lr + (top - sched.min_lr) * frac / sched.warmup
+        phase = (frac - sched.warmup) / (1 - sched.warmup)
+        return sched.min_lr + 0.5 * (top - sched.min_lr) * (1 + math.cos(math.pi * phase))
     raise ValueError(f"unknown schedule {sched.kind!r}")
 
 
 def is_cycle_end(stage: StageConfig, epoch_in_stage: int) -> bool:
     """True when the epoch that just finished (0-based within the stage) closes an LR cycle."""
-    if stage.schedule.kind == "constant":
+    if stage.schedule.kind in ("constant", "onecycle"):
         return False
     done = epoch_in_stage + 1
     cycle = stage.schedule.cycle_epochs

@@ -1,0 +1,96 @@
+"""Training speed of our models against the `smp.Unet` a user would write by hand, same encoder and input.
+
+Each model runs training steps (forward, BCE, backward, Adam) on the same random batch in this
+run, fp32 and bf16 autocast, channels_last; the baseline is `smp.Unet(encoder, encoder_weights=None,
+in_channels=1, classes=1)` at 128x128 (it needs a multiple of 32). Ours also at 101x101 unpadded.
+Each measurement is repeated (interleaved with the baseline so drift hits both); median and spread
+printed. Target (issue 10): ours / smp >= 1.0 at the same input size.
+Run: .venv/bin/python bench/bench_models.py [--encoder resnet34] [--batch 32] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from _common import PROJECT  # noqa: F401 (puts the project on sys.path)
+
+import segmentation_models_pytorch as smp
+import torch
+from torch.nn import functional as F
+
+from saltlab.config import ModelConfig
+from saltlab.models import build_model
+from saltlab.training.inference import resolve_device
+
+
+class SmpBaseline(torch.nn.Module):
+    """smp.Unet returning our output dict, so one timing loop serves both."""
+
+    def __init__(self, encoder: str):
+        super().__init__()
+        self.net = smp.Unet(encoder, encoder_weights=None, in_channels=1, classes=1)
+
+    def forward(self, x):
+        return {"mask": self.net(x)}
+
+
+def img_per_s(model: torch.nn.Module, size: int, batch: int, steps: int, bf16: bool, device: torch.device) -> float:
+    model = model.to(device).to(memory_format=torch.channels_last).train()
+    opt = torch.optim.Adam(model.parameters(), 3e-4)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 1, size, size, generator=gen).to(device).contiguous(memory_format=torch.channels_last)
+    y = (torch.rand(batch, 1, size, size, generator=gen) > 0.6).float().to(device)
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)["mask"]
+        loss = F.binary_cross_entropy_with_logits(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()  # warm-up (oneDNN / cuDNN picks its kernels)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--encoder", default="resnet34")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    cases = [(arch, 128) for arch in ("baseline", "scse_hypercol", "binary_judge")] + [("baseline", 101)]
+    print(f"device {device}, encoder {args.encoder}, batch {args.batch}, {args.steps} steps x {args.repeat} repeats; img/s median (min-max)")
+    ok = True
+    for bf16 in (False, True):
+        for arch, size in cases:
+            ours_model = build_model(ModelConfig(arch=arch, encoder=args.encoder, input_size=size))
+            smp_model = SmpBaseline(args.encoder)
+            ours, base = [], []
+            for _ in range(args.repeat):
+                base.append(img_per_s(smp_model, 128, args.batch, args.steps, bf16, device))
+                ours.append(img_per_s(ours_model, size, args.batch, args.steps, bf16, device))
+            ratio = statistics.median(ours) / statistics.median(base)
+            verdict = "" if size != 128 else ("PASS" if ratio >= 1.0 else "MISS")
+            ok &= ratio >= 1.0 or size != 128
+            print(f"{'bf16' if bf16 else 'fp32'} {arch:<14} at {size}: ours {statistics.median(ours):6.1f} "
+                  f"({min(ours):.1f}-{max(ours):.1f}), smp.Unet at 128 {statistics.median(base):6.1f} "
+                  f"({min(base):.1f}-{max(base):.1f}), ratio {ratio:.2f} {verdict}")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""The run registry as rows: what tells runs apart, their scores beside the all-empty score, budget and time.
+
+One home for the Train page's table and `python -m saltlab runs`. A run folder whose files cannot
+be read still gets a row, saying so, instead of breaking the list.
+"""
+
+from __future__ import annotations
+
+import os
+
+from saltlab.training.run_folder import RunFolder, list_runs
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 1)
+
+
+def run_row(run: RunFolder) -> dict:
+    """One run: state, recipe, fold, epochs, best score, all-empty score and the flag, SWA, budget, time used."""
+    try:
+        status = run.read_status() or {}
+        config = run.read_config()
+        model, stages = config["model"], config["stages"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return {"run": run.path.name, "state": "unreadable", "error": f"{type(exc).__name__}: {exc}"}
+    best, empty = status.get("best_score"), status.get("empty_score")
+    if not isinstance(best, (int, float)) or best != best or best == float("-inf"):
+        best = None
+    started, ended = status.get("started"), status.get("finished") or status.get("updated")
+    used = status.get("wall_s")
+    if used is None and started and ended:
+        used = ended - started
+    return {
+        "run": run.path.name,
+        "state": status.get("state", "?"),
+        "recipe": config.get("name"),
+        "model": f"{model['arch']}/{model['encoder']}@{model.get('input_size', 128)}",
+        "losses": " → ".join(s["loss"] for s in stages),
+        "fold": config.get("fold"),
+        "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', sum(s['epochs'] for s in stages))}",
+        "best score": best,
+        "all-empty score": empty,
+        "below all-empty": None if best is None or empty is None else bool(best <= empty),
+        "SWA score": status.get("swa_score"),
+        "budget min": config.get("minutes"),
+        "used min": _minutes(used),
+        "device": status.get("device") or status.get("slot"),
+        "error": status.get("error"),
+    }
+
+
+def registry_rows(root: str | os.PathLike | None = None) -> list[dict]:
+    """Every run under root (default: checkpoints_root()), newest name first."""
+    return [run_row(run) for run in reversed(list_runs(root))]
+
+
+def format_row(row: dict) -> str:
+    """A line for the terminal."""
+    if row["state"] == "unreadable":
+        return f"{row['run']:<44} unreadable: {row['error']}"
+    def num(value) -> str:
+        return "-" if value is None else f"{value:.4f}"
+    flag = "  BELOW ALL-EMPTY" if row["below all-empty"] else ""
+    budget = f"{row['budget min']:g} min budget, " if row["budget min"] else ""
+    used = f"{row['used min']} min" if row["used min"] is not None else "-"
+    return (f"{row['run']:<44} {row['state']:<10} {row['epoch']:>7} {num(row['best score']):>7} "
+            f"{num(row['all-empty score']):>9}  {row['model']}, {row['losses']}, fold {row['fold']}, {budget}{used}, "
+            f"{row['device'] or ''}{flag}")
+
+
+HEADER = f"{'run':<44} {'state':<10} {'epoch':>7} {'best':>7} {'all-empty':>9}  recipe"

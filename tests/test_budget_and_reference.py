@@ -1,0 +1,125 @@
+"""The time budget (planning, the onecycle schedule, a real budgeted run) and the all-empty reference score."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from saltlab import analysis
+from saltlab.config import StageConfig, ScheduleConfig, from_dict, load_config, plan_epochs, preset_description, preset_names
+from saltlab.scoring import empty_score
+from saltlab.training.registry import format_row, run_row
+from saltlab.training.run_folder import RunFolder
+from saltlab.training.schedule import is_cycle_end, lr_at
+from tests.helpers import tiny_config
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def test_plan_epochs_keeps_proportions_and_one_epoch_each():
+    assert plan_epochs([24, 24], 48) == [24, 24]
+    assert plan_epochs([30, 40], 14) == [6, 8]
+    assert plan_epochs([20, 50], 140) == [40, 100]  # a budget can also lengthen a recipe
+    assert plan_epochs([1, 10, 1], 3) == [1, 1, 1]
+    assert plan_epochs([3, 3], 1) == [1, 1]  # never a stage without an epoch
+    assert sum(plan_epochs([7, 11, 13], 50)) == 50
+
+
+def test_onecycle_spans_the_stage_whatever_its_length():
+    for epochs in (4, 40):
+        stage = StageConfig(epochs=epochs, lr=1e-3, schedule=ScheduleConfig(kind="onecycle", max_lr=1e-3, min_lr=1e-5, warmup=0.1))
+        assert lr_at(stage, 0) == pytest.approx(1e-5)
+        assert lr_at(stage, 0.1 * epochs) == pytest.approx(1e-3)  # the peak at the end of the warm-up
+        assert lr_at(stage, 0.55 * epochs) == pytest.approx((1e-3 + 1e-5) / 2)  # half-way down the cosine
+        assert lr_at(stage, epochs) == pytest.approx(1e-5)
+        values = [lr_at(stage, t * epochs / 100) for t in range(10, 101)]
+        assert all(a >= b for a, b in zip(values, values[1:]))  # only down after the warm-up
+        assert not any(is_cycle_end(stage, e) for e in range(epochs))
+
+
+def test_empty_score_is_the_share_of_empty_masks():
+    truth = np.zeros((10, 101, 101), bool)
+    truth[:4, 50, 50] = True
+    assert empty_score(truth) == pytest.approx(0.6)
+    probs = np.zeros(truth.shape, np.float32)
+    nothing = analysis.summarize("nothing", probs, None, truth)
+    assert nothing.score == pytest.approx(0.6) and nothing.empty_score == pytest.approx(0.6) and nothing.below_empty
+    perfect = analysis.summarize("perfect", truth.astype(np.float32), None, truth)
+    assert perfect.score == 1.0 and not perfect.below_empty
+
+
+def _fake_run(folder: Path, best: float | None, empty: float) -> RunFolder:
+    run = RunFolder(folder)
+    folder.mkdir(parents=True)
+    run.config_path.write_text(from_dict(load_config("cpu_hour")).to_json())
+    run.write_status(state="done", epoch=3, epochs=3, best_score=best, empty_score=empty, device="cpu", wall_s=90.0)
+    return run
+
+
+def test_registry_flags_runs_below_the_all_empty_score(tmp_path):
+    weak = run_row(_fake_run(tmp_path / "weak", 0.196, 0.3914))
+    assert weak["below all-empty"] is True and weak["all-empty score"] == 0.3914
+    assert "BELOW ALL-EMPTY" in format_row(weak)
+    good = run_row(_fake_run(tmp_path / "good", 0.77, 0.3714))
+    assert good["below all-empty"] is False and "BELOW" not in format_row(good)
+    assert good["budget min"] == 60 and good["used min"] == 1.5 and good["model"] == "baseline/resnet34@101"
+    fresh = run_row(_fake_run(tmp_path / "fresh", None, 0.4))  # no best score yet: no crash, no flag
+    assert fresh["best score"] is None and fresh["below all-empty"] is None
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    assert run_row(RunFolder(tmp_path / "broken"))["state"] == "unreadable"
+    out = subprocess.run([sys.executable, "-m", "saltlab", "runs", "--root", str(tmp_path)], capture_output=True, text=True,
+                         cwd=PROJECT, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "all-empty" in out.stdout and "BELOW ALL-EMPTY" in out.stdout and "unreadable" in out.stdout
+
+
+def test_every_preset_says_what_it_is_and_how_long_it_takes():
+    for name in preset_names():
+        text = preset_description(name)
+        assert "CPU" in text and "GPU" in text, name  # its expected time on both
+        assert "score" in text.lower(), name
+
+
+def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, tmp_path):
+    """A 15-second budget on 64 images: more epochs than asked are planned, SWA included, and it ends in time."""
+    from saltlab.training.engine import train
+
+    stages = [
+        {"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3, "schedule": {"kind": "onecycle", "min_lr": 1e-5, "warmup": 0.2}},
+        {"name": "lovasz", "epochs": 1, "loss": "lovasz", "lr": 5e-4, "swa_start": 1,
+         "schedule": {"kind": "onecycle", "min_lr": 1e-6}},
+    ]  # fmt: skip
+    budget_s = 15.0
+    config = tiny_config(demo_root, stages=stages, minutes=budget_s / 60)
+    start = time.monotonic()
+    run = train(config, run_dir=tmp_path / "budget")
+    elapsed = time.monotonic() - start
+    status = run.read_status()
+    saved = run.read_config()
+    epochs = [m for m in run.read_metrics() if m["kind"] == "epoch"]
+    assert status["state"] == "done" and saved["planned"]
+    planned = [s["epochs"] for s in saved["stages"]]
+    assert planned == status["planned_epochs"] and sum(planned) > 2  # lengthened to fill the budget
+    assert 1 <= saved["stages"][1]["swa_start"] <= planned[1]
+    assert (run.path / "swa.pt").is_file()
+    # Within the budget, give or take one epoch (its validation included) should the estimate be off.
+    longest = max(m["epoch_s"] for m in epochs) + 1.0
+    assert elapsed <= budget_s + longest, (elapsed, longest)
+    assert status["wall_s"] <= budget_s + longest
+    if len(epochs) == sum(planned):  # ran to its end: the schedule decayed to its floor
+        assert epochs[-1]["lr"] == pytest.approx(1e-6)
+    # The all-empty reference rides along every validation: the share of empty masks among the validation images.
+    from saltlab.dataset import load_dataset
+    from saltlab.folds import fold_split
+    from saltlab.training.data import stratified_subset
+
+    ds = load_dataset(demo_root)
+    _, val_ids = fold_split(ds, 0, 5, 42)
+    pos = ds.train_index(val_ids)
+    masks = ds.train_masks[pos[stratified_subset(val_ids, ds.train_masks[pos], 24, 3)]]
+    assert all(m["val_score_empty"] == pytest.approx(empty_score(masks)) for m in epochs)
+    assert status["empty_score"] == pytest.approx(empty_score(masks))
