@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages._ui import active_path, ensure_entry
 from saltlab.config import (DEFAULT_PRESET, INPUT_SIZES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config,
-                            plan_epochs, preset_description, preset_names)  # fmt: skip
+                            plan_epochs, preset_description, preset_names, scaled_swa_start)  # fmt: skip
 from saltlab.models import encoder_names
 from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
 from saltlab.training.registry import registry_rows
@@ -106,6 +106,7 @@ if start:
         values["stages"].append(stage)
     if epochs_total and values["stages"]:
         for stage, n in zip(values["stages"], plan_epochs([row["epochs"] for row in values["stages"]], int(epochs_total))):
+            stage["swa_start"] = scaled_swa_start(stage.get("swa_start"), stage["epochs"], n)
             stage["epochs"] = n
     values["minutes"] = float(minutes) or None
     if pseudo_from:

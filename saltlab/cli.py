@@ -168,7 +168,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             shortcuts.append(f"pseudo.runs={json.dumps([str(r) for r in args.pseudo_from])}")
         values = apply_overrides(values, shortcuts + list(args.set or []))
         if args.epochs is not None:
+            from saltlab.config import StageConfig, scaled_swa_start
+
             for stage in values.get("stages", []):
+                old = int(stage.get("epochs", StageConfig.epochs))
+                stage["swa_start"] = scaled_swa_start(stage.get("swa_start"), old, args.epochs)
                 stage["epochs"] = args.epochs
         config = from_dict(values)
     except ConfigError as exc:

@@ -226,6 +226,13 @@ def plan_epochs(wanted: list[int], total: int) -> list[int]:
     return epochs
 
 
+def scaled_swa_start(swa_start: int | None, old_epochs: int, new_epochs: int) -> int | None:
+    """swa_start for a stage that goes from old_epochs to new_epochs: the same averaged share of it."""
+    if swa_start is None:
+        return None
+    return min(new_epochs, max(1, int(round(swa_start * new_epochs / old_epochs))))
+
+
 def from_dict(values: dict) -> TrainConfig:
     return validate(_build(TrainConfig, values))
 

@@ -108,8 +108,14 @@ def test_explore_names_other_checkpoints_of_a_run(trained_run, tmp_path):
 
     run = tmp_path / "r"
     shutil.copytree(trained_run.path, run, ignore=shutil.ignore_patterns("eval"))
-    shutil.copy(run / "last.pt", run / "swa.pt")  # another checkpoint of the same run
+    # Another checkpoint of the same run, with weights that surely differ from best.pt's.
+    from saltlab.training.checkpoint import load_checkpoint, save_checkpoint
+
+    other = load_checkpoint(run / "best.pt")
+    head = [k for k in other["model"] if k.startswith("head") and k.endswith("weight")][0]
+    other["model"][head] = other["model"][head] * 0.5
+    save_checkpoint(run / "swa.pt", {k: v for k, v in other.items() if k not in ("format", "format_version", "saltlab_version")})
     assert model_name(run) == "r" and model_name(run / "best.pt") == "r" and model_name(run, "swa") == "r/swa.pt"
     ex = explore([run / "best.pt", run / "swa.pt"])
     assert ex.names == ["r", "r/swa.pt"] and ex.evaluations["r/swa.pt"].checkpoint == run / "swa.pt"
-    assert not np.array_equal(ex.probs["r"], ex.probs["r/swa.pt"])  # best (epoch 1) and last (epoch 2) differ
+    assert not np.array_equal(ex.probs["r"], ex.probs["r/swa.pt"])

@@ -120,6 +120,17 @@ def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, 
     at.switch_page("pages/explorer.py").run()
     assert not at.exception
     assert any("40 validation images" in c.value for c in at.caption)
+    # The all-empty reference beside the score, the same number the library computes.
+    from saltlab.dataset import load_dataset
+    from saltlab.folds import fold_split
+    from saltlab.scoring import empty_score
+
+    ds = load_dataset(demo_root)
+    _, val_ids = fold_split(ds, 0, 5, 42)
+    expected = empty_score(ds.train_masks[ds.train_index(val_ids)])
+    assert any(f"Predicting every mask empty scores {expected:.4f}" in c.value for c in at.caption)
+    score = float(at.metric[0].value)
+    assert (score <= expected) == any("worse than predicting nothing" in e.value for e in at.error)
     for section in ("Images", "Error anatomy"):
         at.session_state["explorer_section"] = section
         at.run()

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from saltlab import analysis
-from saltlab.config import StageConfig, ScheduleConfig, from_dict, load_config, plan_epochs, preset_description, preset_names
+from saltlab.config import (ScheduleConfig, StageConfig, from_dict, load_config, plan_epochs, preset_description, preset_names,
+                            scaled_swa_start)
 from saltlab.scoring import empty_score
 from saltlab.training.registry import format_row, run_row
 from saltlab.training.run_folder import RunFolder
@@ -26,6 +27,8 @@ def test_plan_epochs_keeps_proportions_and_one_epoch_each():
     assert plan_epochs([1, 10, 1], 3) == [1, 1, 1]
     assert plan_epochs([3, 3], 1) == [1, 1]  # never a stage without an epoch
     assert sum(plan_epochs([7, 11, 13], 50)) == 50
+    assert scaled_swa_start(17, 24, 48) == 34 and scaled_swa_start(17, 24, 3) == 2 and scaled_swa_start(None, 24, 3) is None
+    assert scaled_swa_start(1, 30, 1) == 1 and scaled_swa_start(30, 30, 5) == 5
 
 
 def test_onecycle_spans_the_stage_whatever_its_length():
@@ -85,7 +88,7 @@ def test_every_preset_says_what_it_is_and_how_long_it_takes():
 
 
 def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, tmp_path):
-    """A 15-second budget on 64 images: more epochs than asked are planned, SWA included, and it ends in time."""
+    """A 45-second budget on 32 images: more epochs than asked are planned, SWA included, and it ends in time."""
     from saltlab.training.engine import train
 
     stages = [
@@ -93,8 +96,8 @@ def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, t
         {"name": "lovasz", "epochs": 1, "loss": "lovasz", "lr": 5e-4, "swa_start": 1,
          "schedule": {"kind": "onecycle", "min_lr": 1e-6}},
     ]  # fmt: skip
-    budget_s = 15.0
-    config = tiny_config(demo_root, stages=stages, minutes=budget_s / 60)
+    budget_s = 45.0
+    config = tiny_config(demo_root, stages=stages, minutes=budget_s / 60, max_train_images=32, max_val_images=16)
     start = time.monotonic()
     run = train(config, run_dir=tmp_path / "budget")
     elapsed = time.monotonic() - start
@@ -120,6 +123,6 @@ def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, t
     ds = load_dataset(demo_root)
     _, val_ids = fold_split(ds, 0, 5, 42)
     pos = ds.train_index(val_ids)
-    masks = ds.train_masks[pos[stratified_subset(val_ids, ds.train_masks[pos], 24, 3)]]
+    masks = ds.train_masks[pos[stratified_subset(val_ids, ds.train_masks[pos], 16, 3)]]
     assert all(m["val_score_empty"] == pytest.approx(empty_score(masks)) for m in epochs)
     assert status["empty_score"] == pytest.approx(empty_score(masks))

@@ -42,10 +42,12 @@ def test_variant_forward_on_101(options):
 def test_scse_hypercol_structure():
     model = build_model(ModelConfig(arch="scse_hypercol", encoder="resnet18"))
     names = [type(m).__name__ for m in model.modules()]
-    assert names.count("SCSEModule") == 2 * 5  # smp's: on each block's concatenated input and on its output
+    assert names.count("SCSEModule") == 5  # smp's, one on each decoder block's output
     assert all(type(block.attention2.attention).__name__ == "SCSEModule" for block in model.decoder.blocks)
     assert all(block.interpolation_mode == "bilinear" for block in model.decoder.blocks)
-    assert model.head[0][0].in_channels == sum(decoder_widths(64))  # the hypercolumn: every level concatenated
+    # The hypercolumn: every decoder level feeds the head (a 1x1 projection each, summed at full resolution).
+    assert [p.in_channels for p in model.hyper] == decoder_widths(64)
+    assert model.hyper_norm[0].num_features == model.head[0][0].in_channels
     baseline = build_model(ModelConfig(arch="baseline", encoder="resnet18"))
     assert "SCSEModule" not in [type(m).__name__ for m in baseline.modules()]
 

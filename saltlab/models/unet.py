@@ -3,7 +3,7 @@
 The encoder is any smp encoder; the decoder is smp's `UnetDecoder` (its blocks: upsample,
 concatenate the skip of the same stride, two 3x3 conv-BN-ReLU, optional scSE attention). What
 smp's `Unet` does not have is added on top, around its decoder blocks:
-- scse_hypercol: scSE in every decoder block (smp's `attention_type="scse"`), bilinear
+- scse_hypercol: scSE on the output of every decoder block (smp's SCSEModule), bilinear
   upsampling, and a hypercolumn: every decoder level upsampled to the output size and
   concatenated before the last convolutions;
 - binary_judge: scse_hypercol plus smp's ClassificationHead on the deepest features (global
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 from segmentation_models_pytorch.base.heads import ClassificationHead
-from segmentation_models_pytorch.base.modules import Conv2dReLU
+from segmentation_models_pytorch.base.modules import Attention, Conv2dReLU
 from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from torch import nn
 from torch.nn import functional as F
@@ -69,14 +69,21 @@ class SaltUNet(nn.Module):
             attention_type="scse" if scse else None,
             interpolation_mode=upsample,
         )
+        for block in self.decoder.blocks:
+            # One scSE per block, on its output, as the case study has it. smp also puts one on the
+            # concatenated input of every block; that doubles the attention cost for no described gain.
+            block.attention1 = Attention(None)
         last = widths[-1]
         if hypercolumn:
-            self.head = nn.Sequential(
-                Conv2dReLU(sum(widths), last, kernel_size=1),
-                Conv2dReLU(last, last, kernel_size=3, padding=1),
-                nn.Conv2d(last, 1, 1),
-            )
+            # A 1x1 convolution over the concatenated, upsampled levels is the sum of one 1x1 convolution
+            # per level; both commute with (bilinear) upsampling. So each level is projected to `last`
+            # channels at its own resolution and only those few channels are upsampled and summed: the
+            # same function as concatenating, at a fraction of the cost.
+            self.hyper = nn.ModuleList(nn.Conv2d(w, last, 1, bias=False) for w in widths)
+            self.hyper_norm = nn.Sequential(nn.BatchNorm2d(last), nn.ReLU(inplace=True))
+            self.head = nn.Sequential(Conv2dReLU(last, last, kernel_size=3, padding=1), nn.Conv2d(last, 1, 1))
         else:
+            self.hyper = None
             self.head = nn.Conv2d(last, 1, 3, padding=1)  # smp's SegmentationHead: one 3x3 convolution
         self.aux_heads = nn.ModuleList(nn.Conv2d(w, 1, 1) for w in widths[:-1]) if deep_supervision else None
         self.judge = ClassificationHead(encoder_channels[-1], 1, pooling="avg", dropout=None) if judge else None
@@ -100,8 +107,11 @@ class SaltUNet(nn.Module):
         features = self.encoder(x)
         levels = self._decode(features)
         y = levels[-1]
-        if self.hypercolumn:
-            y = torch.cat([y] + [F.interpolate(lv, size=size, mode="bilinear", align_corners=False) for lv in levels[:-1]], 1)
+        if self.hyper is not None:
+            y = self.hyper[-1](y)
+            for project, level in zip(self.hyper[:-1], levels[:-1]):
+                y = y + F.interpolate(project(level), size=size, mode="bilinear", align_corners=False)
+            y = self.hyper_norm(y)
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {"mask": self.head(y)}
         if self.judge is not None:
             out["judge"] = self.judge(features[-1]).squeeze(1)

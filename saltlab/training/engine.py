@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from saltlab.config import StageConfig, TrainConfig, from_dict, plan_epochs
+from saltlab.config import StageConfig, TrainConfig, from_dict, plan_epochs, scaled_swa_start
 from saltlab.dataset import load_dataset
 from saltlab.folds import fold_split
 from saltlab.losses import compute_loss
@@ -340,8 +340,7 @@ def plan_budget(config: TrainConfig, budget_s: float, epoch_s: float, fixed_s: f
 
 def _apply_plan(config: TrainConfig, epochs: list[int]) -> None:
     for stage, n in zip(config.stages, epochs):
-        if stage.swa_start is not None:  # keep the averaged share of the stage
-            stage.swa_start = min(n, max(1, int(round(stage.swa_start * n / stage.epochs))))
+        stage.swa_start = scaled_swa_start(stage.swa_start, stage.epochs, n)
         stage.epochs = n
     config.planned = True
 
@@ -437,6 +436,9 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             run.config_path.write_text(config.to_json())
             log.info("time budget %.1f min: %.3f s/step, %.1f s/epoch with validation -> epochs %s (asked %s)",
                      config.minutes, step_s, epoch_estimate, [s.epochs for s in config.stages], wanted)  # fmt: skip
+            if fixed + epoch_estimate > budget_s:
+                log.warning("time budget %.1f min is shorter than one epoch (about %.0f s with validation): the run "
+                            "trains one epoch and stops, over budget", config.minutes, epoch_estimate)  # fmt: skip
             run.write_status(budget_s=budget_s, planned_epochs=[s.epochs for s in config.stages], epoch_estimate_s=epoch_estimate)
         if world > 1:
             torch.distributed.barrier()
