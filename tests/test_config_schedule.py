@@ -58,6 +58,9 @@ def test_overrides():
         ({"pseudo": {"runs": []}}, "pseudo.runs: name at least one run"),
         ({"pseudo": {"runs": ["r"], "low": 0.6}}, "pseudo.low and pseudo.high"),
         ({"pseudo": {"runs": ["r"], "mode": "boxes"}}, "pseudo.mode"),
+        ({"minutes": -5}, r"minutes \(the time budget\) must be positive"),
+        ({"stages": [{"schedule": {"kind": "onecycle", "warmup": 1.5}}]}, "warmup is a share of the stage"),
+        ({"model": {"input_size": 100}}, "model.input_size: 100 is not one of 101, 128, 256"),
     ],
 )
 def test_bad_configs_are_clear(values, message):
