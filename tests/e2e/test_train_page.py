@@ -11,6 +11,10 @@ def choose_preset(page, name: str) -> None:
     box.click()
     page.get_by_role("option", name=name, exact=True).click()
     expect(box).to_have_value(name)
+    # The form is rebuilt for the new preset (its widgets are keyed by the preset); a click on
+    # Start while that rerun is still going can be dropped, so wait for the form to settle.
+    expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    page.wait_for_timeout(1500)
 
 
 def test_start_a_run_and_watch_it_finish(page, app_url):
