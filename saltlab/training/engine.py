@@ -51,6 +51,7 @@ from saltlab.training.run_folder import RunFolder, checkpoints_root, stamped_fol
 from saltlab.training.schedule import is_cycle_end, lr_at
 
 log = logging.getLogger("saltlab.train")
+BUDGET_MARGIN = 0.03  # the share of a time budget kept free when planning epochs
 
 
 class Cancelled(Exception):
@@ -429,7 +430,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             epoch_estimate = steps_per_epoch * step_s + len(val_images) * val_per_image
             # SWA's BatchNorm pass: a forward over the training images, plus one more validation.
             swa_s = (len(train_images) + len(val_images)) * val_per_image if any(s.swa_start for s in config.stages) else 0.0
-            fixed = time.monotonic() - started + swa_s + 0.03 * budget_s  # set-up so far, SWA, a 3% margin
+            fixed = time.monotonic() - started + swa_s + BUDGET_MARGIN * budget_s  # set-up so far, SWA, a margin
             wanted = [s.epochs for s in config.stages]
             _apply_plan(config, plan_budget(config, budget_s, epoch_estimate, fixed))
             replan = world == 1
@@ -464,7 +465,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
         wall_used = wall_base + time.monotonic() - started
         if replan and pos.epoch == 1 and abs(last_epoch_wall - epoch_estimate) > 0.1 * epoch_estimate:
             # The probe's timing was off (e.g. other work shares the machine): plan again from a real epoch.
-            remaining = budget_s - wall_used - swa_s - 0.03 * budget_s
+            remaining = budget_s - wall_used - swa_s - BUDGET_MARGIN * budget_s
             _apply_plan(config, plan_epochs(wanted, pos.epoch + int(max(remaining, 0) // last_epoch_wall)))
             run.config_path.write_text(config.to_json())
             total_steps = steps_per_epoch * config.total_epochs
