@@ -4,12 +4,13 @@ import itertools
 
 import pytest
 import torch
+from segmentation_models_pytorch.base.modules import SCSEModule
 from torch.utils.flop_counter import FlopCounterMode
 
 from saltlab.config import ModelConfig
 from saltlab.models import WeightsUnavailable, build_encoder, build_model
 from saltlab.models.geometry import from_output, to_input
-from saltlab.models.unet import decoder_widths
+from saltlab.models.unet import FusedSCSE, decoder_widths
 from saltlab.training.inference import forward_101
 
 VARIANTS = [
@@ -41,15 +42,25 @@ def test_variant_forward_on_101(options):
 
 def test_scse_hypercol_structure():
     model = build_model(ModelConfig(arch="scse_hypercol", encoder="resnet18"))
-    names = [type(m).__name__ for m in model.modules()]
-    assert names.count("SCSEModule") == 5  # smp's, one on each decoder block's output
-    assert all(type(block.attention2.attention).__name__ == "SCSEModule" for block in model.decoder.blocks)
+    scse = [m for m in model.modules() if isinstance(m, SCSEModule)]
+    assert len(scse) == 5  # smp's, one on each decoder block's output
+    assert all(isinstance(block.attention2.attention, SCSEModule) for block in model.decoder.blocks)
     assert all(block.interpolation_mode == "bilinear" for block in model.decoder.blocks)
     # The hypercolumn: every decoder level feeds the head (a 1x1 projection each, summed at full resolution).
     assert [p.in_channels for p in model.hyper] == decoder_widths(64)
-    assert model.hyper_norm[0].num_features == model.head[0][0].in_channels
+    assert model.hyper_norm[0].num_features == model.head.in_channels
     baseline = build_model(ModelConfig(arch="baseline", encoder="resnet18"))
-    assert "SCSEModule" not in [type(m).__name__ for m in baseline.modules()]
+    assert not any(isinstance(m, SCSEModule) for m in baseline.modules())
+
+
+def test_fused_scse_is_smps_function():
+    """The fused form x * (cSE + sSE) computes smp's x * cSE + x * sSE with the same weights."""
+    torch.manual_seed(0)
+    reference = SCSEModule(32)
+    fused = FusedSCSE(32)
+    fused.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 32, 9, 9)
+    assert torch.allclose(fused(x), reference(x), atol=1e-6)
 
 
 def _flops(model, size: int) -> int:

@@ -3,9 +3,10 @@
 The encoder is any smp encoder; the decoder is smp's `UnetDecoder` (its blocks: upsample,
 concatenate the skip of the same stride, two 3x3 conv-BN-ReLU, optional scSE attention). What
 smp's `Unet` does not have is added on top, around its decoder blocks:
-- scse_hypercol: scSE on the output of every decoder block (smp's SCSEModule), bilinear
-  upsampling, and a hypercolumn: every decoder level upsampled to the output size and
-  concatenated before the last convolutions;
+- scse_hypercol: scSE on the output of every decoder block (smp's SCSEModule, computed as
+  x * (cSE + sSE): the same function with one full-size product fewer), bilinear upsampling,
+  and a hypercolumn: every decoder level brought to the output size and combined before the
+  last convolutions (see `SaltUNet.forward`);
 - binary_judge: scse_hypercol plus smp's ClassificationHead on the deepest features (global
   average pooling, one linear unit) saying salt / no salt;
 - deep supervision (a 1x1 head on every coarser decoder level) and CoordConv input channels.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import torch
 from segmentation_models_pytorch.base.heads import ClassificationHead
-from segmentation_models_pytorch.base.modules import Attention, Conv2dReLU
+from segmentation_models_pytorch.base.modules import Attention, SCSEModule
 from segmentation_models_pytorch.decoders.unet.decoder import UnetDecoder
 from torch import nn
 from torch.nn import functional as F
@@ -40,6 +41,17 @@ def decoder_widths(channels: int) -> list[int]:
     At least 16 channels each: smp's scSE squeezes channels by 16.
     """
     return [max(c, 16) for c in (channels, channels, channels, channels // 2, channels // 4)]
+
+
+class FusedSCSE(SCSEModule):
+    """smp's scSE, x * cSE(x) + x * sSE(x), computed as x * (cSE(x) + sSE(x)).
+
+    Same parameters and function; one full-size product and its backward fewer, which is most
+    of scSE's cost at the decoder's full-resolution levels.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (self.cSE(x) + self.sSE(x))
 
 
 class SaltUNet(nn.Module):
@@ -61,6 +73,7 @@ class SaltUNet(nn.Module):
         self.encoder = encoder
         self.coordconv = coordconv
         self.hypercolumn = hypercolumn
+        self.upsample = upsample
         widths = decoder_widths(decoder_channels)
         self.decoder = UnetDecoder(
             encoder_channels=encoder_channels,
@@ -73,18 +86,19 @@ class SaltUNet(nn.Module):
             # One scSE per block, on its output, as the case study has it. smp also puts one on the
             # concatenated input of every block; that doubles the attention cost for no described gain.
             block.attention1 = Attention(None)
+            if scse:
+                block.attention2.attention = FusedSCSE(block.conv2[0].out_channels)
         last = widths[-1]
         if hypercolumn:
             # A 1x1 convolution over the concatenated, upsampled levels is the sum of one 1x1 convolution
-            # per level; both commute with (bilinear) upsampling. So each level is projected to `last`
-            # channels at its own resolution and only those few channels are upsampled and summed: the
-            # same function as concatenating, at a fraction of the cost.
+            # per level, and both commute with upsampling. So each level is projected to `last` channels
+            # at its own resolution and only those few channels are upsampled and summed, coarsest first,
+            # one upsampling step per level (see forward).
             self.hyper = nn.ModuleList(nn.Conv2d(w, last, 1, bias=False) for w in widths)
             self.hyper_norm = nn.Sequential(nn.BatchNorm2d(last), nn.ReLU(inplace=True))
-            self.head = nn.Sequential(Conv2dReLU(last, last, kernel_size=3, padding=1), nn.Conv2d(last, 1, 1))
         else:
             self.hyper = None
-            self.head = nn.Conv2d(last, 1, 3, padding=1)  # smp's SegmentationHead: one 3x3 convolution
+        self.head = nn.Conv2d(last, 1, 3, padding=1)  # smp's SegmentationHead: one 3x3 convolution
         self.aux_heads = nn.ModuleList(nn.Conv2d(w, 1, 1) for w in widths[:-1]) if deep_supervision else None
         self.judge = ClassificationHead(encoder_channels[-1], 1, pooling="avg", dropout=None) if judge else None
 
@@ -108,9 +122,13 @@ class SaltUNet(nn.Module):
         levels = self._decode(features)
         y = levels[-1]
         if self.hyper is not None:
-            y = self.hyper[-1](y)
-            for project, level in zip(self.hyper[:-1], levels[:-1]):
-                y = y + F.interpolate(project(level), size=size, mode="bilinear", align_corners=False)
+            # Coarsest first: upsample the running sum to the next level's size and add that level's
+            # projection. Every level reaches the output size, as in the concatenated hypercolumn, with
+            # one full-resolution upsampling instead of four; with bilinear upsampling a coarse level
+            # goes through a chain of x2 steps (a slightly smoother kernel than one direct step).
+            y = self.hyper[0](levels[0])
+            for project, level in zip(self.hyper[1:], levels[1:]):
+                y = F.interpolate(y, size=level.shape[-2:], mode=self.upsample) + project(level)
             y = self.hyper_norm(y)
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {"mask": self.head(y)}
         if self.judge is not None:

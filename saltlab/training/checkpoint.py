@@ -16,7 +16,7 @@ import torch
 from saltlab import __version__
 
 FORMAT = "saltlab.checkpoint"
-FORMAT_VERSION = 2  # 2: models built on smp's UnetDecoder (2026-11-26)
+FORMAT_VERSION = 3  # 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26)
 
 
 class CheckpointError(RuntimeError):
