@@ -5,10 +5,12 @@ Not a page itself (the leading underscore keeps it out of the navigation).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from saltlab.dataset import Dataset, load_dataset
-from saltlab.paths import demo_data_path, resolve_data_path
+from saltlab.paths import demo_data_path, load_settings, resolve_data_path, save_settings
 from saltlab.sources import DataSetError, scan
 from saltlab.table import image_table, summary
 
@@ -60,9 +62,18 @@ def _table_and_summary(path: str, fingerprint: str):
 
 
 def active_path() -> str:
+    """The data set of this session: the one last chosen in the sidebar (saved, so that a reload or a new tab
+    keeps it) while that folder exists, else the default (SALTLAB_DATA, data/tgs, the demo set)."""
     if DATA_KEY not in st.session_state:
-        st.session_state[DATA_KEY] = str(resolve_data_path())
+        saved = load_settings().get("data")
+        chosen = saved if isinstance(saved, str) and Path(saved).is_dir() else None
+        st.session_state[DATA_KEY] = str(Path(chosen).absolute()) if chosen else str(resolve_data_path().absolute())
     return st.session_state[DATA_KEY]
+
+
+def _choose(path: str) -> None:
+    st.session_state[DATA_KEY] = str(Path(path).expanduser().absolute())
+    save_settings(data=st.session_state[DATA_KEY])
 
 
 def active_dataset() -> tuple[Dataset, object, dict] | None:
@@ -82,11 +93,11 @@ def active_dataset() -> tuple[Dataset, object, dict] | None:
 def _use_entered_path() -> None:
     entered = st.session_state.get("data_path_input", "").strip()
     if entered:
-        st.session_state[DATA_KEY] = entered
+        _choose(entered)
 
 
 def _use_demo() -> None:
-    st.session_state[DATA_KEY] = str(resolve_data_path(demo_data_path()))
+    _choose(str(resolve_data_path(demo_data_path())))
     st.session_state["data_path_input"] = st.session_state[DATA_KEY]
 
 
@@ -169,7 +180,7 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     from saltlab.training.checkpoint import CheckpointError
     from saltlab.training.run_folder import list_runs
 
-    runs = [r for r in reversed(list_runs()) if r.best_path.is_file()]
+    runs = [r for r in list_runs() if r.best_path.is_file()]
     if not runs:
         st.info("No trained run yet: train one on the Train page (the `smoke` preset takes under a minute).")
         return None

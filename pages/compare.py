@@ -1,6 +1,5 @@
 """Compare page: two models side by side on the same validation images, and where each one wins."""
 
-import numpy as np
 import plotly.express as px
 import streamlit as st
 

@@ -15,6 +15,7 @@ from saltlab.predict_jobs import cancel_job, list_jobs, start_job
 from saltlab.render import mask_overlay, mosaic
 from saltlab.rle import submission_csv
 from saltlab.scoring import masks_from_probs
+from saltlab.sources import DataSetError
 from saltlab.training.checkpoint import CheckpointError
 from saltlab.training.run_folder import list_runs
 
@@ -26,8 +27,22 @@ GALLERY_LIMIT = 48  # overlays drawn; the table, zip and CSV cover every image
 
 def checkpoint_options() -> dict[str, Path]:
     """'RUN/best.pt' -> path for every inference checkpoint of every run, newest run first."""
-    runs = [r for r in reversed(list_runs()) if r.best_path.is_file()]
+    runs = [r for r in list_runs() if r.best_path.is_file()]
     return {(name if "/" in name else f"{name}/best.pt"): path for name, path in inference_checkpoints(runs).items()}
+
+
+def trained_data(checkpoint: Path) -> str | None:
+    """The data set a checkpoint's run trained on (its split.json, else its config.json)."""
+    from saltlab.training.run_folder import RunFolder
+
+    run = RunFolder(checkpoint.parent)
+    split = run.read_split()
+    if split and split.get("data"):
+        return split["data"]
+    try:
+        return run.read_config().get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -64,6 +79,15 @@ threshold = c2.slider("Pixel threshold", 0.05, 0.95, default_threshold, 0.05, ke
 min_size = int(c3.number_input("Min component (px)", 0, 2000, 0, 5, key="predict_min_size"))
 st.caption(f"Default threshold {default_threshold}: " + (suggested[1] if suggested else
            "no validation sweep yet (open the models in the Explorer to get one)"))  # fmt: skip
+
+trained_on = {}
+for name in chosen:
+    data = trained_data(options[name])
+    if data and Path(data).absolute() != Path(active_path()).absolute():
+        trained_on[name] = data
+if trained_on:
+    st.warning("The active data set is " + f"`{active_path()}`; " + "; ".join(f"{n} was trained on `{d}`" for n, d in trained_on.items())
+               + ". Its test images are predicted all the same.")  # fmt: skip
 
 source = st.segmented_control("Images", ["Upload PNGs", "Test images of the data set"], default="Upload PNGs",
                               key="predict_source")  # fmt: skip
@@ -117,9 +141,13 @@ if ids:
 st.subheader("Whole test set")
 st.caption("Runs as a background process (it goes on if you leave the page or close the app); the submission CSV "
            "follows sample_submission.csv's order and is written only when every image is done.")  # fmt: skip
+st.caption(f"Data set: `{active_path()}`")
 if st.button("Predict every test image", key="predict_start"):
-    job = start_job(list(paths), active_path(), tta, threshold, min_size)
-    st.session_state["predict_job"] = job.path.name
+    try:
+        job = start_job(list(paths), active_path(), tta, threshold, min_size)
+        st.session_state["predict_job"] = job.path.name
+    except DataSetError as exc:
+        st.error(f"Cannot start: {exc}")
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -134,6 +162,11 @@ def _zip_folder(folder: str, stamp: float) -> bytes:
     return buffer.getvalue()
 
 
+def _model_label(path: str) -> str:
+    p = Path(path)
+    return f"{p.parent.name}/{p.name}" if p.suffix == ".pt" else p.name
+
+
 def show_jobs() -> bool:
     """Draw the latest jobs; True while one is running."""
     jobs = list_jobs()[:5]
@@ -145,6 +178,9 @@ def show_jobs() -> bool:
         with st.container(border=True):
             st.markdown(f"**{job.path.name}**: {state}, {len(options_['runs'])} model(s), threshold {options_['threshold']}"
                         + (", TTA" if options_["tta"] else ""))  # fmt: skip
+            st.caption(f"data set {options_.get('data')}"
+                       + (f" (fingerprint {str(options_['fingerprint'])[:12]})" if options_.get("fingerprint") else "")
+                       + "; models: " + ", ".join(_model_label(r) for r in options_["runs"]))  # fmt: skip
             if state == "running":
                 done, total = status.get("done", 0), status.get("total", 0)
                 st.progress(done / total if total else 0.0, text=f"{status.get('message', '')}: {done}/{total}")
@@ -154,10 +190,10 @@ def show_jobs() -> bool:
                 st.caption(f"{status.get('n_images')} test images, {status.get('n_empty')} predicted empty; "
                            f"files in {job.path}")  # fmt: skip
                 b1, b2, _ = st.columns([2, 2, 3])
-                b1.download_button("Submission CSV", job.csv_path.read_bytes(), "submission.csv", "text/csv",
+                b1.download_button("Submission CSV", job.csv_path.read_bytes(), f"{job.path.name}-submission.csv", "text/csv",
                                    key=f"csv_{job.path.name}")  # fmt: skip
                 if job.masks_dir.is_dir():
-                    b2.download_button("Masks (zip)", _zip_folder(str(job.masks_dir), job.masks_dir.stat().st_mtime), "masks.zip",
+                    b2.download_button("Masks (zip)", _zip_folder(str(job.masks_dir), job.masks_dir.stat().st_mtime), f"{job.path.name}-masks.zip",
                                        "application/zip", key=f"zip_{job.path.name}")  # fmt: skip
             elif state == "failed":
                 st.error(f"Failed: {status.get('error')}")

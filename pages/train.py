@@ -10,9 +10,10 @@ from pages._ui import active_path, ensure_entry
 from saltlab.config import (DEFAULT_PRESET, INPUT_SIZES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config,
                             plan_epochs, preset_description, preset_names, scaled_swa_start)  # fmt: skip
 from saltlab.models import encoder_names
+from saltlab.sources import DataSetError
 from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
 from saltlab.training.registry import registry_rows
-from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs
+from saltlab.training.run_folder import RunBusy, RunFolder, checkpoints_root, list_runs, remove_run
 
 ensure_entry()
 st.title("Train")
@@ -79,7 +80,7 @@ with st.form(f"train_form_{preset}"):
                                                        "from this epoch (1-based) on into swa.pt; empty: no SWA"),
         },
     )  # fmt: skip
-    finished = [r.path.name for r in reversed(list_runs()) if r.best_path.is_file()]
+    finished = [r.path.name for r in list_runs() if r.best_path.is_file()]
     pseudo_from = st.multiselect(
         "Pseudo-labels from runs (optional)", finished, key=f"train_pseudo_{preset}",
         help="Their averaged test-set predictions (hflip TTA) become extra training data: pixels with p <= 0.2 or "
@@ -115,7 +116,7 @@ if start:
         run = submit(from_dict(values))
         st.session_state["train_selected"] = run.path.name
         st.success(f"Run {run.path.name} submitted.")
-    except ConfigError as exc:
+    except (ConfigError, DataSetError) as exc:
         st.error(f"Cannot start: {exc}")
 
 # --- registry and live view -----------------------------------------------------------------
@@ -128,13 +129,13 @@ def _duration(status: dict) -> str:
 
 
 def registry() -> pd.DataFrame:
-    return pd.DataFrame(registry_rows()).drop(columns=["error"], errors="ignore")
+    return pd.DataFrame(registry_rows())
 
 
 def curves(run: RunFolder) -> go.Figure:
     metrics = run.read_metrics()
-    steps = [m for m in metrics if m["kind"] == "step"]
-    epochs = [m for m in metrics if m["kind"] == "epoch"]
+    steps = [m for m in metrics if isinstance(m, dict) and m.get("kind") == "step"]
+    epochs = [m for m in metrics if isinstance(m, dict) and m.get("kind") == "epoch"]
     fig = go.Figure()
     spe = max((run.read_status() or {}).get("steps_per_epoch") or 1, 1)
     fig.add_scatter(x=[m["step"] / spe for m in steps], y=[m["loss"] for m in steps], name="train loss (step)", mode="lines")
@@ -183,12 +184,45 @@ def live() -> None:
     st.progress(min(step / total, 1.0) if total else 0.0, text=label)
     if state == "failed":
         st.error(f"Failed: {status.get('error')}")
-    b1, b2, _ = st.columns([1, 1, 6])
+    problem = run.problem()
+    if problem:
+        st.error(f"{name} cannot be read as a run: {problem}. Delete or archive it; the other runs are unaffected.")
+    split = run.read_split()
+    if split:
+        st.caption(f"data set {split.get('data')} (fingerprint {str(split.get('fingerprint'))[:12]}); "
+                   f"{len(split.get('train_ids', []))} training, {len(split.get('val_ids', []))} held-out images, "
+                   f"fold {split.get('fold')} of {split.get('n_folds')}")  # fmt: skip
+    b1, b2, b3, b4, _ = st.columns([1, 1, 1, 1, 4])
     if b1.button("Cancel", disabled=state not in ("running", "queued"), key="train_cancel"):
         st.toast(cancel(run))
-    if b2.button("Resume", disabled=state not in ("cancelled", "failed"), key="train_resume"):
-        request_resume(run)
-        st.toast(f"{name} queued to resume")
+    if b2.button("Resume", disabled=state not in ("cancelled", "failed") or bool(problem), key="train_resume"):
+        try:
+            request_resume(run)
+            st.toast(f"{name} queued to resume")
+        except (DataSetError, ValueError, OSError) as exc:
+            st.error(f"Cannot resume {name}: {exc}")
+    for column, verb in ((b3, "Archive"), (b4, "Delete")):
+        if column.button(verb, disabled=state == "running", key=f"train_{verb.lower()}",
+                         help=f"{verb} this run folder ({'moved to .archive/' if verb == 'Archive' else 'for good'})"):  # fmt: skip
+            st.session_state["train_confirm"] = (verb, name)
+    confirm = st.session_state.get("train_confirm")
+    if confirm and confirm[1] == name:
+        verb = confirm[0]
+        st.warning(f"{verb} {name}?" + (" Its checkpoints are deleted for good." if verb == "Delete" else ""))
+        yes, no, _ = st.columns([1, 1, 6])
+        if yes.button(f"Yes, {verb.lower()}", key="train_confirm_yes"):
+            st.session_state.pop("train_confirm")
+            try:
+                moved = remove_run(run, archive=verb == "Archive")
+            except (RunBusy, OSError) as exc:
+                st.error(f"Cannot {verb.lower()} {name}: {exc}")
+            else:
+                st.session_state.pop("train_selected", None)
+                st.toast(f"archived {name} to {moved}" if moved else f"deleted {name}")
+                st.rerun()
+        if no.button("No", key="train_confirm_no"):
+            st.session_state.pop("train_confirm")
+            st.rerun()
     if status.get("best_score") is not None:
         st.caption(f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}"
                    + (f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}" if status.get("swa_score") is not None else "")

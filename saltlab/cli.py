@@ -118,7 +118,8 @@ def cmd_folds(args: argparse.Namespace) -> int:
         return EXIT_OK
     counts = pd.crosstab(table["fold"], table["coverage_class"])
     counts["total"] = counts.sum(axis=1)
-    print(f"{args.n_folds} folds stratified on coverage class (seed {args.seed}); images per fold and class:")
+    print(f"{args.n_folds} folds (seed {args.seed}; an image's fold is a hash of its id, so each coverage class is "
+          "spread at random over the folds); images per fold and class:")
     print(counts.to_string())
     return EXIT_OK
 
@@ -216,6 +217,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scores = result.scores
     print(f"{'cached ' if result.from_cache else ''}evaluation of {result.checkpoint} on {scores['n_images']} images "
           f"({scores['subset']}): saved to {result.folder}")  # fmt: skip
+    for note in scores.get("notes", []):
+        print(f"  note: {note}")
     for key in ("score", "score_empty", "score_oracle", "score_ungated", "mean_iou", "judge_accuracy"):
         if key in scores:
             print(f"  {key:<15} {scores[key]:.4f}")
@@ -241,10 +244,10 @@ def _status_writer(path: Path | None):
     """Progress of a background predict job into its status.json (see saltlab.predict_jobs)."""
     if path is None:
         return None, None
-    from saltlab.training.run_folder import RunFolder
+    from saltlab.training.run_folder import RunFolder, process_start
 
     job = RunFolder(path.parent)
-    job.write_status(state="running", pid=os.getpid(), message="loading", done=0, total=0)
+    job.write_status(state="running", pid=os.getpid(), pid_start=process_start(os.getpid()), message="loading", done=0, total=0)
 
     def progress(stage: str, done: int, total: int) -> None:
         job.write_status(message=stage, done=done, total=total)
@@ -258,7 +261,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     job, job_progress = _status_writer(args.status)
     if job is not None:  # a cancel from the Predict page: stop cleanly, no CSV written
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    from saltlab.predict import predict_test_set, suggested_threshold, write_outputs
+    from saltlab.predict import check_request, predict_test_set, suggested_threshold, write_outputs
 
     runs = [str(r) for r in args.runs]
     threshold, source = args.threshold, "given"
@@ -274,6 +277,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             job_progress(stage, done, total)
 
     try:
+        check_request(args.out, args.png_dir, args.threshold, args.batch_size, args.min_size)  # before any inference
         prediction = predict_test_set(runs, data=args.data, tta=args.tta, threshold=threshold, min_size=args.min_size,
                                       batch_size=args.batch_size, device=args.device, progress=progress)  # fmt: skip
         if job_progress:
@@ -300,7 +304,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from saltlab.training.registry import HEADER, format_row, registry_rows
+    from saltlab.training.run_folder import RunBusy, RunFolder, checkpoints_root, remove_run
 
+    target = args.delete or args.archive
+    if target:
+        path = Path(target) if Path(target).is_dir() else (args.root or checkpoints_root()) / target
+        try:
+            moved = remove_run(RunFolder(path), archive=bool(args.archive))
+        except (RunBusy, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"archived {path.name} to {moved}" if moved else f"deleted {path}")
+        return EXIT_OK
     rows = registry_rows(args.root)
     if not rows:
         print("no runs")
@@ -404,8 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("runs", help="list training runs and their state")
+    p = sub.add_parser("runs", help="list training runs (newest first) and their state; delete or archive one")
     p.add_argument("--root", type=Path, help="folder of runs (default: $SALTLAB_CHECKPOINTS or checkpoints/)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--delete", metavar="RUN", help="delete a run folder (refused while it runs)")
+    group.add_argument("--archive", metavar="RUN", help="move a run folder to ROOT/.archive/ (refused while it runs)")
     p.set_defaults(func=cmd_runs)
     return parser
 
@@ -423,8 +441,11 @@ def main(argv: list[str] | None = None) -> int:
         from saltlab.explore import ExploreError
 
         from saltlab.predict import PredictError
+        from saltlab.training.evaluate import EvaluationError
 
-        known += (ConfigError, WeightsUnavailable, CheckpointError, ExploreError, PredictError)
+        from saltlab.training.run_folder import RunBusy
+
+        known += (ConfigError, WeightsUnavailable, CheckpointError, ExploreError, PredictError, EvaluationError, RunBusy)
     try:
         return args.func(args)
     except known as exc:

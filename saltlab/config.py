@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
+
+from saltlab.folds import DEFAULT_FOLDS, DEFAULT_SEED
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
 # What a newcomer starts from: the one-hour recipe; its time budget plans the epochs on any device.
@@ -87,8 +91,8 @@ class TrainConfig:
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
     data: str | None = None  # data set folder; None: the default (see saltlab.paths)
     fold: int = 0
-    n_folds: int = 10
-    fold_seed: int = 42
+    n_folds: int = DEFAULT_FOLDS
+    fold_seed: int = DEFAULT_SEED
     seed: int = 0
     batch_size: int = 32
     augment: bool = False
@@ -183,6 +187,10 @@ def validate(config: TrainConfig) -> TrainConfig:
         _check_choice(stage.schedule.kind, SCHEDULES, f"stages.{i}.schedule.kind")
         if stage.epochs < 1:
             raise ConfigError(f"stages.{i}.epochs must be at least 1")
+        for key, value in (("lr", stage.lr), ("weight_decay", stage.weight_decay), ("momentum", stage.momentum),
+                           ("schedule.min_lr", stage.schedule.min_lr), ("schedule.max_lr", stage.schedule.max_lr)):  # fmt: skip
+            if value is not None and (not math.isfinite(value) or value < 0):
+                raise ConfigError(f"stages.{i}.{key} must be a finite number >= 0, got {value}")
         if stage.lr <= 0:
             raise ConfigError(f"stages.{i}.lr must be positive")
         if stage.loss == "judge" and config.model.arch != "binary_judge":
@@ -195,13 +203,34 @@ def validate(config: TrainConfig) -> TrainConfig:
             raise ConfigError(f"stages.{i}.schedule.cycle_epochs must be positive")
         if not 0 <= stage.schedule.warmup < 1:
             raise ConfigError(f"stages.{i}.schedule.warmup is a share of the stage: 0 <= warmup < 1")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", config.name or ""):
+        raise ConfigError(f"name {config.name!r}: letters, digits, '.', '_' and '-' only (it names the run folder)")
+    from saltlab.models import encoder_names  # here: smp takes a second to import
+
+    if config.model.encoder not in encoder_names():
+        raise ConfigError(f"model.encoder: unknown encoder {config.model.encoder!r} (e.g. resnet18, resnet34, efficientnet-b0)")
+    if config.model.decoder_channels < 16:
+        raise ConfigError(f"model.decoder_channels must be at least 16, got {config.model.decoder_channels}")
+    for key in ("log_every",):
+        if getattr(config, key) < 1:
+            raise ConfigError(f"{key} must be at least 1, got {getattr(config, key)}")
+    for key in ("workers", "max_train_images", "max_val_images"):
+        value = getattr(config, key)
+        if value is not None and value < (0 if key == "workers" else 1):
+            raise ConfigError(f"{key} must be {'>= 0' if key == 'workers' else 'at least 1'} (or unset), got {value}")
+    for key in ("aux_weight", "minutes"):
+        value = getattr(config, key)
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number, got {value}")
     if config.minutes is not None and config.minutes <= 0:
         raise ConfigError(f"minutes (the time budget) must be positive, got {config.minutes}")
+    if config.n_folds < 2:
+        raise ConfigError(f"n_folds must be at least 2, got {config.n_folds}")
     if not 0 <= config.fold < config.n_folds:
         raise ConfigError(f"fold must be in 0..{config.n_folds - 1}, got {config.fold}")
     if config.batch_size < 1:
         raise ConfigError("batch_size must be at least 1")
-    if not 0 < config.threshold < 1:
+    if not 0 < config.threshold < 1:  # also refuses NaN
         raise ConfigError("threshold must be between 0 and 1")
     pseudo = config.pseudo
     if pseudo is not None:

@@ -8,6 +8,8 @@ by a fingerprint of the files, so the second load of the same data set is near-i
 from __future__ import annotations
 
 import os
+import zipfile
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -82,6 +84,18 @@ def _read_csv(layout: DataLayout, name: str, columns: tuple[str, ...], health: H
     if missing:
         health.add("", "", name, f"missing column(s) {', '.join(missing)}; found {list(frame.columns)}; ignored")
         return None
+    repeated = frame["id"].duplicated(keep=False)
+    if repeated.any():
+        # Repeated rows that agree are one row (warning); rows that disagree leave the id out of this CSV.
+        conflicting = set()
+        for id_, rows in frame[repeated].groupby("id", sort=True):
+            agree = len(rows[list(columns)].drop_duplicates()) == 1
+            if agree:
+                health.add("", id_, name, f"id appears {len(rows)} times in {name} (identical rows: one kept)", WARNING)
+            else:
+                health.add("", id_, name, f"id appears {len(rows)} times in {name} with different values; its rows are ignored")
+                conflicting.add(id_)
+        frame = frame[~frame["id"].isin(conflicting)].drop_duplicates("id", keep="first")
     return frame
 
 
@@ -103,6 +117,8 @@ def _decode_part(
             return str(exc)
         except OSError as exc:
             return f"cannot read file ({exc.strerror or exc})"
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # e.g. a member with a bad CRC
+            return f"unreadable zip member ({exc})"
 
     out: dict[str, np.ndarray] = {}
     # cv2 and zlib release the GIL, so threads decode in parallel; zips are read by one thread.
@@ -192,6 +208,8 @@ def _load_fresh(layout: DataLayout, fingerprint: str, progress: Progress | None)
     health = HealthReport()
     for part, id_, label in layout.stray:
         health.add(part.split("/")[0], id_, label, "not a PNG file")
+    for part, id_, label, reason in layout.rejected:
+        health.add(part.split("/")[0], id_, label, reason)
 
     depths = _load_depths(layout, health)
     train_csv = _read_csv(layout, "train.csv", ("id", "rle_mask"), health)

@@ -22,6 +22,7 @@ import numpy as np
 
 from saltlab import rle
 from saltlab.definitions import IMAGE_SIZE
+from saltlab.fileio import usual_dir_permissions
 
 S = IMAGE_SIZE
 EMPTY_FRACTION = 0.39
@@ -140,6 +141,7 @@ def generate_demo_dataset(out: str | os.PathLike, n: int = 1000, n_test: int | N
     rng = np.random.default_rng(seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    usual_dir_permissions(tmp)
     try:
         for part in ("train/images", "train/masks", "test/images"):
             (tmp / part).mkdir(parents=True)

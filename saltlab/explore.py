@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from saltlab import analysis
-from saltlab.dataset import load_dataset
-from saltlab.training.evaluate import Evaluation, evaluate_run
+from saltlab.training.evaluate import Evaluation, evaluate_run, plan_evaluation
 
 
 class ExploreError(ValueError):
@@ -47,21 +46,23 @@ def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:
 def explore(runs: list[str | os.PathLike], checkpoint: str = "best", tta: bool = False, data: str | None = None,
             progress=None) -> Explored:  # fmt: skip
     """Runs (folders, with `checkpoint`) or checkpoint files (best.pt, swa.pt, snapshots) evaluated and lined up."""
-    evaluations: dict[str, Evaluation] = {}
-    for run in runs:
-        evaluations[model_name(run, checkpoint)] = evaluate_run(run, checkpoint=checkpoint, tta=tta, data=data, progress=progress)
-    names = list(evaluations)
-    common = set(evaluations[names[0]].ids)
-    for e in evaluations.values():
-        common &= set(e.ids)
-    if not common:
-        sources = ", ".join(f"{n}: {e.scores['subset']} of {e.scores['data']}" for n, e in evaluations.items())
+    plans = {model_name(run, checkpoint): plan_evaluation(run, checkpoint, data) for run in runs}
+    names = list(plans)
+    common = set(plans[names[0]].ids)
+    for plan in plans.values():
+        common &= set(plan.ids)
+    if not common:  # found before any inference
+        sources = ", ".join(f"{n}: {p.subset} of {p.dataset.root}" for n, p in plans.items())
         raise ExploreError(f"the runs share no validation images ({sources}); compare runs of the same data set and fold")
-    notes = []
-    if any(len(e.ids) != len(common) for e in evaluations.values()):
+    notes = [f"{n}: {note}" for n, p in plans.items() for note in p.notes]
+    if any(len(p.ids) != len(common) for p in plans.values()):
         notes.append(f"the runs were validated on different images; {len(common)} images are common to all and compared")
+    evaluations: dict[str, Evaluation] = {
+        name: evaluate_run(plan.run_dir, checkpoint=plan.checkpoint_path.name, tta=tta, data=data, progress=progress, plan=plan)
+        for name, plan in plans.items()
+    }
     ids = [i for i in evaluations[names[0]].ids if i in common]
-    ds = load_dataset(data or evaluations[names[0]].scores["data"])
+    ds = plans[names[0]].dataset
     positions = ds.train_index(ids)
     probs, judges = {}, {}
     for name, e in evaluations.items():

@@ -1,4 +1,6 @@
-"""Where things live: the active data set, the generated demo set and the decoded-array cache.
+"""Where things live: the active data set, the generated demo set, the decoded-array cache, the runs
+folder and the app's saved settings (the data set chosen in the sidebar, so that it survives a
+reload and a new tab).
 
 The data set comes from an explicit path, else the SALTLAB_DATA environment variable, else
 `data/tgs` if present, else the demo set under `data/demo` (generated on first use).
@@ -7,6 +9,7 @@ Relative defaults are taken from the current directory: the project root for `ma
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,6 +24,35 @@ def cache_root() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "saltlab"
+
+
+def checkpoints_root() -> Path:
+    """Where runs live: SALTLAB_CHECKPOINTS, else checkpoints/ in the current folder."""
+    return Path(os.environ.get("SALTLAB_CHECKPOINTS") or "checkpoints")
+
+
+def settings_path() -> Path:
+    """The app's settings file: SALTLAB_SETTINGS, else .settings.json in the runs folder (one per workspace)."""
+    return Path(os.environ.get("SALTLAB_SETTINGS") or checkpoints_root() / ".settings.json")
+
+
+def load_settings() -> dict:
+    """The saved settings; {} when there are none or the file cannot be read."""
+    try:
+        values = json.loads(settings_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def save_settings(**values) -> None:
+    """Merge values into the settings file (written atomically; a failure to write only loses the setting)."""
+    from saltlab.fileio import write_json_atomic
+
+    try:
+        write_json_atomic(settings_path(), {**load_settings(), **values})
+    except OSError:
+        pass
 
 
 def demo_data_path() -> Path:

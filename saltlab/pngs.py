@@ -7,6 +7,8 @@ with a sentence a user can act on.
 
 from __future__ import annotations
 
+import struct
+
 import cv2
 import numpy as np
 
@@ -22,9 +24,21 @@ class BadFile(ValueError):
     """A file of the data set that cannot be used, with the reason as its message."""
 
 
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the PNG header (its IHDR chunk), without decoding; None when there is none."""
+    if len(data) >= 24 and data[12:16] == b"IHDR":
+        return struct.unpack(">II", data[16:24])
+    return None
+
+
 def _decode(data: bytes) -> np.ndarray:
     if not data.startswith(PNG_SIGNATURE):
         raise BadFile("not a PNG file (wrong signature)")
+    size = png_size(data)
+    if size is not None and size != (IMAGE_SIZE, IMAGE_SIZE):
+        # Refused from the header: a small file can declare a huge image (20000x20000 is 1.2 MB of
+        # PNG and 2.4 GB once decoded).
+        raise BadFile(f"wrong size {size[0]}x{size[1]}, expected {IMAGE_SIZE}x{IMAGE_SIZE}")
     array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
         raise BadFile("unreadable PNG (truncated or corrupt)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def predict_images(runs: list[str | os.PathLike], images: np.ndarray, tta: bool 
     judges = []
     for k, run in enumerate(runs):
         _, path = resolve_checkpoint(run, checkpoint)
-        model, config = load_model(load_checkpoint(path), dev)
+        model, config = load_model(load_checkpoint(path), dev, str(path))
         step = (lambda d, t, k=k: progress(f"run {k + 1}/{len(runs)}", d, t)) if progress else None
         probs, judge = predict(model, images, config.model.input_size, dev, batch_size, dev.type == "cuda",
                                config.channels_last, tta, progress=step)  # fmt: skip
@@ -76,6 +77,30 @@ def predict_test_set(runs: list[str | os.PathLike], data: str | None = None, tta
     probs, judge = predict_images(runs, images, tta, batch_size, device, progress=progress)
     masks = masks_from_probs(probs, judge, threshold, min_size)
     return Prediction(ids, probs, judge, masks, threshold, min_size, [str(r) for r in runs])
+
+
+def check_request(out: str | os.PathLike, png_dir: str | os.PathLike | None, threshold: float | None,
+                  batch_size: int, min_size: int) -> None:  # fmt: skip
+    """Refuse, before any inference, options and output paths that would fail or write nonsense later."""
+    if threshold is not None and not (math.isfinite(threshold) and 0 < threshold < 1):
+        raise PredictError(f"--threshold must be between 0 and 1 (exclusive), got {threshold}")
+    if batch_size < 1:
+        raise PredictError(f"--batch-size must be at least 1, got {batch_size}")
+    if min_size < 0:
+        raise PredictError(f"--min-size must be >= 0, got {min_size}")
+    out = Path(out)
+    if out.is_dir():
+        raise PredictError(f"--out {out} is a folder; give a file name such as {out / 'submission.csv'}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise PredictError(f"--out {out}: cannot write in {parent} (missing or not writable)")
+    if png_dir is not None:
+        folder = Path(png_dir)
+        if folder.exists() and not folder.is_dir():
+            raise PredictError(f"--png-dir {folder} is an existing file, not a folder")
+        existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
+        if not os.access(existing, os.W_OK):
+            raise PredictError(f"--png-dir {folder}: {existing} is not writable")
 
 
 def write_outputs(prediction: Prediction, out: str | os.PathLike, png_dir: str | os.PathLike | None = None) -> Path:

@@ -15,7 +15,8 @@ import signal
 import time
 from pathlib import Path
 
-from saltlab.training.run_folder import RunFolder, checkpoints_root, spawn_saltlab, stamped_folder
+from saltlab.sources import DataSetError
+from saltlab.training.run_folder import RunFolder, checkpoints_root, process_start, spawn_saltlab, stamped_folder
 
 
 def jobs_root() -> Path:
@@ -41,14 +42,22 @@ class PredictJob(RunFolder):
 
 def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 0.5, min_size: int = 0,
               root: str | os.PathLike | None = None, device: str = "auto") -> PredictJob:  # fmt: skip
-    """Start predicting every test image of `data` with the runs (averaged) in the background."""
+    """Start predicting every test image of `data` with the runs (averaged) in the background.
+
+    DataSetError, before any folder is made, when `data` has no test images; job.json records the data
+    set's absolute path and fingerprint beside the models."""
+    from saltlab.dataset import load_dataset
+
+    ds = load_dataset(data)
+    if not ds.n_test:
+        raise DataSetError(f"{ds.root} has no test images to predict")
     root = Path(root) if root else jobs_root()
     root.mkdir(parents=True, exist_ok=True)
     path = stamped_folder(root, "predict")
     path.mkdir()
     job = PredictJob(path)
-    options = {"runs": [str(r) for r in runs], "data": str(data), "tta": tta, "threshold": threshold,
-               "min_size": min_size, "device": device}  # fmt: skip
+    options = {"runs": [str(Path(r).absolute()) for r in runs], "data": str(ds.root), "fingerprint": ds.fingerprint,
+               "n_test": ds.n_test, "tta": tta, "threshold": threshold, "min_size": min_size, "device": device}  # fmt: skip
     job.options_path.write_text(json.dumps(options, indent=2))
     command = ["predict", "--runs", *options["runs"], "--data", options["data"],
                "--out", str(job.csv_path), "--png-dir", str(job.masks_dir), "--threshold", str(threshold),
@@ -56,7 +65,8 @@ def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 
     if tta:
         command.append("--tta")
     job.write_status(state="running", message="starting", started=time.time(), done=0, total=0)
-    job.write_status(pid=spawn_saltlab(command, job.log_path))
+    pid = spawn_saltlab(command, job.log_path)
+    job.write_status(pid=pid, pid_start=process_start(pid))
     return job
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from saltlab.config import PseudoConfig
+from saltlab.fileio import atomic_write
 
 IGNORE = 255  # the label of a pixel the loss skips
 FILE_NAME = "pseudo-labels.npz"
@@ -79,11 +80,9 @@ def make_pseudo_labels(options: PseudoConfig, test_ids: list[str], test_images: 
 
 def save(labels: PseudoLabels, folder: str | os.PathLike) -> Path:
     path = Path(folder) / FILE_NAME
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, ids=np.array(labels.ids, dtype=str), masks=labels.masks, confident=labels.confident,
-                        n_candidates=np.int64(labels.n_candidates))  # fmt: skip
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda f: np.savez_compressed(
+        f, ids=np.array(labels.ids, dtype=str), masks=labels.masks, confident=labels.confident,
+        n_candidates=np.int64(labels.n_candidates)))  # fmt: skip
 
 
 def load(folder: str | os.PathLike) -> PseudoLabels | None:

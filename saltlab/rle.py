@@ -10,13 +10,13 @@ import csv
 import io
 import functools
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from saltlab.definitions import IMAGE_SIZE
+from saltlab.fileio import write_text_atomic
 
 
 class RLEError(ValueError):
@@ -138,16 +138,7 @@ def write_submission(path: str | os.PathLike, ids: Sequence[str], masks: np.ndar
     """
     path = Path(path)
     text = submission_csv(ids, masks)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text)
 
 
 def read_submission(

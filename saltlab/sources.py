@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 PARTS = ("train/images", "train/masks", "test/images")
 CSV_NAMES = ("train.csv", "depths.csv", "sample_submission.csv")
 # Bumped whenever the decoding or the checks change, so old caches are not reused.
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"  # 2: duplicate ids, duplicate CSV rows, unreadable zips reported
 
 
 class DataSetError(Exception):
@@ -42,6 +42,8 @@ class DataLayout:
     root: Path
     parts: dict[str, list[Member]] = field(default_factory=dict)
     stray: list[tuple[str, str, str]] = field(default_factory=list)  # (part, id, label): not PNG
+    # (part, id, label, reason): files left out before any reading, e.g. two files with one id, an unreadable zip
+    rejected: list[tuple[str, str, str, str]] = field(default_factory=list)
     csvs: dict[str, Path] = field(default_factory=dict)
     zips: dict[str, Path] = field(default_factory=dict)  # part -> zip path
     _stamp: list[str] = field(default_factory=list)
@@ -94,7 +96,21 @@ def _scan_folder(layout: DataLayout, part: str, folder: Path) -> None:
             layout.stray.append((part, stem, f"{part}/{name}"))
             continue
         members.append(Member(stem, part, f"{part}/{name}", path=entry.path))
-    layout.parts[part] = members
+    layout.parts[part] = _unique(layout, members)
+
+
+def _unique(layout: DataLayout, members: list[Member]) -> list[Member]:
+    """Members whose id no other member shares; two files with one id (X.png beside X.PNG) are both left
+    out and reported, since either could be the right one."""
+    count: dict[str, list[Member]] = {}
+    for m in members:
+        count.setdefault(m.id, []).append(m)
+    for same in count.values():
+        if len(same) > 1:
+            labels = " and ".join(m.label for m in same)
+            for m in same:
+                layout.rejected.append((m.part, m.id, m.label, f"duplicate id: {labels} name the same image; both left out"))
+    return [m for m in members if len(count[m.id]) == 1]
 
 
 def _scan_zip(layout: DataLayout, split: str, zip_path: Path) -> None:
@@ -104,7 +120,9 @@ def _scan_zip(layout: DataLayout, split: str, zip_path: Path) -> None:
         with zipfile.ZipFile(zip_path) as zf:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataSetError(f"{zip_path}: not a readable zip file ({exc})") from None
+        # Only this zip's images are lost: a corrupt test.zip leaves the train images usable.
+        layout.rejected.append((f"{split}/images", "", zip_path.name, f"not a readable zip file ({exc}); its images are left out"))
+        return
     found: dict[str, list[Member]] = {}
     for name in sorted(names):
         p = PurePosixPath(name)
@@ -120,7 +138,7 @@ def _scan_zip(layout: DataLayout, split: str, zip_path: Path) -> None:
             continue
         found.setdefault(part, []).append(Member(p.stem, part, label, zip_name=name))
     for part, members in found.items():
-        layout.parts[part] = members
+        layout.parts[part] = _unique(layout, members)
         layout.zips[part] = zip_path
 
 
@@ -146,6 +164,8 @@ def scan(root: str | os.PathLike) -> DataLayout:
             layout.csvs[name] = path
             layout._stamp.append(_stamp(name, path.stat()))
     if "train/images" not in layout.parts and "test/images" not in layout.parts:
+        if layout.rejected:
+            raise DataSetError(f"no usable images at {root}: " + "; ".join(f"{r[2]}: {r[3]}" for r in layout.rejected[:3]))
         raise DataSetError(
             f"no data set in the Kaggle layout at {root}: expected train/images and train/masks "
             "(or train.zip), test/images (or test.zip), beside train.csv, depths.csv and "

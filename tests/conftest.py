@@ -60,3 +60,9 @@ def trained_run(demo_root, tmp_path_factory):
     from tests.helpers import tiny_config
 
     return train(tiny_config(demo_root), run_dir=tmp_path_factory.mktemp("runs") / "tiny")
+
+
+@pytest.fixture(autouse=True)
+def _private_settings(tmp_path, monkeypatch):
+    """The app saves the chosen data set; each test gets its own settings file (inherited by the apps it starts)."""
+    monkeypatch.setenv("SALTLAB_SETTINGS", str(tmp_path / "settings.json"))

@@ -97,7 +97,8 @@ def test_compare_cli_on_two_real_runs(trained_run, demo_root, tmp_path):
                             cwd=PROJECT, capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "40 validation images" in out and "images per IoU bucket" in out and "bucket transitions" in out
+    n_val = len(trained_run.read_split()["val_ids"])
+    assert f"{n_val} validation images" in out and "images per IoU bucket" in out and "bucket transitions" in out
     assert f"where {other.path.name} beats {trained_run.path.name}" in out
 
 

@@ -1,6 +1,5 @@
 """Losses: Lovász hinge against a brute-force Lovász extension, the judge loss formula, the others."""
 
-import itertools
 
 import numpy as np
 import pytest

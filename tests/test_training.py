@@ -181,7 +181,8 @@ def test_evaluate_caches_and_invalidates(trained_run, tmp_path):
 
     first = evaluate_run(trained_run.path, use_cache=False)  # predicts, whatever ran before
     assert not first.from_cache and first.probs.shape == (len(first.ids), 101, 101)
-    assert first.scores["subset"] == "validation fold 0 of 5" and len(first.ids) == 40
+    assert first.scores["subset"] == "the run's validation images (fold 0 of 5)"
+    assert first.ids == trained_run.read_split()["val_ids"] and first.scores["notes"] == []
     second = evaluate_run(trained_run.path)
     assert second.from_cache and second.folder == first.folder
     np.testing.assert_array_equal(second.probs, first.probs)
@@ -279,7 +280,6 @@ def test_snapshots_and_swa_average_the_epochs(demo_root, tmp_path):
         torch.testing.assert_close(swa["model"][key], (snaps[0][key].float() + snaps[1][key].float()) / 2, atol=1e-6, rtol=0)
     # The first BatchNorm (after the stem conv) sees the same input whatever its own statistics are:
     # its running mean must be the mean of that input over the 64 training images.
-    from saltlab.config import from_dict
     from saltlab.dataset import load_dataset
     from saltlab.folds import fold_split
     from saltlab.models.geometry import images_to_tensor

@@ -8,12 +8,12 @@ arbitrary object is ever unpickled from a file a user may have been handed.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from saltlab import __version__
+from saltlab.fileio import atomic_write
 
 FORMAT = "saltlab.checkpoint"
 FORMAT_VERSION = 3  # 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26)
@@ -24,23 +24,11 @@ class CheckpointError(RuntimeError):
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:
-    """torch.save to a temp file in the same folder, fsync, then rename over `path`.
-
-    A kill at any moment leaves either the previous file or the new one, never a torn one.
-    """
+    """torch.save through fileio.atomic_write: a kill at any moment leaves either the previous file or
+    the new one, never a torn one; a full disk raises WriteError naming the file and the free space."""
     path = Path(path)
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "saltlab_version": __version__, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: torch.save(data, f))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -54,7 +42,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling refusals and torn files alike
         raise CheckpointError(
-            f"{path} is not a readable SaltLab checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            f"{path} is not a readable SaltLab checkpoint ({type(exc).__name__}: {first_line(exc)})"
         ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a SaltLab checkpoint (no '{FORMAT}' marker)")
@@ -64,7 +52,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"{path} is a checkpoint of format {version} (written by saltlab {data.get('saltlab_version')}); "
             f"this saltlab {__version__} reads format {FORMAT_VERSION}"
         )
+    missing = [key for key in ("config", "model") if not isinstance(data.get(key), dict)]
+    if missing:
+        raise CheckpointError(f"{path} has no {' or '.join(repr(k) for k in missing)} in it: not a usable checkpoint")
     return data
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message cut to its first line (some have none at all)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else "no message"
 
 
 def clean_temp_files(folder: str | os.PathLike) -> None:

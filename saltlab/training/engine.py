@@ -37,8 +37,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from saltlab.config import StageConfig, TrainConfig, from_dict, plan_epochs, scaled_swa_start
-from saltlab.dataset import load_dataset
-from saltlab.folds import fold_split
+from saltlab.dataset import Dataset, load_dataset
+from saltlab.sources import DataSetError
+from saltlab.folds import FOLDS_VERSION, fold_split
 from saltlab.losses import compute_loss
 from saltlab.models import build_model
 from saltlab.pseudo import IGNORE, pseudo_training_data
@@ -47,7 +48,7 @@ from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
 from saltlab.scoring import empty_score, score_predictions
 from saltlab.models.geometry import images_to_tensor
 from saltlab.training.inference import forward_101, predict, resolve_device
-from saltlab.training.run_folder import RunFolder, checkpoints_root, stamped_folder
+from saltlab.training.run_folder import RunFolder, checkpoints_root, process_start, stamped_folder
 from saltlab.training.schedule import is_cycle_end, lr_at
 
 log = logging.getLogger("saltlab.train")
@@ -113,10 +114,45 @@ def _setup_logging(run: RunFolder, rank: int) -> None:
     log.propagate = False
 
 
+def check_training_data(path: str | None) -> Dataset:
+    """The data set a run would train on, loaded (from the cache when it can); DataSetError, naming the
+    folder and the reason, when it cannot be trained on."""
+    ds = load_dataset(path)
+    if ds.n_train < 2:
+        raise DataSetError(f"{ds.root}: {ds.n_train} labelled train image(s); training needs at least 2")
+    return ds
+
+
+def _split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> dict:
+    """The ids the run trains on, holds out and validates on each epoch: the ones its checkpoint recorded
+    when resuming, else its fold of the data set (limited to max_train_images / max_val_images), with the
+    data set named."""
+    recorded = checkpoint.get("split") if checkpoint else None
+    if recorded:
+        present = set(ds.train_ids)
+        missing = [i for i in recorded["train_ids"] + recorded["monitor_ids"] if i not in present]
+        if missing:
+            raise ValueError(f"cannot resume: {len(missing)} of the run's images are no longer in {ds.root} "
+                             f"(e.g. {missing[0]}); start a new run")  # fmt: skip
+        return {**recorded, "data": str(ds.root), "fingerprint": ds.fingerprint}
+    train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+    train_pos, val_pos = ds.train_index(train_ids), ds.train_index(val_ids)
+    keep_train = stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)
+    keep_val = stratified_subset(val_ids, ds.train_masks[val_pos], config.max_val_images, config.seed)
+    return {
+        "data": str(ds.root), "fingerprint": ds.fingerprint, "folds_version": FOLDS_VERSION, "fold": config.fold,
+        "n_folds": config.n_folds, "fold_seed": config.fold_seed,
+        "train_ids": [train_ids[i] for i in keep_train],
+        "val_ids": val_ids,  # every image of the fold: none is trained on; evaluation scores these
+        "monitor_ids": [val_ids[i] for i in keep_val],  # validated after every epoch (max_val_images)
+    }  # fmt: skip
+
+
 def _payload(model: nn.Module, optimizer, config: TrainConfig, pos: Position, stage_index: int, scores: dict,
-             swa: dict | None = None) -> dict:  # fmt: skip
+             split: dict, swa: dict | None = None) -> dict:  # fmt: skip
     module = model.module if hasattr(model, "module") else model
     return {
+        "split": split,
         "swa": swa,
         "config": config.to_dict(),
         "model": module.state_dict(),
@@ -211,15 +247,20 @@ def train(
         run = RunFolder(run_dir)
         if not run.exists():
             raise FileNotFoundError(f"no run to resume at {run_dir} (config.json missing)")
+        lock = run.acquire() if rank == 0 else None  # RunBusy while another trainer works on it
         config = from_dict(run.read_config())
     else:
         config = from_dict(config) if isinstance(config, dict) else config
+        if rank == 0:  # before any folder exists: an unusable data set makes none
+            config.data = str(check_training_data(config.data).root)
         run = RunFolder(run_dir or new_run_dir(config))
         if rank == 0:  # other ranks of a torchrun job only read; rank 0 creates the folder
             if run.exists():
                 raise FileExistsError(f"{run.path} already holds a run; use resume, or another folder")
             run.path.mkdir(parents=True, exist_ok=True)
             run.config_path.write_text(config.to_json())
+            run.write_status(created=time.time())
+        lock = run.acquire() if rank == 0 else None
     _setup_logging(run, rank)
 
     stop = {"signal": pending_signals[0] if pending_signals else None}
@@ -237,7 +278,7 @@ def train(
             if device.type == "cuda":
                 device = torch.device("cuda", local_rank)
         if rank == 0:
-            run.write_status(state="running", pid=os.getpid(), host=socket.gethostname(), device=str(device),
+            run.write_status(state="running", pid=os.getpid(), pid_start=process_start(os.getpid()), host=socket.gethostname(), device=str(device),
                              started=time.time(), error=None, message="loading data", world_size=world)  # fmt: skip
         _run(config, run, resume, device, rank, world, stop, started)
         return run
@@ -256,11 +297,13 @@ def train(
             signal.signal(s, handler)
         if world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
+        if lock is not None:
+            os.close(lock)
 
 
 def _finish_swa(model: nn.Module, swa: dict, train_images: np.ndarray, val_images: np.ndarray, val_masks: np.ndarray,
                 config: TrainConfig, device: torch.device, amp: bool, stage: StageConfig, pos: Position,
-                stage_index: int, run: RunFolder) -> None:  # fmt: skip
+                stage_index: int, run: RunFolder, split: dict) -> None:  # fmt: skip
     """The averaged weights, BatchNorm statistics recomputed on the training images, validated, saved as swa.pt."""
     run.write_status(message=f"SWA: BatchNorm statistics of the average of {swa['count']} epochs")
     module = model.module if hasattr(model, "module") else model
@@ -270,7 +313,7 @@ def _finish_swa(model: nn.Module, swa: dict, train_images: np.ndarray, val_image
                         config.channels_last)  # fmt: skip
     scores = validate(averaged, val_images, val_masks, config, device, amp, stage.loss)
     scores["swa_epochs"] = swa["count"]
-    save_checkpoint(run.path / "swa.pt", _payload(averaged, None, config, pos, stage_index, scores))
+    save_checkpoint(run.path / "swa.pt", _payload(averaged, None, config, pos, stage_index, scores, split))
     run.append_metrics({"kind": "swa", "epoch": pos.epoch, "stage": stage.name, "time": time.time(), **scores})
     run.write_status(swa_score=scores["val_score"], swa_epochs=swa["count"])
     log.info("SWA of stage '%s' (%d epochs averaged): val score %.4f, val IoU %.4f -> swa.pt",
@@ -351,12 +394,19 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     amp = config.amp if config.amp is not None else device.type == "cuda"
     workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 0)
 
+    checkpoint = None
+    if resume and run.last_path.is_file():
+        if rank == 0:
+            clean_temp_files(run.path)
+        checkpoint = load_checkpoint(run.last_path)
+
     # Rank 0 first: it writes the data set cache and the folds file; the other ranks then read them.
     # Pseudo-labels likewise: rank 0 predicts and saves them, the others read the saved file.
     pseudo_images = pseudo_masks = None
     if rank == 0:
         ds = load_dataset(config.data)
-        train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+        split = _split(config, ds, checkpoint)
+        run.write_split(split)
         if config.pseudo:
             run.write_status(message="pseudo-labelling the test images")
             pseudo_images, pseudo_masks = pseudo_training_data(config.pseudo, run.path, ds, str(device))
@@ -364,13 +414,10 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
         torch.distributed.barrier()
     if rank != 0:
         ds = load_dataset(config.data)
-        train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+        split = _split(config, ds, checkpoint)
         if config.pseudo:
             pseudo_images, pseudo_masks = pseudo_training_data(config.pseudo, run.path, ds, str(device))
-    train_pos = ds.train_index(train_ids)
-    val_pos = ds.train_index(val_ids)
-    train_pos = train_pos[stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)]
-    val_pos = val_pos[stratified_subset(val_ids, ds.train_masks[val_pos], config.max_val_images, config.seed)]
+    train_pos, val_pos = ds.train_index(split["train_ids"]), ds.train_index(split["monitor_ids"])
     train_images, train_masks = ds.train_images[train_pos], ds.train_masks[train_pos]
     val_images, val_masks = ds.train_images[val_pos], ds.train_masks[val_pos]
     if len(train_images) < 2 or len(val_images) < 1:
@@ -386,11 +433,8 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     torch.manual_seed(config.seed)
     model = build_model(config.model)
     pos = Position()
-    checkpoint = None
     swa = None  # the running SWA average of the current stage, when it has swa_start
-    if resume and run.last_path.is_file():
-        clean_temp_files(run.path)
-        checkpoint = load_checkpoint(run.last_path)
+    if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         pos = Position(
             epoch=checkpoint["epoch"], step_in_epoch=checkpoint["step_in_epoch"], global_step=checkpoint["global_step"],
@@ -532,7 +576,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
                 pos.elapsed_s += time.monotonic() - epoch_start
                 pos.wall_s = wall_base + time.monotonic() - started
                 if rank == 0:
-                    save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
+                    save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, split, swa))
                 raise Cancelled()
         pos.elapsed_s += time.monotonic() - epoch_start
         train_seconds += time.monotonic() - epoch_start
@@ -561,17 +605,17 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             if stage.swa_start is not None and in_stage >= stage.swa_start:
                 swa = swa_update(swa, model)
             # best, snapshots and swa.pt are for inference: no optimiser state (it would triple their size).
-            weights_only = _payload(model, None, config, pos, stage_index, scores)
+            weights_only = _payload(model, None, config, pos, stage_index, scores, split)
             if improved:
                 save_checkpoint(run.best_path, weights_only)
             if stage.snapshot_every_cycle and is_cycle_end(stage, in_stage - 1):
                 save_checkpoint(run.path / f"snapshot-e{pos.epoch:03d}.pt", weights_only)
             if swa is not None and in_stage == stage.epochs:
-                _finish_swa(model, swa, train_images, val_images, val_masks, config, device, amp, stage, pos, stage_index, run)
+                _finish_swa(model, swa, train_images, val_images, val_masks, config, device, amp, stage, pos, stage_index, run, split)
                 swa = None
             # last.pt last: a kill before this line redoes the epoch on resume, and rewrites the same files.
             pos.wall_s = wall_base + time.monotonic() - started
-            save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
+            save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, split, swa))
             run.write_status(epoch=pos.epoch, step=pos.global_step, best_score=pos.best_score, best_epoch=pos.best_epoch,
                              last_score=scores["val_score"], empty_score=scores["val_score_empty"],
                              wall_s=pos.wall_s, message="training")  # fmt: skip
@@ -584,10 +628,10 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
 
     if stopped_early and rank == 0:
         if swa is not None:  # the budget ended the SWA stage early: average what it has
-            _finish_swa(model, swa, train_images, val_images, val_masks, config, device, amp, stage, pos, stage_index, run)
+            _finish_swa(model, swa, train_images, val_images, val_masks, config, device, amp, stage, pos, stage_index, run, split)
             swa = None
         pos.wall_s = wall_base + time.monotonic() - started
-        save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, swa))
+        save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, split, swa))
         log.info("time budget: stopped after %d of %d planned epochs (%.0f s used of %.0f s)",
                  pos.epoch, config.total_epochs, pos.wall_s, budget_s)  # fmt: skip
     if rank == 0:

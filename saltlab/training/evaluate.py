@@ -1,4 +1,9 @@
-"""Evaluate a run's checkpoint on the validation fold it held out (or on a given labelled data set).
+"""Evaluate a run's checkpoint on the validation images it held out (or on a given labelled data set).
+
+The validation ids are the ones the run recorded (its checkpoint's "split", also split.json in
+the run folder), never recomputed from the current folds: images missing from the data set now
+are counted and left out, and a run none of whose validation images remain is refused before
+any inference. With another data set (`data`), the run's training images are left out of it.
 
 Per-image predictions (probabilities as uint8 0..255, the judge's probability) and the scores are
 cached under RUN/eval/<key>/, the key a hash of the checkpoint file, the data fingerprint and the
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +28,28 @@ from saltlab.folds import fold_split
 from saltlab.training.checkpoint import CheckpointError, load_checkpoint
 from saltlab.scoring import empty_score, score_predictions
 from saltlab.training.inference import load_model, predict, resolve_device
-from saltlab.training.run_folder import write_json_atomic
+from saltlab.fileio import atomic_write, write_json_atomic
+from saltlab.training.run_folder import RunFolder
 
-EVAL_VERSION = 3  # 2: scores.json holds the threshold sweep's best
+EVAL_VERSION = 4  # 2: scores.json holds the threshold sweep's best; 4: keyed by the exact ids scored
+
+
+class EvaluationError(ValueError):
+    """A checkpoint that cannot be scored on the data set (no images left to score it on)."""
+
+
+@dataclass
+class EvaluationPlan:
+    """What an evaluation will score: found and checked before any inference."""
+
+    run_dir: Path
+    checkpoint_path: Path
+    checkpoint: dict
+    config: object  # TrainConfig
+    dataset: object  # Dataset
+    ids: list[str]
+    subset: str
+    notes: list[str]
 
 
 @dataclass
@@ -61,6 +86,39 @@ def resolve_checkpoint(run: str | os.PathLike, checkpoint: str = "best") -> tupl
     return run, path
 
 
+def plan_evaluation(run: str | os.PathLike, checkpoint: str = "best", data: str | None = None) -> EvaluationPlan:
+    """The checkpoint, its data set and the ids to score; EvaluationError when none are left."""
+    run_dir, ckpt_path = resolve_checkpoint(run, checkpoint)
+    ckpt = load_checkpoint(ckpt_path)
+    config = from_dict(ckpt["config"])
+    split = ckpt.get("split") or RunFolder(run_dir).read_split()
+    ds = load_dataset(data if data else config.data)
+    notes: list[str] = []
+    if data:
+        trained = set(split["train_ids"]) if split else set()
+        ids = [i for i in ds.train_ids if i not in trained]
+        subset = "all labelled images"
+        if len(ids) < ds.n_train:
+            subset += f" except the {ds.n_train - len(ids)} the run trained on"
+        if not split:
+            notes.append(f"{ckpt_path} does not record its training images: {ds.root} may hold some of them")
+    elif split:
+        present = set(ds.train_ids)
+        ids = [i for i in split["val_ids"] if i in present]
+        subset = f"the run's validation images (fold {config.fold} of {config.n_folds})"
+        if len(ids) < len(split["val_ids"]):
+            notes.append(f"{len(split['val_ids']) - len(ids)} of the run's {len(split['val_ids'])} validation images "
+                         f"are no longer in {ds.root}; scored on the other {len(ids)}")  # fmt: skip
+    else:
+        _, ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+        subset = f"validation fold {config.fold} of {config.n_folds}, recomputed"
+        notes.append(f"{ckpt_path} does not record its validation images: they were recomputed from the current "
+                     "folds and may include images it trained on")  # fmt: skip
+    if not ids:
+        raise EvaluationError(f"{ckpt_path}: none of the images to score it on ({subset}) are in {ds.root}")
+    return EvaluationPlan(run_dir, ckpt_path, ckpt, config, ds, ids, subset, notes)
+
+
 def evaluate_run(
     run: str | os.PathLike,
     checkpoint: str = "best",
@@ -70,19 +128,14 @@ def evaluate_run(
     device: str = "auto",
     progress=None,
     use_cache: bool = True,
+    plan: EvaluationPlan | None = None,
 ) -> Evaluation:
-    run_dir, ckpt_path = resolve_checkpoint(run, checkpoint)
-    ckpt = load_checkpoint(ckpt_path)
-    config = from_dict(ckpt["config"])
-    ds = load_dataset(data if data else config.data)
-    if data:
-        ids, subset = list(ds.train_ids), "all labelled images"
-    else:
-        _, ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
-        subset = f"validation fold {config.fold} of {config.n_folds}"
-    if not ids:
-        raise ValueError(f"{ds.root} has no labelled images to evaluate on")
-    key_text = json.dumps([EVAL_VERSION, _file_hash(ckpt_path), ds.fingerprint, ids if data else subset, tta, config.threshold])
+    """Score a checkpoint (cached under RUN/eval/); `plan` from plan_evaluation saves loading it twice."""
+    plan = plan or plan_evaluation(run, checkpoint, data)
+    run_dir, ckpt_path, ckpt, config, ds, ids, subset = (
+        plan.run_dir, plan.checkpoint_path, plan.checkpoint, plan.config, plan.dataset, plan.ids, plan.subset
+    )
+    key_text = json.dumps([EVAL_VERSION, _file_hash(ckpt_path), ds.fingerprint, ids, tta, config.threshold])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
     folder = run_dir / "eval" / key
     positions = ds.train_index(ids)
@@ -94,12 +147,12 @@ def evaluate_run(
                 judge = z["judge"].astype(np.float32) if "judge" in z.files else None
                 cached_ids = z["ids"].tolist()
             if cached_ids == ids:
-                scores = json.loads((folder / "scores.json").read_text())
+                scores = {**json.loads((folder / "scores.json").read_text()), "notes": plan.notes}
                 return Evaluation(folder, ckpt_path, ids, probs, judge, scores, True)
-        except (OSError, ValueError, KeyError):
-            pass  # predicted again below
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # a torn or foreign cache entry: predicted again below and replaced
     dev = resolve_device(device)
-    model, _ = load_model(ckpt, dev)
+    model, _ = load_model(ckpt, dev, str(ckpt_path))
     amp = dev.type == "cuda"
     probs, judge = predict(model, ds.train_images[positions], config.model.input_size, dev, batch_size, amp,
                            config.channels_last, tta, progress=(lambda d, t: progress("predict", d, t)) if progress else None)  # fmt: skip
@@ -114,13 +167,12 @@ def evaluate_run(
         "sweep_threshold": float(best["threshold"]), "sweep_score": float(best["score"]),
         "n_images": len(ids), "subset": subset, "checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch"),
         "tta": tta, "threshold": config.threshold, "data": str(ds.root), "arch": config.model.arch,
+        "fingerprint": ds.fingerprint, "notes": plan.notes,
     }  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"ids": np.array(ids), "probs": probs_u8}
     if judge is not None:
         arrays["judge"] = judge.astype(np.float16)
-    tmp = folder / "predictions.tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, folder / "predictions.npz")
+    atomic_write(folder / "predictions.npz", lambda f: np.savez(f, **arrays))
     write_json_atomic(folder / "scores.json", scores)
     return Evaluation(folder, ckpt_path, ids, probs, judge, scores, False)

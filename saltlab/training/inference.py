@@ -50,14 +50,23 @@ def forward_101(
     return result
 
 
-def load_model(checkpoint: dict, device: torch.device) -> tuple[nn.Module, "TrainConfig"]:
-    """The model of a loaded checkpoint, on the device, in eval mode (channels_last when its config says so)."""
+def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoint") -> tuple[nn.Module, "TrainConfig"]:
+    """The model of a loaded checkpoint, on the device, in eval mode (channels_last when its config says so).
+    CheckpointError naming `name` when its weights do not fit the model its config describes."""
     from saltlab.config import from_dict
     from saltlab.models import build_model
 
-    config = from_dict(checkpoint["config"])
-    model = build_model(config.model)
-    model.load_state_dict(checkpoint["model"])
+    from saltlab.config import ConfigError
+    from saltlab.training.checkpoint import CheckpointError, first_line
+
+    try:
+        config = from_dict(checkpoint["config"])
+        model = build_model(config.model)
+        model.load_state_dict(checkpoint["model"])
+    except (ConfigError, RuntimeError, ValueError) as exc:
+        arch = checkpoint.get("config", {}).get("model", {})
+        raise CheckpointError(f"{name}: its weights do not fit its model {arch.get('arch')}/{arch.get('encoder')} "
+                              f"({type(exc).__name__}: {first_line(exc)})") from None  # fmt: skip
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)

@@ -14,11 +14,12 @@ import os
 import signal
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from saltlab.config import TrainConfig
-from saltlab.training.engine import new_run_dir
-from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs, spawn_saltlab
+from saltlab.training.engine import check_training_data, new_run_dir
+from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs, process_start, spawn_saltlab
 
 
 def device_slot(device: str) -> str:
@@ -44,14 +45,17 @@ def _queue_lock(root: Path):
 
 
 def submit(config: TrainConfig, root: str | os.PathLike | None = None, start: bool = True) -> RunFolder:
-    """Queue a new run (and start it at once when its device is free)."""
+    """Queue a new run (and start it at once when its device is free). DataSetError, before any folder
+    is made, when its data set cannot be trained on; the config records the data set's absolute path."""
+    config = replace(config, data=str(check_training_data(config.data).root))
     root = Path(root) if root else checkpoints_root()
     with _queue_lock(root):
         path = new_run_dir(config, root)
         run = RunFolder(path)
         path.mkdir(parents=True)
         run.config_path.write_text(config.to_json())
-        run.write_status(state="queued", slot=device_slot(config.device), queued=time.time(), epochs=config.total_epochs,
+        now = time.time()
+        run.write_status(state="queued", slot=device_slot(config.device), created=now, queued=now, epochs=config.total_epochs,
                          message="waiting for its device", cancel_requested=False)  # fmt: skip
     if start:
         tick(root)
@@ -62,6 +66,7 @@ def request_resume(run: RunFolder, start: bool = True) -> None:
     status = run.read_status() or {}
     if status.get("state") not in ("cancelled", "failed"):
         raise ValueError(f"only a cancelled or failed run can be resumed; {run.path.name} is {status.get('state')}")
+    check_training_data(run.read_config().get("data"))  # DataSetError: its data set is gone or unusable
     with _queue_lock(run.path.parent):
         run.write_status(state="queued", queued=time.time(), error=None, message="waiting to resume", cancel_requested=False)
     if start:
@@ -104,7 +109,7 @@ def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:
             if slot in busy:
                 continue
             pid = _spawn(run)
-            run.write_status(state="running", pid=pid, message="starting", started=time.time())
+            run.write_status(state="running", pid=pid, pid_start=process_start(pid), message="starting", started=time.time())
             busy.add(slot)
             started.append(run)
     return started

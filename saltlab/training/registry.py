@@ -17,10 +17,16 @@ def _minutes(seconds: float | None) -> float | None:
 
 def run_row(run: RunFolder) -> dict:
     """One run: state, recipe, fold, epochs, best score, all-empty score and the flag, SWA, budget, time used."""
+    problem = run.problem()
+    if problem:
+        return {"run": run.path.name, "state": "unreadable", "error": problem}
     try:
         status = run.read_status() or {}
         config = run.read_config()
         model, stages = config["model"], config["stages"]
+        losses = " → ".join(str(s["loss"]) for s in stages)
+        planned = sum(int(s["epochs"]) for s in stages)
+        model_text = f"{model['arch']}/{model['encoder']}@{model.get('input_size', 128)}"
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return {"run": run.path.name, "state": "unreadable", "error": f"{type(exc).__name__}: {exc}"}
     best, empty = status.get("best_score"), status.get("empty_score")
@@ -34,10 +40,10 @@ def run_row(run: RunFolder) -> dict:
         "run": run.path.name,
         "state": status.get("state", "?"),
         "recipe": config.get("name"),
-        "model": f"{model['arch']}/{model['encoder']}@{model.get('input_size', 128)}",
-        "losses": " → ".join(s["loss"] for s in stages),
+        "model": model_text,
+        "losses": losses,
         "fold": config.get("fold"),
-        "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', sum(s['epochs'] for s in stages))}",
+        "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', planned)}",
         "best score": best,
         "all-empty score": empty,
         "below all-empty": None if best is None or empty is None else bool(best <= empty),
@@ -50,8 +56,8 @@ def run_row(run: RunFolder) -> dict:
 
 
 def registry_rows(root: str | os.PathLike | None = None) -> list[dict]:
-    """Every run under root (default: checkpoints_root()), newest name first."""
-    return [run_row(run) for run in reversed(list_runs(root))]
+    """Every run folder under root (default: checkpoints_root()), newest first, unreadable ones included."""
+    return [run_row(run) for run in list_runs(root)]
 
 
 def format_row(row: dict) -> str:

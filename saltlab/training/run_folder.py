@@ -1,56 +1,64 @@
 """A training run's folder: config.json, status.json, metrics.jsonl, train.log, best.pt, last.pt.
 
-status.json is rewritten atomically; a reader that finds state "running" with a process that
-no longer exists reports the run as failed ("process died"), never running forever.
+status.json is rewritten atomically. A run is alive only while proven so: its trainer holds an
+exclusive lock on RUN/.lock (released by the kernel whatever way the process ends), or, in the
+seconds before the trainer takes it, the recorded pid exists with the recorded start time (a pid
+reused by another process does not count). A reader that finds state "running" otherwise reports
+the run as failed ("process died"), never running forever. Folders that cannot be read are still
+listed, with the reason (`RunFolder.problem`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+
+from saltlab.fileio import write_json_atomic  # noqa: F401 (re-exported)
+from saltlab.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 
 
-def checkpoints_root() -> Path:
-    """Where runs live: SALTLAB_CHECKPOINTS, else checkpoints/ in the current folder."""
-    return Path(os.environ.get("SALTLAB_CHECKPOINTS") or "checkpoints")
+class RunBusy(RuntimeError):
+    """The run folder is in use by a live process (training, or being resumed elsewhere)."""
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def process_start(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/PID/stat field 22); None if unknown."""
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
+def pid_alive(pid, start: int | None = None) -> bool:
+    """A live (not zombie) process with this pid, and, when `start` is given, that start time."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) is not alive.
+        pass
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
-        return True
+        return True  # no /proc: the kill probe is all we have
+    if fields[0] == "Z":  # exited, not yet reaped by its parent
+        return False
+    return start is None or not isinstance(start, int) or int(fields[19]) == start
 
 
 def stamped_folder(root: Path, prefix: str) -> Path:
@@ -84,6 +92,8 @@ class RunFolder:
     log_path = property(lambda self: self.path / "train.log")
     best_path = property(lambda self: self.path / "best.pt")
     last_path = property(lambda self: self.path / "last.pt")
+    split_path = property(lambda self: self.path / "split.json")
+    lock_path = property(lambda self: self.path / ".lock")
 
     def exists(self) -> bool:
         return self.config_path.is_file()
@@ -95,11 +105,14 @@ class RunFolder:
         return status
 
     def read_status(self, check_process: bool = True) -> dict | None:
+        """status.json as a dict (None when missing or not a JSON object); a dead "running" run reads as failed."""
         try:
             status = json.loads(self.status_path.read_text())
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
             return None
-        if check_process and status.get("state") == "running" and not pid_alive(status.get("pid")):
+        if not isinstance(status, dict):
+            return None
+        if check_process and status.get("state") == "running" and not self.alive(status):
             if status.get("cancel_requested"):
                 status["state"] = "cancelled"  # it died of the cancel before it could say so itself
                 status["message"] = "cancelled while starting"
@@ -107,6 +120,68 @@ class RunFolder:
                 status["state"] = "failed"
                 status["error"] = status.get("error") or "the process died without saying so (killed?)"
         return status
+
+    def lock_held(self) -> bool:
+        """Whether a live process holds this folder's lock (a trainer at work)."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def alive(self, status: dict | None = None) -> bool:
+        """Proven alive: the lock is held, or the recorded pid runs with its recorded start time."""
+        status = status if status is not None else (self.read_status(check_process=False) or {})
+        return self.lock_held() or pid_alive(status.get("pid"), status.get("pid_start"))
+
+    def acquire(self) -> int:
+        """Take the folder's lock for this process (kept until the returned fd is closed or the process ends).
+        RunBusy when another live process holds it."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            pid = (self.read_status(check_process=False) or {}).get("pid")
+            raise RunBusy(f"{self.path} is in use by another live process{f' (pid {pid})' if pid else ''}: "
+                          "cancel it first, or wait for it to end") from None  # fmt: skip
+        return fd
+
+    def problem(self) -> str | None:
+        """Why this folder cannot be read as a run, or None when it can."""
+        if not self.config_path.is_file():
+            return "no config.json"
+        try:
+            config = json.loads(self.config_path.read_text())
+        except (OSError, ValueError) as exc:
+            return f"config.json unreadable ({type(exc).__name__}: {str(exc)[:80]})"
+        if not isinstance(config, dict) or not isinstance(config.get("model"), dict) or not isinstance(config.get("stages"), list):
+            return "config.json is not a run's config (no model or stages)"
+        if self.status_path.exists():
+            try:
+                status = json.loads(self.status_path.read_text())
+            except (OSError, ValueError) as exc:
+                return f"status.json unreadable ({type(exc).__name__})"
+            if not isinstance(status, dict):
+                return f"status.json holds a {type(status).__name__}, not an object"
+        return None
+
+    def created(self) -> float:
+        """When the run was made: recorded in status.json, else the folder's oldest file time."""
+        status = self.read_status(check_process=False) or {}
+        for key in ("created", "queued", "started"):
+            if isinstance(status.get(key), (int, float)):
+                return float(status[key])
+        try:
+            return min(p.stat().st_mtime for p in (self.path, self.config_path) if p.exists())
+        except (OSError, ValueError):
+            return 0.0
 
     def append_metrics(self, record: dict) -> None:
         with open(self.metrics_path, "a") as f:
@@ -128,9 +203,45 @@ class RunFolder:
     def read_config(self) -> dict:
         return json.loads(self.config_path.read_text())
 
+    def write_split(self, split: dict) -> None:
+        """The ids the run trains and validates on, with the data set they came from (see engine._split)."""
+        write_json_atomic(self.split_path, split)
+
+    def read_split(self) -> dict | None:
+        try:
+            split = json.loads(self.split_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+        return split if isinstance(split, dict) and isinstance(split.get("val_ids"), list) else None
+
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunFolder]:
+    """Every run folder under root, newest first (by creation time); readable or not (see RunFolder.problem).
+    Hidden folders (.archive, .queue.lock) are not runs."""
     root = Path(root) if root else checkpoints_root()
     if not root.is_dir():
         return []
-    return sorted((RunFolder(p) for p in root.iterdir() if (p / "config.json").is_file()), key=lambda r: r.path.name)
+    runs = [RunFolder(p) for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return sorted(runs, key=lambda r: (r.created(), r.path.name), reverse=True)
+
+
+def remove_run(run: RunFolder, archive: bool = False) -> Path | None:
+    """Delete a run folder, or move it to ROOT/.archive/ (returns where); RunBusy while it is alive."""
+    if not run.path.is_dir():
+        raise FileNotFoundError(f"no run folder {run.path}")
+    if run.alive():
+        raise RunBusy(f"{run.path.name} is running: cancel it before deleting or archiving it")
+    fd = run.acquire()  # no trainer can start on it meanwhile
+    try:
+        if archive:
+            shelf = run.path.parent / ".archive"
+            target = shelf / run.path.name
+            if target.exists():
+                target = stamped_folder(shelf, run.path.name)
+            shelf.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(run.path), str(target))
+            return target
+        shutil.rmtree(run.path)
+        return None
+    finally:
+        os.close(fd)
