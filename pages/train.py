@@ -1,6 +1,5 @@
 """Train page: configure a run, start it in the background, follow it live, cancel, resume; the run registry."""
 
-import json
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -8,7 +7,7 @@ import streamlit as st
 
 from pages._ui import active_path, ensure_entry
 from saltlab.config import (DEFAULT_PRESET, INPUT_SIZES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config,
-                            plan_epochs, preset_description, preset_names, scaled_swa_start)  # fmt: skip
+                            plan_epochs, preset_description, preset_names, scaled_swa_start, stage_table, stages_from_table)  # fmt: skip
 from saltlab.models import encoder_names
 from saltlab.sources import DataSetError
 from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
@@ -61,12 +60,7 @@ with st.form(f"train_form_{preset}"):
                               help="a time budget: the run times a few steps, then scales the epochs to end within "
                                    "it (validation included); it overrides Epochs")  # fmt: skip
     st.markdown("**Stages** (one row each: loss, optimiser, LR schedule)")
-    stages = pd.DataFrame([
-        {"name": s.name, "epochs": s.epochs, "loss": s.loss, "optimizer": s.optimizer, "lr": s.lr,
-         "schedule": s.schedule.kind, "max_lr": s.schedule.max_lr, "cycle_epochs": s.schedule.cycle_epochs,
-         "snapshots": s.snapshot_every_cycle, "swa_start": s.swa_start}
-        for s in base.stages
-    ])  # fmt: skip
+    stages = pd.DataFrame(stage_table(base.stages))
     edited = st.data_editor(
         stages, num_rows="dynamic", width="stretch", key=f"train_stages_{preset}",
         column_config={
@@ -93,18 +87,11 @@ if start:
     values.update(data=active_path(), fold=int(fold), batch_size=int(batch), device=device, augment=bool(augment),
                   max_train_images=int(limit) or None)  # fmt: skip
     values.setdefault("model", {}).update(encoder=encoder, input_size=int(input_size))
-    preset_stages = values.get("stages", [])
-    rows = [r for r in edited.to_dict("records") if r.get("loss")]
-    values["stages"] = []
-    for i, r in enumerate(rows):
-        # Settings the table does not show (momentum, weight decay, min_lr) come from the preset's stage.
-        stage = json.loads(json.dumps(preset_stages[i])) if i < len(preset_stages) else {}
-        stage.update(name=r["name"], epochs=int(r["epochs"]), loss=r["loss"], optimizer=r["optimizer"], lr=float(r["lr"]),
-                     snapshot_every_cycle=bool(r.get("snapshots")),
-                     swa_start=None if pd.isna(r.get("swa_start")) else int(r["swa_start"]))  # fmt: skip
-        stage.setdefault("schedule", {}).update(kind=r["schedule"], max_lr=None if pd.isna(r["max_lr"]) else float(r["max_lr"]),
-                                                cycle_epochs=float(r["cycle_epochs"]))  # fmt: skip
-        values["stages"].append(stage)
+    try:
+        values["stages"] = stages_from_table(values.get("stages", []), edited.to_dict("records"))
+    except ConfigError as exc:
+        st.error(f"Cannot start: {exc}")
+        st.stop()
     if epochs_total and values["stages"]:
         for stage, n in zip(values["stages"], plan_epochs([row["epochs"] for row in values["stages"]], int(epochs_total))):
             stage["swa_start"] = scaled_swa_start(stage.get("swa_start"), stage["epochs"], n)

@@ -41,10 +41,22 @@ def test_bucket_table_against_direct_computation(case):
 
 def test_judge_summary_states_the_gap(case):
     probs, judge, truth = case
+    probs = probs.copy()
+    probs[:20] += 0.2  # false alarms on half of the empty images: the gates now matter
     s = analysis.summarize("j", probs, judge, truth)
     j = s.judge
-    assert j["oracle score"] >= j["honest score"] == pytest.approx(s.score)
-    assert j["gap"] == pytest.approx(j["oracle score"] - j["honest score"])
+    # Each number computed here from its definition: masks gated by the judge's call, by the TRUE empty
+    # label, and not gated at all. They differ on this case, so a swapped or missing gate fails.
+    has_salt = truth.reshape(len(truth), -1).any(1)
+    pixels = probs > 0.5
+    honest = np.mean(image_scores_per_image(pixels & (judge > 0.5)[:, None, None], truth))
+    oracle = np.mean(image_scores_per_image(pixels & has_salt[:, None, None], truth))
+    ungated = np.mean(image_scores_per_image(pixels, truth))
+    assert len({round(honest, 4), round(oracle, 4), round(ungated, 4)}) == 3
+    assert j["honest score"] == pytest.approx(honest) and s.score == pytest.approx(honest)
+    assert j["oracle score"] == pytest.approx(oracle) and j["ungated score"] == pytest.approx(ungated)
+    assert j["accuracy"] == pytest.approx(((judge > 0.5) == has_salt).mean())
+    assert j["gap"] == pytest.approx(oracle - honest)
 
 
 def test_min_component_size():

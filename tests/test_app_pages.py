@@ -62,6 +62,31 @@ def test_switching_to_a_bad_path_shows_an_error_and_back(app, demo_root, tmp_pat
     assert metrics(app)["Train images"] == "200"
 
 
+def test_data_set_choice_survives_a_reload_and_a_new_tab(app, demo_root, tmp_path):
+    import shutil
+
+    other = tmp_path / "other-set"
+    shutil.copytree(demo_root, other)
+    app.sidebar.text_input(key="data_path_input").set_value(str(other)).run()
+    assert app.session_state["data_path"] == str(other.absolute())
+    fresh = AppTest.from_file(APP, default_timeout=120).run()  # a reload or a new tab: a new session
+    assert not fresh.exception
+    assert fresh.session_state["data_path"] == str(other.absolute())
+    # A saved choice whose folder is gone falls back to the default (SALTLAB_DATA here).
+    shutil.rmtree(other)
+    again = AppTest.from_file(APP, default_timeout=120).run()
+    assert again.session_state["data_path"] == str(Path(demo_root).absolute())
+
+
+def test_start_refuses_a_data_set_that_does_not_exist(app, tmp_path):
+    app.session_state["data_path"] = str(tmp_path / "gone")
+    app.switch_page("pages/train.py").run()
+    app.selectbox(key="train_preset").set_value("smoke").run()
+    app.button[0].click().run()  # Start
+    assert any("Cannot start: data set folder not found" in e.value for e in app.error)
+    assert list_runs(tmp_path / "runs") == []  # no run folder made
+
+
 def test_train_page_submits_a_run(app, tmp_path):
     app.switch_page("pages/train.py").run()
     assert not app.exception

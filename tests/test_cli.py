@@ -64,11 +64,13 @@ def test_demo_data_then_folds(tmp_path):
     assert again.returncode == 2 and "not empty" in again.stderr
     folds = saltlab("folds", str(out), "--n-folds", "3", "--out", str(tmp_path / "folds.csv"))
     assert folds.returncode == 0, folds.stderr
-    assert "3 folds stratified on coverage class" in folds.stdout
+    assert "3 folds (seed 198; an image's fold is a hash of its id" in folds.stdout
     lines = (tmp_path / "folds.csv").read_text().splitlines()
     assert lines[0] == "id,coverage_class,fold" and len(lines) == 31
     one = saltlab("folds", str(out), "--n-folds", "3", "--fold", "1", "--ids")
-    assert one.returncode == 0 and "fold 1: 20 train, 10 validation ids" in one.stdout
+    held = [line.split(",")[0] for line in lines[1:] if line.endswith(",1")]
+    assert one.returncode == 0 and f"fold 1: {30 - len(held)} train, {len(held)} validation ids" in one.stdout
+    assert one.stdout.split("validation ids\n")[1].split() == held
     assert saltlab("folds", str(out), "--fold", "12").returncode == 2
 
 

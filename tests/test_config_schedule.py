@@ -90,3 +90,34 @@ def test_cosine_restarts_and_cycle_ends():
     assert lr_at(stage, 4) == pytest.approx(0.01)  # restart
     assert [e for e in range(12) if is_cycle_end(stage, e)] == [3, 7, 11]
     assert lr_at(StageConfig(lr=3e-4), 7.3) == 3e-4
+
+
+def test_stage_table_merge_keeps_hidden_settings_by_name():
+    """Deleting the first row of snapshot_cosine must not hand the SGDR stage the BCE stage's hidden settings."""
+    from saltlab.config import from_dict, load_config, stage_table, stages_from_table
+
+    values = load_config("snapshot_cosine")
+    preset = values["stages"]
+    rows = stage_table(from_dict(values).stages)
+    assert len(rows) == 2
+    second = preset[1]
+    merged = stages_from_table(preset, rows[1:])  # the first row deleted
+    assert len(merged) == 1 and merged[0]["name"] == second["name"]
+    for key in ("weight_decay", "momentum"):
+        if key in second:
+            assert merged[0][key] == second[key]
+    assert merged[0]["schedule"].get("min_lr") == second["schedule"].get("min_lr")
+    # Reordered rows keep their own settings too, and a new row starts from the defaults.
+    swapped = stages_from_table(preset, [rows[1], rows[0], {**rows[0], "name": "extra"}])
+    assert [s["name"] for s in swapped] == [second["name"], preset[0]["name"], "extra"]
+    assert swapped[0].get("weight_decay") == second.get("weight_decay")
+    assert "weight_decay" not in swapped[2] and "min_lr" not in swapped[2]["schedule"]
+    from_dict({**values, "stages": swapped})  # a valid config
+
+
+def test_stage_table_row_with_blanks_is_refused():
+    from saltlab.config import ConfigError, stages_from_table
+
+    with pytest.raises(ConfigError, match=r"stage row 1 \(x\): fill in epochs, lr"):
+        stages_from_table([], [{"name": "x", "loss": "bce", "epochs": float("nan"), "optimizer": "adam", "lr": None,
+                                "schedule": "constant"}])  # fmt: skip

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -281,24 +283,61 @@ def test_corrupt_cache_is_rebuilt(demo_root, tmp_path):
     assert load_dataset(root).from_cache
 
 
-def test_read_only_data_folder_loads(demo_root, tmp_path):
-    root = tmp_path / "ro"
-    shutil.copytree(demo_root, root)
-    for p in root.rglob("*"):
+@contextlib.contextmanager
+def _read_only_copy(source, tmp_path):
+    """A copy of `source` that this process really cannot write: a read-only bind mount when running as root
+    (root ignores file modes), read-only file modes otherwise. Skips when neither can be had."""
+    copy = tmp_path / "copy"
+    shutil.copytree(source, copy)
+    if os.geteuid() == 0:
+        mount = tmp_path / "ro"
+        mount.mkdir()
+        made = subprocess.run(["mount", "--bind", str(copy), str(mount)], capture_output=True).returncode == 0
+        if made and subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], capture_output=True).returncode == 0:
+            try:
+                yield mount
+            finally:
+                subprocess.run(["umount", str(mount)], capture_output=True)
+            return
+        if made:
+            subprocess.run(["umount", str(mount)], capture_output=True)
+        pytest.skip("running as root and no read-only bind mount here: cannot make a folder read-only")
+    for p in copy.rglob("*"):
         p.chmod(0o555 if p.is_dir() else 0o444)
+    copy.chmod(0o555)
     try:
-        ds = load_dataset(root)
-        assert ds.n_train == 200
+        yield copy
     finally:
-        for p in root.rglob("*"):
+        for p in [copy, *copy.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
 
 
+def test_read_only_data_folder_loads(demo_root, tmp_path):
+    with _read_only_copy(demo_root, tmp_path) as root:
+        with pytest.raises(OSError):
+            (root / "probe").write_text("x")  # it really is read-only to this process
+        ds = load_dataset(root)
+        assert ds.n_train == 200 and ds.n_test == 60 and ds.health.describe() == load_dataset(demo_root).health.describe()
+
+
+def _bytes_read() -> int:
+    """Bytes this process has read through read()-like calls so far (/proc/self/io rchar)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/self/io")
+
+
 def test_scan_lists_without_reading(demo_root):
+    total = sum(p.stat().st_size for p in demo_root.rglob("*.png"))
+    before = _bytes_read()
     layout = scan(demo_root)
+    read = _bytes_read() - before
     assert {part: len(m) for part, m in layout.parts.items()} == {"train/images": 200, "train/masks": 200, "test/images": 60}
     assert set(layout.csvs) == {"train.csv", "depths.csv", "sample_submission.csv"}
     assert len(layout.fingerprint()) == 20
+    # Names and sizes only: reading the 460 PNGs would count their bytes here.
+    assert read < total / 20, f"scan read {read} bytes of {total}"
 
 
 def test_rle_column_matches_masks(demo_ds):

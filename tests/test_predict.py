@@ -1,5 +1,6 @@
 """Test-set prediction: submissions, TTA, ensembles, refusals, a killed predict."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -98,16 +99,22 @@ def test_refusals(trained_run, demo_root, tmp_path):
 
 
 @pytest.mark.real_data
-def test_killed_predict_leaves_no_partial_csv(trained_run, real_root, tmp_path):
-    out = tmp_path / "submission.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "saltlab", "predict", "--runs", str(trained_run.path), "--data",
-                             str(real_root), "--out", str(out), "--tta"], cwd=PROJECT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    time.sleep(8)  # inside inference: imports, data and model take a few seconds, 4000 forward passes many more
-    assert proc.poll() is None, "predict finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
+def test_a_write_killed_midway_leaves_the_previous_file(tmp_path):
+    """Every output (submission CSV, checkpoints, status, caches) goes through fileio.atomic_write: a kill
+    while it is writing leaves the previous file whole, never a torn one."""
+    target = tmp_path / "submission.csv"
+    target.write_text("id,rle_mask\nold,1 1\n")
+    script = (f"import time\nfrom saltlab.fileio import atomic_write\n"
+              f"def slow(f):\n    for _ in range(2000):\n        f.write(b'x' * 65536); f.flush(); time.sleep(0.01)\n"
+              f"atomic_write({str(target)!r}, slow)\n")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".submission.csv.") and p.stat().st_size > 4 * 65536 for p in tmp_path.iterdir()):
+        assert proc.poll() is None and time.monotonic() < deadline, "the writer ended or never started writing"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # mid-write: a quarter of a megabyte and more is in the temporary file
     proc.wait(30)
-    assert list(tmp_path.iterdir()) == []
+    assert target.read_text() == "id,rle_mask\nold,1 1\n"
 
 
 def test_threshold_default_comes_from_the_validation_sweep(trained_run, tmp_path):

@@ -76,14 +76,14 @@ def test_bad_checkpoints_are_refused_clearly(tmp_path, trained_run):
 
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
-    save_checkpoint(path, {"epoch": 1})
+    save_checkpoint(path, {"epoch": 1, "config": {}, "model": {}})
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(path, {"epoch": 2})
+        save_checkpoint(path, {"epoch": 2, "config": {}, "model": {}})
     assert load_checkpoint(path)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
@@ -206,10 +206,15 @@ def test_cli_train_errors(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "nope"], cwd=PROJECT,
                          env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "no preset named 'nope'" in bad.stderr and "Traceback" not in bad.stderr
-    imagenet = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "tiny", "--set",
-                               "model.encoder_weights=imagenet", "--data", str(tmp_path / "none")],
-                              cwd=PROJECT, env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert imagenet.returncode != 0
+    # A real data set, so that the run gets as far as building the model and asking for the weights.
+    demo = subprocess.run([sys.executable, "-m", "saltlab", "demo-data", str(tmp_path / "d"), "--n", "12"], cwd=PROJECT,
+                          env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    imagenet = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "smoke", "--set",
+                               "model.encoder_weights=imagenet", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "r")],
+                              cwd=PROJECT, env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert imagenet.returncode == 2 and "Traceback" not in imagenet.stderr, imagenet.stderr[-2000:]
+    assert "ImageNet weights for" in imagenet.stderr and "cannot be downloaded here" in imagenet.stderr
     missing = subprocess.run([sys.executable, "-m", "saltlab", "evaluate", str(tmp_path / "norun")], cwd=PROJECT,
                              env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert missing.returncode == 2 and "run folder not found" in missing.stderr
@@ -241,6 +246,8 @@ def test_ddp_two_processes_on_cpu(demo_root, tmp_path):
     assert status["state"] == "done" and status["world_size"] == 2
     assert status["steps_per_epoch"] == 2  # 32 images, batch 8 per rank, 2 ranks
     load_checkpoint(out / "last.pt")
+    # The ranks compare weight checksums after every epoch (a divergence would fail the run).
+    assert "epoch 1: weights identical on all 2 ranks" in (out / "train.log").read_text()
 
 
 def test_dataloader_workers_give_the_same_run(demo_root, tmp_path):
@@ -301,3 +308,53 @@ def test_snapshots_and_swa_average_the_epochs(demo_root, tmp_path):
     assert not torch.allclose(swa["model"][f"{name}.running_mean"], snaps[1][f"{name}.running_mean"], atol=1e-4)
     assert [m["kind"] for m in run.read_metrics() if m["kind"] in ("epoch", "swa")] == ["epoch", "epoch", "epoch", "swa"]
     assert run.read_status()["swa_epochs"] == 2
+
+
+TWO_STAGES = [
+    {"name": "bce", "epochs": 1, "loss": "bce", "optimizer": "adam", "lr": 1e-3},
+    {"name": "sgdr", "epochs": 2, "loss": "lovasz", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4,
+     "schedule": {"kind": "cosine", "max_lr": 0.01, "min_lr": 1e-4, "cycle_epochs": 2}},
+]  # fmt: skip
+
+
+def test_two_stages_switch_optimiser_reset_schedule_and_resume_into_stage_two(demo_root, tmp_path):
+    config = tiny_config(demo_root, stages=TWO_STAGES, max_train_images=32, max_val_images=8)
+    reference = train(config, run_dir=tmp_path / "straight")
+    epochs = [m for m in reference.read_metrics() if m["kind"] == "epoch"]
+    steps = [m for m in reference.read_metrics() if m["kind"] == "step"]
+    assert [m["stage"] for m in epochs] == ["bce", "sgdr", "sgdr"]
+    # The schedule starts again with stage 2: its first step runs at the stage's max_lr, then decays.
+    stage2 = [m for m in steps if m["step"] > 4]
+    assert stage2[0]["lr"] == pytest.approx(0.01) and stage2[-1]["lr"] < 0.01
+    assert all(m["lr"] == pytest.approx(1e-3) for m in steps if m["step"] <= 4)
+    ckpt = load_checkpoint(reference.last_path)
+    group = ckpt["optimizer"]["param_groups"][0]
+    assert "momentum" in group and "betas" not in group and group["weight_decay"] == pytest.approx(1e-4)  # SGD now
+    # Cancelled inside stage 2, resumed: the same weights as the uninterrupted run.
+    config_path = tmp_path / "c.json"
+    config_path.write_text(json.dumps(config))
+    out = tmp_path / "interrupted"
+    proc = start_training(config_path, out, tmp_path)
+    run = RunFolder(out)
+    wait_for(lambda: sum(m["kind"] == "step" and m["step"] >= 6 for m in run.read_metrics()) >= 1, what="a step of stage 2")
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    assert load_checkpoint(run.last_path)["stage"] == 1
+    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
+                             env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = load_checkpoint(run.last_path)
+    assert final["global_step"] == ckpt["global_step"]
+    for key, value in ckpt["model"].items():
+        assert torch.allclose(final["model"][key].float(), value.float(), atol=1e-5), key
+
+
+def test_non_finite_loss_stops_the_run_before_the_step(demo_root, tmp_path):
+    # An absurd learning rate: the first step sends the weights to infinity, the next loss is not finite.
+    config = tiny_config(demo_root, max_train_images=32, max_val_images=8,
+                         stages=[{"name": "bad", "epochs": 2, "loss": "bce", "optimizer": "sgd", "lr": 1e30}])  # fmt: skip
+    with pytest.raises(FloatingPointError, match="loss became (nan|inf) at epoch 1, step 2: lower the learning rate"):
+        train(config, run_dir=tmp_path / "nan")
+    status = RunFolder(tmp_path / "nan").read_status()
+    assert status["state"] == "failed" and "lower the learning rate" in status["error"]

@@ -41,14 +41,14 @@ from saltlab.dataset import Dataset, load_dataset
 from saltlab.sources import DataSetError
 from saltlab.folds import FOLDS_VERSION, fold_split
 from saltlab.losses import compute_loss
-from saltlab.models import build_model
+from saltlab.models import WeightsUnavailable, build_model
 from saltlab.pseudo import IGNORE, pseudo_training_data
 from saltlab.training.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
 from saltlab.scoring import empty_score, score_predictions
 from saltlab.models.geometry import images_to_tensor
 from saltlab.training.inference import forward_101, predict, resolve_device
-from saltlab.training.run_folder import RunFolder, checkpoints_root, process_start, stamped_folder
+from saltlab.training.run_folder import RunBusy, RunFolder, checkpoints_root, process_start, stamped_folder
 from saltlab.training.schedule import is_cycle_end, lr_at
 
 log = logging.getLogger("saltlab.train")
@@ -112,6 +112,10 @@ def _setup_logging(run: RunFolder, rank: int) -> None:
         handler.setFormatter(formatter)
         log.addHandler(handler)
     log.propagate = False
+
+
+# Failures whose message names the cause and the remedy: logged as one line.
+EXPLAINED = (WeightsUnavailable, CheckpointError, DataSetError, FloatingPointError, RunBusy)
 
 
 def check_training_data(path: str | None) -> Dataset:
@@ -289,7 +293,10 @@ def train(
         return run
     except BaseException as exc:
         if rank == 0:
-            log.error("run failed: %s\n%s", exc, traceback.format_exc())
+            if isinstance(exc, EXPLAINED):  # the message says it all; no traceback on the console
+                log.error("run failed: %s", exc)
+            else:
+                log.error("run failed: %s\n%s", exc, traceback.format_exc())
             run.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", eta_s=None)
         raise
     finally:
@@ -333,6 +340,20 @@ def _any_rank(flag: bool, world: int, device: torch.device) -> bool:
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     torch.distributed.all_reduce(t)
     return bool(t.item() > 0)
+
+
+def _check_ranks_agree(model: nn.Module, world: int, device: torch.device, epoch: int) -> None:
+    """DDP keeps every rank's weights identical; a checksum per rank, gathered once an epoch, proves it
+    (a rank that drifted would train on other weights while rank 0 saves its own)."""
+    module = model.module if hasattr(model, "module") else model
+    with torch.no_grad():
+        total = torch.stack([p.detach().double().sum() for p in module.parameters()]).sum().reshape(1).to(device)
+    sums = [torch.zeros_like(total) for _ in range(world)]
+    torch.distributed.all_gather(sums, total)
+    values = [float(t.item()) for t in sums]
+    if max(values) - min(values) > 1e-6 * max(1.0, abs(values[0])):
+        raise RuntimeError(f"the {world} ranks' weights differ after epoch {epoch} (checksums {values})")
+    log.info("epoch %d: weights identical on all %d ranks (checksum %.6f)", epoch, world, values[0])
 
 
 def _probe_seconds(model: nn.Module, trainset: SaltTrainSet, val_images: np.ndarray, config: TrainConfig,
@@ -623,6 +644,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             last_epoch_wall = time.monotonic() - epoch_wall_start
         if world > 1:
             torch.distributed.barrier()
+            _check_ranks_agree(model, world, device, pos.epoch)
         if _any_rank(stop["signal"] is not None, world, device):
             raise Cancelled()
 

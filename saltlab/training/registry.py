@@ -51,6 +51,7 @@ def run_row(run: RunFolder) -> dict:
         "budget min": config.get("minutes"),
         "used min": _minutes(used),
         "device": status.get("device") or status.get("slot"),
+        "data set": (run.read_split() or {}).get("data") or config.get("data"),
         "error": status.get("error"),
     }
 
@@ -71,7 +72,7 @@ def format_row(row: dict) -> str:
     used = f"{row['used min']} min" if row["used min"] is not None else "-"
     return (f"{row['run']:<44} {row['state']:<10} {row['epoch']:>7} {num(row['best score']):>7} "
             f"{num(row['all-empty score']):>9}  {row['model']}, {row['losses']}, fold {row['fold']}, {budget}{used}, "
-            f"{row['device'] or ''}{flag}")
+            f"{row['device'] or ''}, data {row['data set'] or 'default'}{flag}")
 
 
 HEADER = f"{'run':<44} {'state':<10} {'epoch':>7} {'best':>7} {'all-empty':>9}  recipe"

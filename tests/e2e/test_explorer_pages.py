@@ -32,27 +32,28 @@ def matching(page) -> int:
     return int(text.split(" images match")[0])
 
 
-def test_explorer_summary_gallery_filter_and_csv(browser, explorer_app, tmp_path):
+def test_explorer_summary_gallery_filter_and_csv(browser, explorer_app, trained_run, tmp_path):
+    n = len(trained_run.read_split()["val_ids"])  # the held-out images the run recorded
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.goto(f"{explorer_app}/explorer")
     expect(page.get_by_text("Images per IoU bucket")).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("40 validation images")).to_be_visible()
+    expect(page.get_by_text(f"{n} validation images")).to_be_visible()
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the per-image table (CSV)").click()
     path = tmp_path / "per_image.csv"
     download.value.save_as(path)
     lines = path.read_text().splitlines()
-    assert lines[0].startswith("id,coverage,coverage_class") and len(lines) == 41
+    assert lines[0].startswith("id,coverage,coverage_class") and len(lines) == n + 1
     page.get_by_role("radio", name="Images", exact=True).click()
     expect(page.get_by_text("images match; first")).to_be_visible(timeout=60_000)
-    assert matching(page) == 40
+    assert matching(page) == n
     box = page.get_by_role("combobox", name="IoU buckets")
     box.click()
     page.get_by_role("option", name="0.0", exact=True).click()
     page.keyboard.press("Escape")
-    expect(page.get_by_text("40 images match")).not_to_be_visible(timeout=30_000)
-    assert matching(page) < 40
+    expect(page.get_by_text(f"{n} images match")).not_to_be_visible(timeout=30_000)
+    assert matching(page) < n
     page.screenshot(path=str(tmp_path / "explorer.png"))
     context.close()
 
