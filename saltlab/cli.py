@@ -432,7 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     from saltlab.sources import DataSetError
 
     args = build_parser().parse_args(argv)
-    known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError)
+    from saltlab.fileio import WriteError
+
+    known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError, WriteError)
     if args.command in ("train", "evaluate", "compare", "predict"):
         from saltlab.config import ConfigError
         from saltlab.models import WeightsUnavailable

@@ -434,6 +434,52 @@ def _(tmp):
     return "submitted", False
 
 
+@case("Resume a failed run whose data set is gone", "refused with the reason; the run stays failed, not queued")
+def _(tmp):
+    from saltlab.sources import DataSetError
+    from saltlab.training.launcher import request_resume
+
+    run = _run_folder(tmp / "runs", "orphan", {"state": "failed", "error": "x"})
+    config = json.loads(run.config_path.read_text())
+    run.config_path.write_text(json.dumps({**config, "data": str(tmp / "gone")}))
+    try:
+        request_resume(run, start=False)
+    except DataSetError as exc:
+        return f"{exc}; state {run.read_status()['state']}", run.read_status()["state"] == "failed"
+    return f"queued: {run.read_status()}", False
+
+
+@case("Predict every test image on a data set without test images", "refused before any job folder exists")
+def _(tmp):
+    from saltlab.predict_jobs import start_job
+    from saltlab.sources import DataSetError
+
+    data = demo(tmp)
+    shutil.rmtree(data / "test")
+    try:
+        start_job([str(tmp / "run")], str(data), root=tmp / "jobs")
+    except DataSetError as exc:
+        made = list((tmp / "jobs").iterdir()) if (tmp / "jobs").exists() else []
+        return f"{exc}; job folders {len(made)}", "has no test images" in str(exc) and not made
+    return "started", False
+
+
+@case("a background predict job", "its job.json names the data set (absolute path, fingerprint) and the models")
+def _(tmp):
+    from saltlab.dataset import load_dataset
+    from saltlab.predict_jobs import start_job
+
+    data = demo(tmp)
+    job = start_job([str(tmp / "no-run")], str(data), root=tmp / "jobs")  # the job fails on the missing run, later
+    options = job.options()
+    ds = load_dataset(data)
+    deadline = time.monotonic() + 120
+    while (job.read_status() or {}).get("state") == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return f"data {options['data']}, fingerprint {options['fingerprint']}, runs {options['runs']}", \
+        options["data"] == str(ds.root) and options["fingerprint"] == ds.fingerprint and options["runs"] == [str(tmp / "no-run")]  # fmt: skip
+
+
 # --- predict --------------------------------------------------------------------------------------
 def _predict_case(name: str, args: list[str], message: str):
     @case(f"predict {name}", f"refused before any inference or write: '{message}'")

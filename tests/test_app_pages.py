@@ -196,6 +196,14 @@ def test_predict_page_on_test_images_and_a_pseudo_labelled_run(demo_root, traine
     assert any("24 image(s)" in m.value for m in at.markdown)
     [table] = at.dataframe
     assert len(table.value) == 24 and "predicted coverage %" in table.value.columns
+    assert not any("was trained on" in w.value for w in at.warning)  # the model's own data set
+    other = tmp_path / "other-set"
+    shutil.copytree(demo_root, other)
+    at.session_state["data_path"] = str(other.absolute())
+    at.run()
+    assert any("a/best.pt was trained on" in w.value and str(other.absolute()) in w.value for w in at.warning)
+    at.session_state["data_path"] = str(Path(demo_root).absolute())
+    at.run()
 
     at.switch_page("pages/train.py").run()
     at.multiselect(key="train_pseudo_cpu_hour").set_value(["a"])
@@ -224,3 +232,29 @@ def test_train_page_keeps_preset_settings_the_table_does_not_show(app, tmp_path)
     while run.read_status()["state"] in ("running", "queued"):
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_archive_and_delete_a_run_from_the_train_page(demo_root, trained_run, monkeypatch, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    for name in ("keep", "old"):
+        shutil.copytree(trained_run.path, runs / name, ignore=shutil.ignore_patterns("eval", ".lock"))
+    (runs / "broken").mkdir()  # a folder that is not a run: listed, and deletable
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    monkeypatch.chdir(PROJECT)
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    at.selectbox(key="train_selected").set_value("old").run()
+    assert any("data set" in c.value and "fingerprint" in c.value for c in at.caption)  # the run names its data set
+    at.button(key="train_archive").click().run()
+    at.button(key="train_confirm_yes").click().run()
+    assert not at.exception
+    assert (runs / ".archive" / "old" / "best.pt").is_file() and not (runs / "old").exists()
+    at.selectbox(key="train_selected").set_value("broken").run()
+    assert any("cannot be read as a run: no config.json" in e.value for e in at.error)
+    at.button(key="train_delete").click().run()
+    at.button(key="train_confirm_yes").click().run()
+    assert not (runs / "broken").exists() and (runs / "keep").is_dir()

@@ -229,7 +229,8 @@ def remove_run(run: RunFolder, archive: bool = False) -> Path | None:
     """Delete a run folder, or move it to ROOT/.archive/ (returns where); RunBusy while it is alive."""
     if not run.path.is_dir():
         raise FileNotFoundError(f"no run folder {run.path}")
-    if run.alive():
+    # Busy: a trainer holds the lock, or status says running and the recorded process is that run's.
+    if run.lock_held() or (run.read_status() or {}).get("state") == "running":
         raise RunBusy(f"{run.path.name} is running: cancel it before deleting or archiving it")
     fd = run.acquire()  # no trainer can start on it meanwhile
     try:
