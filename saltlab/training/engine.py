@@ -139,6 +139,9 @@ def _split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> dict:
             raise ValueError(f"cannot resume: {len(missing)} of the run's images are no longer in {ds.root} "
                              f"(e.g. {missing[0]}); start a new run")  # fmt: skip
         return {**recorded, "data": str(ds.root), "fingerprint": ds.fingerprint}
+    if checkpoint is not None:
+        raise ValueError("cannot resume: this run's last.pt was written before runs recorded their split, and the "
+                         "folds have changed since (folds v2); start a new run")  # fmt: skip
     train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
     train_pos, val_pos = ds.train_index(train_ids), ds.train_index(val_ids)
     keep_train = stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)
