@@ -17,7 +17,7 @@ from saltlab.rle import submission_csv
 from saltlab.scoring import masks_from_probs
 from saltlab.sources import DataSetError
 from saltlab.training.checkpoint import CheckpointError
-from saltlab.training.run_folder import list_runs
+from saltlab.training.run_folder import RunFolder, list_runs
 
 ensure_entry()
 st.title("Predict")
@@ -29,20 +29,6 @@ def checkpoint_options() -> dict[str, Path]:
     """'RUN/best.pt' -> path for every inference checkpoint of every run, newest run first."""
     runs = [r for r in list_runs() if r.best_path.is_file()]
     return {(name if "/" in name else f"{name}/best.pt"): path for name, path in inference_checkpoints(runs).items()}
-
-
-def trained_data(checkpoint: Path) -> str | None:
-    """The data set a checkpoint's run trained on (its split.json, else its config.json)."""
-    from saltlab.training.run_folder import RunFolder
-
-    run = RunFolder(checkpoint.parent)
-    split = run.read_split()
-    if split and split.get("data"):
-        return split["data"]
-    try:
-        return run.read_config().get("data")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -82,7 +68,7 @@ st.caption(f"Default threshold {default_threshold}: " + (suggested[1] if suggest
 
 trained_on = {}
 for name in chosen:
-    data = trained_data(options[name])
+    data = RunFolder(options[name].parent).data_path()  # the data set its run trained on
     if data and Path(data).absolute() != Path(active_path()).absolute():
         trained_on[name] = data
 if trained_on:

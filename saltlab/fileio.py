@@ -37,9 +37,15 @@ def _free_mb(folder: Path) -> str:
         return "free space unknown"
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message cut to its first line (some have none at all)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else "no message"
+
+
 def write_error(path: Path, exc: BaseException) -> WriteError:
     """The one-line error for a failed write of `path`."""
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else first_line(exc)
     if "unexpected pos" in reason or "file write failed" in reason:  # torch.save's wording for a full disk
         reason = f"the write stopped short, the disk is probably full ({reason})"
     return WriteError(f"cannot write {path}: {reason} ({_free_mb(path.parent)})")
@@ -78,7 +84,3 @@ def usual_dir_permissions(folder: str | os.PathLike) -> None:
     """mkdtemp makes 0700 folders; give a folder that is renamed into place the usual 0777 less the umask."""
     os.chmod(folder, 0o777 & ~UMASK)
 
-
-def is_temp_file(path: Path) -> bool:
-    """A temporary file atomic_write left behind (a kill between create and rename)."""
-    return path.name.startswith(".") and path.name.endswith(".tmp")

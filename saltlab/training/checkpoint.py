@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from saltlab import __version__
-from saltlab.fileio import atomic_write
+from saltlab.fileio import atomic_write, first_line
 
 FORMAT = "saltlab.checkpoint"
 FORMAT_VERSION = 3  # 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26)
@@ -56,12 +56,6 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if missing:
         raise CheckpointError(f"{path} has no {' or '.join(repr(k) for k in missing)} in it: not a usable checkpoint")
     return data
-
-
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """An exception's message cut to its first line (some have none at all)."""
-    lines = str(exc).strip().splitlines()
-    return lines[0][:limit] if lines else "no message"
 
 
 def clean_temp_files(folder: str | os.PathLike) -> None:

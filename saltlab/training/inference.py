@@ -57,7 +57,8 @@ def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoi
     from saltlab.models import build_model
 
     from saltlab.config import ConfigError
-    from saltlab.training.checkpoint import CheckpointError, first_line
+    from saltlab.fileio import first_line
+    from saltlab.training.checkpoint import CheckpointError
 
     try:
         config = from_dict(checkpoint["config"])

@@ -51,7 +51,7 @@ def run_row(run: RunFolder) -> dict:
         "budget min": config.get("minutes"),
         "used min": _minutes(used),
         "device": status.get("device") or status.get("slot"),
-        "data set": (run.read_split() or {}).get("data") or config.get("data"),
+        "data set": run.data_path(),
         "error": status.get("error"),
     }
 

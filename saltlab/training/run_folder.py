@@ -153,6 +153,17 @@ class RunFolder:
                           "cancel it first, or wait for it to end") from None  # fmt: skip
         return fd
 
+    def data_path(self) -> str | None:
+        """The data set the run trains on: from split.json (absolute, as loaded), else config.json."""
+        split = self.read_split()
+        if split and split.get("data"):
+            return split["data"]
+        try:
+            config = self.read_config()
+        except (OSError, ValueError):
+            return None
+        return config.get("data") if isinstance(config, dict) else None
+
     def problem(self) -> str | None:
         """Why this folder cannot be read as a run, or None when it can."""
         if not self.config_path.is_file():
