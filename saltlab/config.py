@@ -28,6 +28,7 @@ OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cyclic", "cosine", "onecycle")
 INPUT_SIZES = (101, 128, 256)
 PSEUDO_MODES = ("pixels", "images")
+PIPELINES = ("auto", "device", "albumentations")
 
 
 class ConfigError(ValueError):
@@ -101,6 +102,11 @@ class TrainConfig:
     workers: int | None = None  # DataLoader workers; None: 0 on the CPU, 4 on a GPU
     amp: bool | None = None  # bf16 autocast; None: on for CUDA, off for the CPU
     channels_last: bool = True
+    # The training data pipeline: "device" (the data set as one tensor on the training device, augmented
+    # there in batches: saltlab.training.device_pipeline), "albumentations" (per sample, the reference) or
+    # "auto" (device: the faster on the CPU and on a GPU, bench/bench_train.py).
+    pipeline: str = "auto"
+    compile: bool = False  # torch.compile the model (its compile time is logged apart from the epochs)
     log_every: int = 20  # steps between metrics lines
     max_train_images: int | None = None  # a subset for quick runs (taken evenly over coverage classes)
     max_val_images: int | None = None
@@ -224,6 +230,7 @@ def validate(config: TrainConfig) -> TrainConfig:
             raise ConfigError(f"{key} must be a finite number, got {value}")
     if config.minutes is not None and config.minutes <= 0:
         raise ConfigError(f"minutes (the time budget) must be positive, got {config.minutes}")
+    _check_choice(config.pipeline, PIPELINES, "pipeline")
     if config.n_folds < 2:
         raise ConfigError(f"n_folds must be at least 2, got {config.n_folds}")
     if not 0 <= config.fold < config.n_folds:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
 
 
 def tiny_config(data: Path, **extra) -> dict:
@@ -23,3 +31,43 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def env_for(tmp: Path) -> dict:
+    return {**os.environ, "PYTHONPATH": str(PROJECT), "SALTLAB_CHECKPOINTS": str(tmp)}
+
+
+def wait_for(predicate, timeout: float = 240, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {what}")
+        time.sleep(0.05)
+
+
+def start_training(config_path: Path, out: Path, tmp: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "saltlab", "train", "--config", str(config_path), "--out", str(out), *extra],
+        cwd=PROJECT, env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def cancel_after(config: dict, out: Path, tmp: Path, done) -> str:
+    """Train `config` into `out` in a subprocess, SIGTERM it once done(metrics) holds; its output (it must exit 130)."""
+    from saltlab.training.run_folder import RunFolder
+
+    config_path = tmp / f"{out.name}.json"
+    config_path.write_text(json.dumps(config))
+    proc = start_training(config_path, out, tmp)
+    wait_for(lambda: done(RunFolder(out).read_metrics()), what="the steps before cancelling")
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 130, output
+    return output
+
+
+def resume(out: Path, tmp: Path) -> None:
+    """`saltlab train --resume out` to its end (it must succeed)."""
+    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
+                             env=env_for(tmp), capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr

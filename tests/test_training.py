@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +16,7 @@ from saltlab.training.checkpoint import CheckpointError, load_checkpoint, save_c
 from saltlab.training.engine import train
 from saltlab.training.evaluate import evaluate_run
 from saltlab.training.run_folder import RunFolder
-from tests.helpers import free_port, tiny_config
-
-PROJECT = Path(__file__).resolve().parents[1]
-
-
-def env_for(tmp: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": str(PROJECT), "SALTLAB_CHECKPOINTS": str(tmp)}
-
+from tests.helpers import PROJECT, cancel_after, env_for, free_port, resume, start_training, tiny_config, wait_for
 
 def test_run_lowers_loss_and_writes_everything(trained_run):
     run = trained_run
@@ -88,39 +78,16 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 
-def wait_for(predicate, timeout: float = 240, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout}s for {what}")
-        time.sleep(0.05)
-
-
-def start_training(config_path: Path, out: Path, tmp: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "saltlab", "train", "--config", str(config_path), "--out", str(out), *extra],
-        cwd=PROJECT, env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-
-
 def test_cancel_then_resume_equals_uninterrupted(demo_root, tmp_path, trained_run):
-    config = tmp_path / "c.json"
-    config.write_text(json.dumps(tiny_config(demo_root)))
     out = tmp_path / "interrupted"
-    proc = start_training(config, out, tmp_path)
-    run = RunFolder(out)
     # Cancel in the middle of epoch 1, after the third optimiser step.
-    wait_for(lambda: sum(m["kind"] == "step" for m in run.read_metrics()) >= 3, what="3 steps")
-    proc.send_signal(signal.SIGTERM)
-    output = proc.communicate(timeout=120)[0]
-    assert proc.returncode == 130, output
+    cancel_after(tiny_config(demo_root), out, tmp_path, lambda metrics: sum(m["kind"] == "step" for m in metrics) >= 3)
+    run = RunFolder(out)
     status = run.read_status()
     assert status["state"] == "cancelled", status
     ckpt = load_checkpoint(run.last_path)
     assert ckpt["epoch"] == 0 and 3 <= ckpt["step_in_epoch"] < 8
-    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
-                             env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    resume(out, tmp_path)
     assert run.read_status()["state"] == "done"
     final = load_checkpoint(run.last_path)
     reference = load_checkpoint(trained_run.last_path)  # the same config, never interrupted
@@ -253,9 +220,11 @@ def test_ddp_two_processes_on_cpu(demo_root, tmp_path):
 def test_dataloader_workers_give_the_same_run(demo_root, tmp_path):
     one_epoch = [{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]
     runs = {
-        w: train(tiny_config(demo_root, max_train_images=32, augment=True, workers=w, stages=one_epoch), run_dir=tmp_path / f"w{w}")
+        w: train(tiny_config(demo_root, max_train_images=32, augment=True, workers=w, stages=one_epoch,
+                             pipeline="albumentations"), run_dir=tmp_path / f"w{w}")  # fmt: skip
         for w in (0, 2)
     }
+    assert "data pipeline: albumentations (per sample, 2 DataLoader workers)" in runs[2].log_path.read_text()
     a, b = (load_checkpoint(runs[w].last_path)["model"] for w in (0, 2))
     for key in a:
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-5), key
@@ -318,8 +287,10 @@ TWO_STAGES = [
 
 
 def test_two_stages_switch_optimiser_reset_schedule_and_resume_into_stage_two(demo_root, tmp_path):
-    config = tiny_config(demo_root, stages=TWO_STAGES, max_train_images=32, max_val_images=8)
+    # Augmented on the device pipeline (the default): per-sample seeds make the resumed batches the same.
+    config = tiny_config(demo_root, stages=TWO_STAGES, max_train_images=32, max_val_images=8, augment=True)
     reference = train(config, run_dir=tmp_path / "straight")
+    assert "data pipeline: device" in reference.log_path.read_text()
     epochs = [m for m in reference.read_metrics() if m["kind"] == "epoch"]
     steps = [m for m in reference.read_metrics() if m["kind"] == "step"]
     assert [m["stage"] for m in epochs] == ["bce", "sgdr", "sgdr"]
@@ -331,19 +302,11 @@ def test_two_stages_switch_optimiser_reset_schedule_and_resume_into_stage_two(de
     group = ckpt["optimizer"]["param_groups"][0]
     assert "momentum" in group and "betas" not in group and group["weight_decay"] == pytest.approx(1e-4)  # SGD now
     # Cancelled inside stage 2, resumed: the same weights as the uninterrupted run.
-    config_path = tmp_path / "c.json"
-    config_path.write_text(json.dumps(config))
     out = tmp_path / "interrupted"
-    proc = start_training(config_path, out, tmp_path)
+    cancel_after(config, out, tmp_path, lambda metrics: any(m["kind"] == "step" and m["step"] >= 6 for m in metrics))
     run = RunFolder(out)
-    wait_for(lambda: sum(m["kind"] == "step" and m["step"] >= 6 for m in run.read_metrics()) >= 1, what="a step of stage 2")
-    proc.send_signal(signal.SIGTERM)
-    output = proc.communicate(timeout=120)[0]
-    assert proc.returncode == 130, output
     assert load_checkpoint(run.last_path)["stage"] == 1
-    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
-                             env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    resume(out, tmp_path)
     final = load_checkpoint(run.last_path)
     assert final["global_step"] == ckpt["global_step"]
     for key, value in ckpt["model"].items():
@@ -358,3 +321,19 @@ def test_non_finite_loss_stops_the_run_before_the_step(demo_root, tmp_path):
         train(config, run_dir=tmp_path / "nan")
     status = RunFolder(tmp_path / "nan").read_status()
     assert status["state"] == "failed" and "lower the learning rate" in status["error"]
+
+
+def test_torch_compile_trains_and_saves_plain_weights(demo_root, tmp_path):
+    config = tiny_config(demo_root, max_train_images=16, max_val_images=8, compile=True, augment=True,
+                         stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3, "swa_start": 1}])  # fmt: skip
+    run = train(config, run_dir=tmp_path / "compiled")
+    log = run.log_path.read_text()
+    assert "torch.compile: the first training step took" in log and "the first validation took" in log
+    status = run.read_status()
+    assert status["state"] == "done" and status["compile_s"] > 0
+    epoch = [m for m in run.read_metrics() if m["kind"] == "epoch"][0]
+    assert epoch["epoch_s"] < status["wall_s"] - status["compile_s"]  # the compile time is not the epoch's
+    for name in ("best.pt", "last.pt", "swa.pt"):  # state_dict names as an uncompiled model's: loadable anywhere
+        weights = load_checkpoint(run.path / name)["model"]
+        assert not any(k.startswith("_orig_mod") for k in weights), name
+    evaluate_run(run.path)

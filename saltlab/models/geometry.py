@@ -43,6 +43,9 @@ def from_output(logits: torch.Tensor, input_size: int) -> torch.Tensor:
     return logits
 
 
-def images_to_tensor(images: np.ndarray) -> torch.Tensor:
-    """uint8 (N, 101, 101) -> float32 (N, 1, 101, 101) in [0, 1] (Normalize(mean 0, std 1))."""
-    return torch.from_numpy(np.ascontiguousarray(images)).unsqueeze(1).float().div_(255.0)
+def images_to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 (N, 101, 101), an array or a tensor on any device -> float32 (N, 1, 101, 101) in [0, 1]
+    (Normalize(mean 0, std 1)), on the tensor's device."""
+    if not isinstance(images, torch.Tensor):
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    return images.unsqueeze(1).float().div_(255.0)

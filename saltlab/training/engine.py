@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from saltlab.config import StageConfig, TrainConfig, from_dict, plan_epochs, scaled_swa_start
 from saltlab.dataset import Dataset, load_dataset
@@ -44,7 +43,7 @@ from saltlab.losses import compute_loss
 from saltlab.models import WeightsUnavailable, build_model
 from saltlab.pseudo import IGNORE, pseudo_training_data
 from saltlab.training.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
-from saltlab.training.data import SaltTrainSet, epoch_batches, stratified_subset
+from saltlab.training.data import epoch_batches, iterate_batches, make_train_data, resolve_pipeline, stratified_subset
 from saltlab.scoring import empty_score, score_predictions
 from saltlab.models.geometry import images_to_tensor
 from saltlab.training.inference import forward_101, predict, resolve_device
@@ -214,7 +213,8 @@ def recompute_batchnorm(model: nn.Module, images: np.ndarray, input_size: int, d
 
 
 def validate(
-    model: nn.Module, images: np.ndarray, masks: np.ndarray, config: TrainConfig, device: torch.device, amp: bool, loss_name: str
+    model: nn.Module, images: np.ndarray | torch.Tensor, masks: np.ndarray, config: TrainConfig, device: torch.device,
+    amp: bool, loss_name: str,
 ) -> dict:
     """Scores of the validation images: the competition score (judge-gated and oracle-gated for judge models)."""
     module = model.module if hasattr(model, "module") else model
@@ -311,8 +311,8 @@ def train(
             os.close(lock)
 
 
-def _finish_swa(model: nn.Module, swa: dict, train_images: np.ndarray, val_images: np.ndarray, val_masks: np.ndarray,
-                config: TrainConfig, device: torch.device, amp: bool, stage: StageConfig, pos: Position,
+def _finish_swa(model: nn.Module, swa: dict, train_images: np.ndarray | torch.Tensor, val_images: np.ndarray | torch.Tensor,
+                val_masks: np.ndarray, config: TrainConfig, device: torch.device, amp: bool, stage: StageConfig, pos: Position,
                 stage_index: int, run: RunFolder, split: dict) -> None:  # fmt: skip
     """The averaged weights, BatchNorm statistics recomputed on the training images, validated, saved as swa.pt."""
     run.write_status(message=f"SWA: BatchNorm statistics of the average of {swa['count']} epochs")
@@ -359,7 +359,7 @@ def _check_ranks_agree(model: nn.Module, world: int, device: torch.device, epoch
     log.info("epoch %d: weights identical on all %d ranks (checksum %.6f)", epoch, world, values[0])
 
 
-def _probe_seconds(model: nn.Module, trainset: SaltTrainSet, val_images: np.ndarray, config: TrainConfig,
+def _probe_seconds(model: nn.Module, trainset, val_images: np.ndarray | torch.Tensor, config: TrainConfig,
                    device: torch.device, amp: bool, workers: int) -> tuple[float, float]:  # fmt: skip
     """(seconds per training step, seconds per validation image), timed on a copy of the model.
 
@@ -371,7 +371,7 @@ def _probe_seconds(model: nn.Module, trainset: SaltTrainSet, val_images: np.ndar
     optimizer = _make_optimizer(config.stages[0], probe)
     batches = epoch_batches(len(trainset), config.batch_size, config.seed, 0)
     batches = (batches * 6)[:6]
-    loader = iter(DataLoader(trainset, batch_sampler=batches, num_workers=workers, pin_memory=device.type == "cuda"))
+    loader = iterate_batches(trainset, batches, workers, device)
     probe.train()
     loss_name = "bce" if config.stages[0].loss == "judge" else config.stages[0].loss
     for i in range(6):
@@ -379,8 +379,8 @@ def _probe_seconds(model: nn.Module, trainset: SaltTrainSet, val_images: np.ndar
             _sync(device)
             t0 = time.perf_counter()
         images, masks = next(loader)
-        outputs = forward_101(probe, images.to(device), config.model.input_size, amp, config.channels_last)
-        loss = compute_loss(loss_name, outputs, masks.to(device), config.aux_weight)
+        outputs = forward_101(probe, images, config.model.input_size, amp, config.channels_last)
+        loss = compute_loss(loss_name, outputs, masks, config.aux_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -486,7 +486,13 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     if world > 1:
         model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    trainset = SaltTrainSet(train_images, train_masks, config.augment)
+    pipeline = resolve_pipeline(config.pipeline, device)
+    trainset = make_train_data(train_images, train_masks, config.augment, pipeline, device)
+    if pipeline == "device":  # validation and SWA's BatchNorm pass read device-resident images too
+        train_images, val_images = trainset.images, torch.from_numpy(val_images).to(device)
+        log.info("data pipeline: device (the training set as one tensor on %s, augmented there in batches)", device)
+    else:
+        log.info("data pipeline: albumentations (per sample, %d DataLoader workers)", workers)
     steps_per_epoch = len(epoch_batches(len(trainset), config.batch_size, config.seed, 0, rank, world))
     budget_s = config.minutes * 60 if config.minutes else None
     epoch_estimate = swa_s = 0.0
@@ -513,6 +519,9 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             torch.distributed.barrier()
             if rank != 0:
                 config = from_dict(run.read_config())
+    if config.compile:
+        (model.module if world > 1 else model).compile()  # in place: the state_dict keeps its names
+        log.info("torch.compile: on; the first training step and the first validation compile (timed apart)")
     wall_base = pos.wall_s  # earlier sessions of this run
     last_epoch_wall = epoch_estimate
     total_steps = steps_per_epoch * config.total_epochs
@@ -560,20 +569,20 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
                      stage_index + 1, len(config.stages), stage.name, stage.epochs, stage.loss, stage.optimizer,
                      stage.lr, stage.schedule.kind)  # fmt: skip
         batches = epoch_batches(len(trainset), config.batch_size, config.seed, pos.epoch, rank, world)
-        loader = DataLoader(trainset, batch_sampler=batches[pos.step_in_epoch :], num_workers=workers,
-                            pin_memory=device.type == "cuda")  # fmt: skip
+        loader = iterate_batches(trainset, batches[pos.step_in_epoch :], workers, device)
         model.train()
         loss_sum, loss_count = 0.0, 0
         epoch_start = time.monotonic()
         epoch_wall_start = epoch_start
         started_mid_epoch = pos.step_in_epoch > 0
+        compile_s = 0.0  # this epoch's compiling, kept out of its time, its img/s and the budget's estimate
         for images, masks in loader:
+            compiling = config.compile and session_steps == 0
+            step_start = time.monotonic()
             t = (pos.epoch - stage_start) + pos.step_in_epoch / steps_per_epoch
             lr = lr_at(stage, t)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            images = images.to(device, non_blocking=True)
-            masks = masks.to(device, non_blocking=True)
             outputs = forward_101(model, images, config.model.input_size, amp, config.channels_last)
             valid = (masks != IGNORE) if n_pseudo else None  # unconfident pseudo-label pixels do not count
             loss = compute_loss(stage.loss, outputs, masks, config.aux_weight, valid)
@@ -583,6 +592,13 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if compiling:
+                _sync(device)
+                compile_s = time.monotonic() - step_start
+                epoch_start += compile_s
+                log.info("torch.compile: the first training step took %.1f s (compiling the training graph)", compile_s)
+                if rank == 0:
+                    run.write_status(compile_s=compile_s)
             loss_sum += loss_value
             loss_count += 1
             pos.step_in_epoch += 1
@@ -613,6 +629,8 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             v_start = time.monotonic()
             scores = validate(model, val_images, val_masks, config, device, amp, stage.loss)
             val_seconds.append(time.monotonic() - v_start)
+            if config.compile and len(val_seconds) == 1:
+                log.info("torch.compile: the first validation took %.1f s (compiling the inference graph)", val_seconds[0])
             scores["train_loss"] = loss_sum / max(loss_count, 1)
             improved = scores["val_score"] > pos.best_score
             if improved:
@@ -644,7 +662,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
                              last_score=scores["val_score"], empty_score=scores["val_score_empty"],
                              wall_s=pos.wall_s, message="training")  # fmt: skip
         if not started_mid_epoch:  # a whole epoch, validation and checkpoints included: the guard's estimate
-            last_epoch_wall = time.monotonic() - epoch_wall_start
+            last_epoch_wall = time.monotonic() - epoch_wall_start - compile_s
         if world > 1:
             torch.distributed.barrier()
             _check_ranks_agree(model, world, device, pos.epoch)

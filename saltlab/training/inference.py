@@ -77,7 +77,7 @@ def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoi
 @torch.inference_mode()
 def predict(
     model: nn.Module,
-    images: np.ndarray,
+    images: np.ndarray | torch.Tensor,
     input_size: int,
     device: torch.device,
     batch_size: int = 64,
@@ -86,7 +86,8 @@ def predict(
     tta: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(probabilities float32 (N, 101, 101), judge probabilities (N,) or None) for uint8 images."""
+    """(probabilities float32 (N, 101, 101), judge probabilities (N,) or None) for uint8 images
+    (an array, or a tensor already on the device, as the training engine keeps its validation images)."""
     model.eval()
     probs, judges = [], []
     n = len(images)
