@@ -1,8 +1,9 @@
-"""Shared helpers for the benchmarks: timing (best of several runs) and where the data is."""
+"""Shared helpers for the benchmarks: interleaved repeats reported as median and spread, and where the data is."""
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -20,21 +21,29 @@ def real_data() -> Path:
     return path
 
 
-def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
-    """The fastest of `repeat` runs, in seconds (the least disturbed by a noisy machine)."""
-    times = []
+def paired(ours: Callable[[], object], baseline: Callable[[], object], repeat: int = 3) -> tuple[list[float], list[float]]:
+    """Seconds of `repeat` runs of each, interleaved (baseline, ours, baseline, ...) so drift hits both."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for fn, out in ((baseline, times[1]), (ours, times[0])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return times
 
 
-def report(name: str, ours: float, baseline: float, target_ratio: float, extra: str = "") -> bool:
-    ratio = baseline / ours
+def spread(times: list[float], unit: float = 1000.0, suffix: str = " ms") -> str:
+    """'median (min-max)' of seconds, in ms by default."""
+    return f"{statistics.median(times) * unit:.1f}{suffix} ({min(times) * unit:.1f}-{max(times) * unit:.1f})"
+
+
+def report(name: str, ours: list[float], baseline: list[float], target_ratio: float, extra: str = "") -> bool:
+    """One line: both medians with their spread, and the ratio of the medians (baseline time / ours)."""
+    ratio = statistics.median(baseline) / statistics.median(ours)
     ok = ratio >= target_ratio
     verdict = f"(target >= {target_ratio:g}x) {extra}{'PASS' if ok else 'MISS'}" if target_ratio else extra
-    print(f"{name}: ours {ours * 1000:.1f} ms, baseline {baseline * 1000:.1f} ms, ratio {ratio:.1f}x {verdict}")
+    print(f"{name}: ours {spread(ours)}, baseline {spread(baseline)}; median of {len(ours)} runs each, "
+          f"ratio {ratio:.2f}x {verdict}")  # fmt: skip
     return ok
 
 

@@ -52,13 +52,16 @@ with st.form(f"train_form_{preset}"):
     device = c6.selectbox("Device", devices, key=f"train_device_{preset}", help="auto = the GPU when there is one, else the CPU")
     augment = c7.checkbox("Augmentation", base.augment, key=f"train_augment_{preset}")
     limit = c8.number_input("Max train images (0 = all)", 0, 100000, base.max_train_images or 0, key=f"train_limit_{preset}")
-    e1, e2, _ = st.columns([1, 1, 2])
+    e1, e2, e3, _ = st.columns([1, 1, 1, 1])
     epochs_total = e1.number_input("Epochs (0 = the table's)", 0, 10000, 0, key=f"train_epochs_{preset}",
                                    help="the total over all stages, shared out in the table's proportions")  # fmt: skip
     minutes = e2.number_input("Minutes (0 = no budget)", 0.0, 100000.0, float(base.minutes or 0), step=5.0,
                               key=f"train_minutes_{preset}",
                               help="a time budget: the run times a few steps, then scales the epochs to end within "
                                    "it (validation included); it overrides Epochs")  # fmt: skip
+    compile_model = e3.checkbox("torch.compile", base.compile, key=f"train_compile_{preset}",
+                                help="compile the model: faster steps on a GPU after a compile of a minute or more "
+                                     "(logged apart from the epoch times); on the CPU it rarely pays")  # fmt: skip
     st.markdown("**Stages** (one row each: loss, optimiser, LR schedule)")
     stages = pd.DataFrame(stage_table(base.stages))
     edited = st.data_editor(
@@ -85,7 +88,7 @@ with st.form(f"train_form_{preset}"):
 if start:
     values = load_config(preset)
     values.update(data=active_path(), fold=int(fold), batch_size=int(batch), device=device, augment=bool(augment),
-                  max_train_images=int(limit) or None)  # fmt: skip
+                  max_train_images=int(limit) or None, compile=bool(compile_model))  # fmt: skip
     values.setdefault("model", {}).update(encoder=encoder, input_size=int(input_size))
     try:
         values["stages"] = stages_from_table(values.get("stages", []), edited.to_dict("records"))

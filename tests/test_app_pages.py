@@ -99,12 +99,14 @@ def test_train_page_submits_a_run(app, tmp_path):
     app.number_input(key="train_fold_cpu_hour").set_value(9)
     app.number_input(key="train_minutes_cpu_hour").set_value(0.0)
     app.number_input(key="train_epochs_cpu_hour").set_value(10)
+    assert not app.checkbox(key="train_compile_cpu_hour").value
+    app.checkbox(key="train_compile_cpu_hour").check()
     app.button[0].click().run()  # Start
     assert not app.exception
     assert any("submitted" in s.value for s in app.success)
     [run] = list_runs(tmp_path / "runs")
     config = run.read_config()
-    assert config["batch_size"] == 2 and config["fold"] == 9
+    assert config["batch_size"] == 2 and config["fold"] == 9 and config["compile"] is True
     assert config["minutes"] is None and [s["epochs"] for s in config["stages"]] == [5, 5]
     cancel(run)  # a real background process was started: stop it
     deadline = time.monotonic() + 60

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -337,3 +338,19 @@ def test_torch_compile_trains_and_saves_plain_weights(demo_root, tmp_path):
         weights = load_checkpoint(run.path / name)["model"]
         assert not any(k.startswith("_orig_mod") for k in weights), name
     evaluate_run(run.path)
+
+
+def test_a_signal_before_the_first_step_stops_the_run_at_once(demo_root, tmp_path):
+    # torch.compile on the CPU takes a minute before the first step ends: a cancel must not wait for it.
+    config_path = tmp_path / "c.json"
+    config_path.write_text(json.dumps(tiny_config(demo_root, compile=True)))
+    out = tmp_path / "compiling"
+    proc = start_training(config_path, out, tmp_path)
+    wait_for(lambda: (out / "train.log").is_file() and "torch.compile: on" in (out / "train.log").read_text(),
+             what="the compile to start")  # fmt: skip
+    proc.send_signal(signal.SIGTERM)
+    output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, output
+    status = RunFolder(out).read_status()
+    assert status["state"] == "cancelled" and status["message"] == "cancelled by SIGTERM; nothing trained yet"
+    assert not (out / "last.pt").exists()

@@ -270,10 +270,14 @@ def train(
         lock = run.acquire() if rank == 0 else None
     _setup_logging(run, rank)
 
-    stop = {"signal": pending_signals[0] if pending_signals else None}
+    # Until this session's first step is done there is nothing to save: a signal then stops the run at
+    # once (while it loads data or compiles), not after the first step. Several ranks stop together instead.
+    stop = {"signal": pending_signals[0] if pending_signals else None, "interruptible": world == 1}
 
     def on_signal(signum, _frame):
         stop["signal"] = signal.Signals(signum).name
+        if stop["interruptible"]:
+            raise Cancelled()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     if pending_signals and not stop["signal"]:
@@ -291,8 +295,9 @@ def train(
         return run
     except Cancelled:
         if rank == 0:
-            run.write_status(state="cancelled", message=f"cancelled by {stop['signal']}; last.pt saved", eta_s=None)
-            log.info("cancelled by %s; last.pt saved, resume with --resume %s", stop["signal"], run.path)
+            saved = "last.pt saved" if run.last_path.is_file() else "nothing trained yet"
+            run.write_status(state="cancelled", message=f"cancelled by {stop['signal']}; {saved}", eta_s=None)
+            log.info("cancelled by %s; %s, resume with --resume %s", stop["signal"], saved, run.path)
         return run
     except BaseException as exc:
         if rank == 0:
@@ -592,6 +597,7 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            stop["interruptible"] = False
             if compiling:
                 _sync(device)
                 compile_s = time.monotonic() - step_start
@@ -618,8 +624,9 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
                 if rank == 0:
                     save_checkpoint(run.last_path, _payload(model, optimizer, config, pos, stage_index, scores, split, swa))
                 raise Cancelled()
-        pos.elapsed_s += time.monotonic() - epoch_start
-        train_seconds += time.monotonic() - epoch_start
+        epoch_train_s = time.monotonic() - epoch_start  # the steps alone (data included, no validation)
+        pos.elapsed_s += epoch_train_s
+        train_seconds += epoch_train_s
 
         # End of epoch: validate, keep best, save last (and a snapshot at a cycle end).
         pos.epoch += 1
@@ -636,13 +643,18 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
             if improved:
                 pos.best_score, pos.best_epoch = scores["val_score"], pos.epoch
             record = {"kind": "epoch", "epoch": pos.epoch, "stage": stage.name, "lr": lr_at(stage, pos.epoch - stage_start),
-                      "epoch_s": time.monotonic() - epoch_start, "time": time.time(), **scores}  # fmt: skip
+                      "epoch_s": time.monotonic() - epoch_start, "train_s": epoch_train_s, "time": time.time(), **scores}  # fmt: skip
+            if device.type == "cuda":
+                record["gpu_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
             pos.history.append(record)
             run.append_metrics(record)
             extra = "".join(f", {k} {scores[k]:.4f}" for k in ("val_score_oracle", "judge_accuracy") if k in scores)
-            log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val score %.4f, val IoU %.4f%s%s",
+            speed = f"; training {epoch_train_s:.1f} s, {loss_count * config.batch_size * world / max(epoch_train_s, 1e-9):.0f} img/s"
+            if "gpu_memory_gib" in record:
+                speed += f", GPU memory peak {record['gpu_memory_gib']:.1f} GiB"
+            log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val score %.4f, val IoU %.4f%s%s%s",
                      pos.epoch, config.total_epochs, scores["train_loss"], scores["val_loss"], scores["val_score"],
-                     scores["val_iou"], extra, " (best)" if improved else "")  # fmt: skip
+                     scores["val_iou"], extra, " (best)" if improved else "", speed)  # fmt: skip
             in_stage = pos.epoch - stage_start  # epochs of this stage done
             if stage.swa_start is not None and in_stage >= stage.swa_start:
                 swa = swa_update(swa, model)
