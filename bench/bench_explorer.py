@@ -11,10 +11,10 @@ import statistics
 import numpy as np
 from _common import paired, real_data, report
 
-from saltlab import analysis
-from saltlab.dataset import load_dataset
-from saltlab.metric import image_scores_per_image
-from saltlab.render import mosaic, outcome_overlay
+from saltlab.analysis import summaries as analysis
+from saltlab.core.dataset import load_dataset
+from saltlab.core.metric import image_scores_per_image
+from saltlab.analysis.render import mosaic, outcome_overlay
 
 
 def all_numbers(probs, judge, truth, images, depths):

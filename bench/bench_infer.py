@@ -13,9 +13,9 @@ from _common import bare_forward, spread
 import numpy as np
 import torch
 
-from saltlab.config import ModelConfig
+from saltlab.runs.config import ModelConfig
 from saltlab.models import build_model
-from saltlab.training.inference import predict, resolve_device
+from saltlab.inference.network import predict, resolve_device
 
 
 def main() -> bool:

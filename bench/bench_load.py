@@ -15,7 +15,7 @@ def main() -> bool:
     root = real_data()
     with tempfile.TemporaryDirectory() as cache:
         os.environ["SALTLAB_CACHE"] = cache
-        from saltlab.dataset import load_dataset
+        from saltlab.core.dataset import load_dataset
 
         load_dataset(root)  # writes the cache
         cached, first = paired(lambda: load_dataset(root), lambda: load_dataset(root, use_cache=False), repeat=3)

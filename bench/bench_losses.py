@@ -15,7 +15,7 @@ from _common import PROJECT  # noqa: F401 (puts the project on sys.path)
 import torch
 from segmentation_models_pytorch.losses import LovaszLoss
 
-from saltlab.losses import lovasz_hinge
+from saltlab.models.losses import lovasz_hinge
 
 
 def timed(fn, logits, target, repeat: int = 15) -> list[float]:

@@ -8,7 +8,7 @@ import statistics
 
 from _common import paired, report
 
-from saltlab.metric import image_scores, image_scores_per_image
+from saltlab.core.metric import image_scores, image_scores_per_image
 
 
 def main() -> bool:

@@ -20,9 +20,9 @@ import segmentation_models_pytorch as smp
 import torch
 from torch.nn import functional as F
 
-from saltlab.config import ModelConfig
+from saltlab.runs.config import ModelConfig
 from saltlab.models import build_model
-from saltlab.training.inference import resolve_device
+from saltlab.inference.network import resolve_device
 
 
 class SmpBaseline(torch.nn.Module):

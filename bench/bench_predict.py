@@ -13,12 +13,12 @@ from pathlib import Path
 import torch
 from _common import bare_forward, paired, real_data, spread
 
-from saltlab.config import ModelConfig, TrainConfig
-from saltlab.dataset import load_dataset
+from saltlab.runs.config import ModelConfig, TrainConfig
+from saltlab.core.dataset import load_dataset
 from saltlab.models import build_model
-from saltlab.predict import predict_test_set, write_outputs
-from saltlab.training.checkpoint import save_checkpoint
-from saltlab.training.inference import resolve_device
+from saltlab.inference.predict import predict_test_set, write_outputs
+from saltlab.runs.checkpoint import save_checkpoint
+from saltlab.inference.network import resolve_device
 
 
 def main() -> bool:

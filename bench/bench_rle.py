@@ -9,8 +9,8 @@ printed too, for reference. Interleaved repeats, median and spread. Run: .venv/b
 import numpy as np
 from _common import paired, real_data, report
 
-from saltlab.dataset import load_dataset
-from saltlab.rle import encode_many, encode_per_pixel
+from saltlab.core.dataset import load_dataset
+from saltlab.core.rle import encode_many, encode_per_pixel
 
 
 def kaggle_numpy_encode(mask: np.ndarray) -> str:

@@ -26,9 +26,9 @@ from _common import paired, real_data, report, spread
 import torch
 from torch.nn import functional as F
 
-from saltlab.config import ModelConfig
+from saltlab.runs.config import ModelConfig
 from saltlab.models import build_model
-from saltlab.training.inference import resolve_device
+from saltlab.inference.network import resolve_device
 
 SKIP = 2  # steps not timed: kernel selection and allocator warm-up
 
@@ -72,7 +72,7 @@ def engine(model_config: ModelConfig, batch: int, steps: int, data: Path, device
 def pipelines(data: Path, batch: int, device: torch.device, repeat: int) -> None:
     from torch.utils.data import default_collate
 
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
     from saltlab.training.data import SaltTrainSet, epoch_batches
     from saltlab.training.device_pipeline import DeviceTrainData
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from saltlab.dataset import Dataset, load_dataset
-from saltlab.paths import demo_data_path, load_settings, resolve_data_path, save_settings
-from saltlab.sources import DataSetError, scan
-from saltlab.table import image_table, summary
+from saltlab.core.dataset import Dataset, load_dataset
+from saltlab.core.paths import demo_data_path, load_settings, resolve_data_path, save_settings
+from saltlab.core.sources import DataSetError, scan
+from saltlab.core.table import image_table, summary
 
 DATA_KEY = "data_path"
 APP_KEY = "_saltlab_entry_ran"
@@ -129,7 +129,7 @@ def image_panel(id_: str, image, mask, row) -> None:
     """One image large: the image, its mask overlay and mask, with its numbers."""
     import numpy as np
 
-    from saltlab.render import SALT_COLOUR, gray_to_rgb, mask_overlay, mosaic
+    from saltlab.analysis.render import SALT_COLOUR, gray_to_rgb, mask_overlay, mosaic
 
     st.markdown(f"#### {id_}")
     left, right = st.columns([3, 1])
@@ -147,7 +147,7 @@ def image_panel(id_: str, image, mask, row) -> None:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _explored(runs: tuple[str, ...], stamps: tuple, tta: bool):
     # stamps (checkpoint size and mtime) are in the key so that a retrained run is evaluated again.
-    from saltlab.explore import explore
+    from saltlab.analysis.explore import explore
 
     bar = st.progress(0.0, text="Evaluating on the validation fold (cached on disk afterwards)...")
 
@@ -161,8 +161,8 @@ def _explored(runs: tuple[str, ...], stamps: tuple, tta: bool):
 
 
 def inference_checkpoints(runs: list) -> dict:
-    """{model name: checkpoint file} for each run's best.pt, swa.pt and snapshots (names as saltlab.explore gives them)."""
-    from saltlab.explore import model_name
+    """{model name: checkpoint file} for each run's best.pt, swa.pt and snapshots (names as saltlab.analysis.explore gives them)."""
+    from saltlab.analysis.explore import model_name
 
     models = {}
     for run in runs:
@@ -175,10 +175,10 @@ def inference_checkpoints(runs: list) -> dict:
 
 def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     """Pick finished runs (with a best.pt); returns (Explored, PostProcess) or None after explaining why."""
-    from saltlab.analysis import PostProcess
-    from saltlab.explore import ExploreError
-    from saltlab.training.checkpoint import CheckpointError
-    from saltlab.training.run_folder import list_runs
+    from saltlab.analysis.summaries import PostProcess
+    from saltlab.analysis.explore import ExploreError
+    from saltlab.runs.checkpoint import CheckpointError
+    from saltlab.runs.run_folder import list_runs
 
     runs = [r for r in list_runs() if r.best_path.is_file()]
     if not runs:

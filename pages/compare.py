@@ -4,8 +4,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages._ui import ensure_entry, run_picker
-from saltlab import analysis
-from saltlab.render import mosaic, outcome_overlay
+from saltlab.analysis import summaries as analysis
+from saltlab.analysis.render import mosaic, outcome_overlay
 
 ensure_entry()
 st.title("Compare")

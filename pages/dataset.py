@@ -6,8 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages._ui import active_dataset, ensure_entry, image_panel
-from saltlab.browse import ANOMALIES, SORT_KEYS, Filter, anomaly_counts, filter_table, page_of
-from saltlab.render import mask_overlay, mosaic
+from saltlab.analysis.browse import ANOMALIES, SORT_KEYS, Filter, anomaly_counts, filter_table, page_of
+from saltlab.analysis.render import mask_overlay, mosaic
 
 ensure_entry()
 st.title("Data set")

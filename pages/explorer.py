@@ -6,8 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from pages._ui import ensure_entry, run_picker
-from saltlab import analysis
-from saltlab.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
+from saltlab.analysis import summaries as analysis
+from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
 
 ensure_entry()
 st.title("Explorer")

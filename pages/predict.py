@@ -10,14 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints
-from saltlab.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
-from saltlab.predict_jobs import cancel_job, list_jobs, start_job
-from saltlab.render import mask_overlay, mosaic
-from saltlab.rle import submission_csv
-from saltlab.scoring import masks_from_probs
-from saltlab.sources import DataSetError
-from saltlab.training.checkpoint import CheckpointError
-from saltlab.training.run_folder import RunFolder, list_runs
+from saltlab.inference.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
+from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
+from saltlab.analysis.render import mask_overlay, mosaic
+from saltlab.core.rle import submission_csv
+from saltlab.core.scoring import masks_from_probs
+from saltlab.core.sources import DataSetError
+from saltlab.runs.checkpoint import CheckpointError
+from saltlab.runs.run_folder import RunFolder, list_runs
 
 ensure_entry()
 st.title("Predict")

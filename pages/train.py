@@ -6,13 +6,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages._ui import active_path, ensure_entry
-from saltlab.config import (DEFAULT_PRESET, INPUT_SIZES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config,
+from saltlab.runs.config import (DEFAULT_PRESET, INPUT_SIZES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config,
                             plan_epochs, preset_description, preset_names, scaled_swa_start, stage_table, stages_from_table)  # fmt: skip
 from saltlab.models import encoder_names
-from saltlab.sources import DataSetError
-from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
-from saltlab.training.registry import registry_rows
-from saltlab.training.run_folder import RunBusy, RunFolder, checkpoints_root, list_runs, remove_run
+from saltlab.core.sources import DataSetError
+from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.runs.registry import registry_rows
+from saltlab.runs.run_folder import RunBusy, RunFolder, checkpoints_root, list_runs, remove_run
 
 ensure_entry()
 st.title("Train")

@@ -33,7 +33,7 @@ def _progress_printer():
 
 
 def _load(args: argparse.Namespace):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     return load_dataset(args.data, use_cache=not args.no_cache, progress=_progress_printer())
 
@@ -64,7 +64,7 @@ def _print_health(ds, limit: int) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from saltlab.table import summary
+    from saltlab.core.table import summary
 
     ds = _load(args)
     info = summary(ds)
@@ -79,7 +79,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from saltlab.demo import generate_demo_dataset
+    from saltlab.core.demo import generate_demo_dataset
 
     if args.n < 1 or (args.n_test is not None and args.n_test < 0):
         print("error: --n must be at least 1 and --n-test at least 0", file=sys.stderr)
@@ -97,7 +97,7 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 def cmd_folds(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from saltlab.folds import fold_table
+    from saltlab.core.folds import fold_table
 
     if args.n_folds < 2 or (args.fold is not None and not 0 <= args.fold < args.n_folds):
         print(f"error: need --n-folds >= 2 and 0 <= --fold < {args.n_folds}", file=sys.stderr)
@@ -141,11 +141,11 @@ def _record_early_signals() -> list[str]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     pending = _record_early_signals()
-    from saltlab.config import ConfigError, apply_overrides, from_dict, load_config
+    from saltlab.runs.config import ConfigError, apply_overrides, from_dict, load_config
 
     if args.resume:
         from saltlab.training.engine import train
-        from saltlab.training.launcher import tick
+        from saltlab.jobs.launcher import tick
 
         try:
             run = train({}, run_dir=args.resume, resume=True, pending_signals=pending)
@@ -169,7 +169,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             shortcuts.append(f"pseudo.runs={json.dumps([str(r) for r in args.pseudo_from])}")
         values = apply_overrides(values, shortcuts + list(args.set or []))
         if args.epochs is not None:
-            from saltlab.config import StageConfig, scaled_swa_start
+            from saltlab.runs.config import StageConfig, scaled_swa_start
 
             for stage in values.get("stages", []):
                 old = int(stage.get("epochs", StageConfig.epochs))
@@ -185,10 +185,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.all_folds:
         from dataclasses import replace
 
-        from saltlab.training.launcher import submit
+        from saltlab.jobs.launcher import submit
 
         runs = [submit(replace(config, fold=k), start=False) for k in range(config.n_folds)]
-        from saltlab.training.launcher import tick
+        from saltlab.jobs.launcher import tick
 
         tick(runs[0].path.parent)
         print(f"queued {len(runs)} runs, one per fold, trained one after another in the background:")
@@ -208,7 +208,7 @@ def _run_exit(run) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from saltlab.training.evaluate import evaluate_run
+    from saltlab.inference.evaluate import evaluate_run
 
     result = evaluate_run(
         args.run, checkpoint=args.checkpoint, data=args.data, tta=args.tta, batch_size=args.batch_size,
@@ -231,8 +231,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from saltlab.analysis import PostProcess
-    from saltlab.explore import explore, report
+    from saltlab.analysis.summaries import PostProcess
+    from saltlab.analysis.explore import explore, report
 
     ex = explore([str(r) for r in args.runs], checkpoint=args.checkpoint, tta=args.tta, data=args.data,
                  progress=_progress_printer())  # fmt: skip
@@ -241,10 +241,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _status_writer(path: Path | None):
-    """Progress of a background predict job into its status.json (see saltlab.predict_jobs)."""
+    """Progress of a background predict job into its status.json (see saltlab.jobs.predict_jobs)."""
     if path is None:
         return None, None
-    from saltlab.training.run_folder import RunFolder, process_start
+    from saltlab.runs.run_folder import RunFolder, process_start
 
     job = RunFolder(path.parent)
     job.write_status(state="running", pid=os.getpid(), pid_start=process_start(os.getpid()), message="loading", done=0, total=0)
@@ -261,7 +261,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     job, job_progress = _status_writer(args.status)
     if job is not None:  # a cancel from the Predict page: stop cleanly, no CSV written
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    from saltlab.predict import check_request, predict_test_set, suggested_threshold, write_outputs
+    from saltlab.inference.predict import check_request, predict_test_set, suggested_threshold, write_outputs
 
     runs = [str(r) for r in args.runs]
     threshold, source = args.threshold, "given"
@@ -303,8 +303,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from saltlab.training.registry import HEADER, format_row, registry_rows
-    from saltlab.training.run_folder import RunBusy, RunFolder, checkpoints_root, remove_run
+    from saltlab.runs.registry import HEADER, format_row, registry_rows
+    from saltlab.runs.run_folder import RunBusy, RunFolder, checkpoints_root, remove_run
 
     target = args.delete or args.archive
     if target:
@@ -352,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo_data)
 
-    from saltlab.folds import DEFAULT_FOLDS, DEFAULT_SEED
+    from saltlab.core.folds import DEFAULT_FOLDS, DEFAULT_SEED
 
     p = sub.add_parser("folds", help="stratified K-fold split on coverage class")
     data_args(p)
@@ -429,23 +429,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from saltlab.sources import DataSetError
+    from saltlab.core.sources import DataSetError
 
     args = build_parser().parse_args(argv)
-    from saltlab.fileio import WriteError
+    from saltlab.core.fileio import WriteError
 
     known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError, WriteError)
     if args.command in ("train", "evaluate", "compare", "predict"):
-        from saltlab.config import ConfigError
+        from saltlab.runs.config import ConfigError
         from saltlab.models import WeightsUnavailable
-        from saltlab.training.checkpoint import CheckpointError
+        from saltlab.runs.checkpoint import CheckpointError
 
-        from saltlab.explore import ExploreError
+        from saltlab.analysis.explore import ExploreError
 
-        from saltlab.predict import PredictError
-        from saltlab.training.evaluate import EvaluationError
+        from saltlab.inference.predict import PredictError
+        from saltlab.inference.evaluate import EvaluationError
 
-        from saltlab.training.run_folder import RunBusy
+        from saltlab.runs.run_folder import RunBusy
 
         known += (ConfigError, WeightsUnavailable, CheckpointError, ExploreError, PredictError, EvaluationError, RunBusy)
     try:

@@ -27,7 +27,7 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """A small demo data set (200 train, 60 test images), generated once per session."""
-    from saltlab.demo import generate_demo_dataset
+    from saltlab.core.demo import generate_demo_dataset
 
     return generate_demo_dataset(tmp_path_factory.mktemp("demo") / "tgs-demo", n=200, n_test=60, seed=1)
 
@@ -41,14 +41,14 @@ def real_root() -> Path:
 
 @pytest.fixture(scope="session")
 def real_ds(real_root):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     return load_dataset(real_root)
 
 
 @pytest.fixture(scope="session")
 def demo_ds(demo_root):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     return load_dataset(demo_root)
 

@@ -53,7 +53,7 @@ _DEMO: dict[str, Path] = {}
 
 def demo(tmp: Path, n: int = 24) -> Path:
     """A fresh copy of a small generated data set (generated once per process)."""
-    from saltlab.demo import generate_demo_dataset
+    from saltlab.core.demo import generate_demo_dataset
 
     key = f"demo{n}"
     if key not in _DEMO:
@@ -140,7 +140,7 @@ def _png_header(width: int, height: int) -> bytes:
 # --- data sets ------------------------------------------------------------------------------------
 @case("zip member with a bad CRC", "that image reported (unreadable zip member); the other images load")
 def _(tmp):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     images = sorted((data / "train" / "images").glob("*.png"))
@@ -163,7 +163,7 @@ def _(tmp):
 
 @case("corrupt test.zip", "test images reported unreadable; the train images still load")
 def _(tmp):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     n_train = len(list((data / "train" / "images").glob("*.png")))
@@ -179,7 +179,7 @@ def _(tmp):
 def _(tmp):
     import resource
 
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     victim = sorted((data / "test" / "images").glob("*.png"))[0]
@@ -197,7 +197,7 @@ def _(tmp):
     import cv2
     import numpy as np
 
-    from saltlab.predict import decode_uploads
+    from saltlab.inference.predict import decode_uploads
 
     good = cv2.imencode(".png", np.zeros((101, 101), np.uint8))[1].tobytes()
     ids, images, problems = decode_uploads([("big.png", _png_header(20000, 20000)), ("ok.png", good)])
@@ -206,7 +206,7 @@ def _(tmp):
 
 @case("X.png beside X.PNG", "both files reported as one id; the rest loads")
 def _(tmp):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     first = sorted((data / "train" / "images").glob("*.png"))[0]
@@ -228,7 +228,7 @@ def _repeat_row(path: Path, change: bool) -> str:
 
 @case("a repeated, identical row in depths.csv", "a warning naming the id; one row kept")
 def _(tmp):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     id_ = _repeat_row(data / "depths.csv", change=False)
@@ -241,7 +241,7 @@ def _(tmp):
 def _(tmp):
     import numpy as np
 
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     id_ = _repeat_row(data / "depths.csv", change=True)
@@ -253,7 +253,7 @@ def _(tmp):
 
 @case("a repeated row in train.csv", "a warning naming the id; the mask PNG still cross-checked")
 def _(tmp):
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     id_ = _repeat_row(data / "train.csv", change=False)
@@ -266,8 +266,8 @@ def _(tmp):
 def _(tmp):
     import numpy as np
 
-    from saltlab.dataset import load_dataset
-    from saltlab.rle import submission_csv
+    from saltlab.core.dataset import load_dataset
+    from saltlab.core.rle import submission_csv
 
     data = demo(tmp)
     id_ = _repeat_row(data / "sample_submission.csv", change=False)
@@ -284,7 +284,7 @@ def _(tmp):
     import cv2
     import numpy as np
 
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
     images = sorted((data / "train" / "images").glob("*.png"))
@@ -302,7 +302,7 @@ def _(tmp):
 
 # --- checkpoints ----------------------------------------------------------------------------------
 def _checkpoint_error(fn) -> tuple[str, bool]:
-    from saltlab.training.checkpoint import CheckpointError
+    from saltlab.runs.checkpoint import CheckpointError
 
     try:
         fn()
@@ -313,7 +313,7 @@ def _checkpoint_error(fn) -> tuple[str, bool]:
 
 @case("a zero-byte checkpoint", "CheckpointError: one line naming the file")
 def _(tmp):
-    from saltlab.training.checkpoint import load_checkpoint
+    from saltlab.runs.checkpoint import load_checkpoint
 
     path = tmp / "best.pt"
     path.write_bytes(b"")
@@ -323,8 +323,8 @@ def _(tmp):
 
 @case("a checkpoint without its 'model' key", "CheckpointError naming the file and the missing key")
 def _(tmp):
-    from saltlab.config import TrainConfig
-    from saltlab.training.checkpoint import load_checkpoint, save_checkpoint
+    from saltlab.runs.config import TrainConfig
+    from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
     path = save_checkpoint(tmp / "best.pt", {"config": TrainConfig().to_dict()})
     got, ok = _checkpoint_error(lambda: load_checkpoint(path))
@@ -335,10 +335,10 @@ def _(tmp):
 def _(tmp):
     import torch
 
-    from saltlab.config import ModelConfig, TrainConfig
+    from saltlab.runs.config import ModelConfig, TrainConfig
     from saltlab.models import build_model
-    from saltlab.training.checkpoint import load_checkpoint, save_checkpoint
-    from saltlab.training.inference import load_model
+    from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
+    from saltlab.inference.network import load_model
 
     config = TrainConfig(model=ModelConfig(arch="scse_hypercol", encoder="resnet18"))
     weights = build_model(ModelConfig(arch="baseline", encoder="resnet18")).state_dict()
@@ -354,9 +354,9 @@ def _(tmp):
 import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-from saltlab.config import ModelConfig, TrainConfig
+from saltlab.runs.config import ModelConfig, TrainConfig
 from saltlab.models import build_model
-from saltlab.training.checkpoint import save_checkpoint
+from saltlab.runs.checkpoint import save_checkpoint
 model = build_model(ModelConfig(encoder="resnet18"))
 try:
     save_checkpoint({str(tmp / 'best.pt')!r}, {{"config": TrainConfig().to_dict(), "model": model.state_dict()}})
@@ -372,7 +372,7 @@ except OSError as exc:
 
 @case("a torn cached evaluation (predictions.npz cut short)", "ignored and predicted again; evaluate works")
 def _(tmp):
-    from saltlab.training.evaluate import evaluate_run
+    from saltlab.inference.evaluate import evaluate_run
 
     run = tiny_run(tmp, demo(tmp))
     first = evaluate_run(run.path)
@@ -422,9 +422,9 @@ def _(tmp):
 
 @case("submit (Start on the Train page) with a data set that does not exist", "DataSetError; nothing created, nothing queued")
 def _(tmp):
-    from saltlab.config import from_dict, load_config
-    from saltlab.sources import DataSetError
-    from saltlab.training.launcher import submit
+    from saltlab.runs.config import from_dict, load_config
+    from saltlab.core.sources import DataSetError
+    from saltlab.jobs.launcher import submit
 
     values = {**load_config("smoke"), "data": str(tmp / "missing")}
     try:
@@ -436,8 +436,8 @@ def _(tmp):
 
 @case("Resume a failed run whose data set is gone", "refused with the reason; the run stays failed, not queued")
 def _(tmp):
-    from saltlab.sources import DataSetError
-    from saltlab.training.launcher import request_resume
+    from saltlab.core.sources import DataSetError
+    from saltlab.jobs.launcher import request_resume
 
     run = _run_folder(tmp / "runs", "orphan", {"state": "failed", "error": "x"})
     config = json.loads(run.config_path.read_text())
@@ -451,8 +451,8 @@ def _(tmp):
 
 @case("Predict every test image on a data set without test images", "refused before any job folder exists")
 def _(tmp):
-    from saltlab.predict_jobs import start_job
-    from saltlab.sources import DataSetError
+    from saltlab.jobs.predict_jobs import start_job
+    from saltlab.core.sources import DataSetError
 
     data = demo(tmp)
     shutil.rmtree(data / "test")
@@ -466,8 +466,8 @@ def _(tmp):
 
 @case("a background predict job", "its job.json names the data set (absolute path, fingerprint) and the models")
 def _(tmp):
-    from saltlab.dataset import load_dataset
-    from saltlab.predict_jobs import start_job
+    from saltlab.core.dataset import load_dataset
+    from saltlab.jobs.predict_jobs import start_job
 
     data = demo(tmp)
     job = start_job([str(tmp / "no-run")], str(data), root=tmp / "jobs")  # the job fails on the missing run, later
@@ -518,7 +518,7 @@ def _(tmp):
 
 # --- runs and the registry ------------------------------------------------------------------------
 def _run_folder(root: Path, name: str, status=None, config: str | None = None):
-    from saltlab.training.run_folder import RunFolder
+    from saltlab.runs.run_folder import RunFolder
 
     run = RunFolder(root / name)
     run.path.mkdir(parents=True)
@@ -546,7 +546,7 @@ def _(tmp):
 
 @case("a stale pid now used by another process", "the run reads as failed, not running forever")
 def _(tmp):
-    from saltlab.training.run_folder import process_start
+    from saltlab.runs.run_folder import process_start
 
     run = _run_folder(tmp, "stale", {"state": "running", "pid": os.getpid(), "pid_start": (process_start(os.getpid()) or 0) + 7})
     state = run.read_status()["state"]
@@ -555,7 +555,7 @@ def _(tmp):
 
 @case("an unparsable pid in status.json", "the run reads as failed; the queue is not stopped")
 def _(tmp):
-    from saltlab.training.launcher import tick
+    from saltlab.jobs.launcher import tick
 
     run = _run_folder(tmp, "badpid", {"state": "running", "pid": "12ab"})
     started = tick(tmp)
@@ -578,7 +578,7 @@ def _(tmp):
 
 @case("the registry order", "newest run first by creation time, not by name")
 def _(tmp):
-    from saltlab.training.run_folder import list_runs
+    from saltlab.runs.run_folder import list_runs
 
     now = time.time()
     _run_folder(tmp, "a-old", {"state": "done", "created": now - 60})
@@ -589,7 +589,7 @@ def _(tmp):
 
 @case("delete a running run", "refused; the folder stays")
 def _(tmp):
-    from saltlab.training.run_folder import process_start
+    from saltlab.runs.run_folder import process_start
 
     run = _run_folder(tmp, "busy", {"state": "running", "pid": os.getpid(), "pid_start": process_start(os.getpid())})
     result = saltlab_cli("runs", "--root", str(tmp), "--delete", "busy")
@@ -599,8 +599,8 @@ def _(tmp):
 # --- folds and splits -----------------------------------------------------------------------------
 @case("one image removed from the data set", "no other image changes fold")
 def _(tmp):
-    from saltlab.dataset import load_dataset
-    from saltlab.folds import fold_table
+    from saltlab.core.dataset import load_dataset
+    from saltlab.core.folds import fold_table
 
     data = demo(tmp, n=200)
     before = dict(zip(*fold_table(load_dataset(data)).pipe(lambda t: (t["id"], t["fold"]))))
@@ -615,7 +615,7 @@ def _(tmp):
 @case("evaluate a run after 2 of its validation images left the data set",
       "scored on the rest, with a note counting the missing")  # fmt: skip
 def _(tmp):
-    from saltlab.training.evaluate import evaluate_run
+    from saltlab.inference.evaluate import evaluate_run
 
     data = demo(tmp, n=24)
     run = tiny_run(tmp, data)
@@ -644,8 +644,8 @@ def _(tmp):
 # --- files ----------------------------------------------------------------------------------------
 @case("permissions of written files", "the usual 0644 under umask 022 (not mkstemp's 0600)")
 def _(tmp):
-    from saltlab.fileio import UMASK, write_json_atomic
-    from saltlab.rle import write_submission
+    from saltlab.core.fileio import UMASK, write_json_atomic
+    from saltlab.core.rle import write_submission
 
     import numpy as np
 
@@ -658,8 +658,8 @@ def _(tmp):
 
 @case("the data set cache after many changes", "only the 4 most recently used entries kept")
 def _(tmp):
-    from saltlab import dataset_cache
-    from saltlab.dataset import load_dataset
+    from saltlab.core import dataset_cache
+    from saltlab.core.dataset import load_dataset
 
     os.environ["SALTLAB_CACHE"], saved = str(tmp / "cache"), os.environ.get("SALTLAB_CACHE")
     try:

@@ -54,7 +54,7 @@ def start_training(config_path: Path, out: Path, tmp: Path, *extra: str) -> subp
 
 def cancel_after(config: dict, out: Path, tmp: Path, done) -> str:
     """Train `config` into `out` in a subprocess, SIGTERM it once done(metrics) holds; its output (it must exit 130)."""
-    from saltlab.training.run_folder import RunFolder
+    from saltlab.runs.run_folder import RunFolder
 
     config_path = tmp / f"{out.name}.json"
     config_path.write_text(json.dumps(config))

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saltlab import analysis
-from saltlab.metric import image_scores, image_scores_per_image, iou
+from saltlab.analysis import summaries as analysis
+from saltlab.core.metric import image_scores, image_scores_per_image, iou
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -117,12 +117,12 @@ def test_compare_cli_on_two_real_runs(trained_run, demo_root, tmp_path):
 def test_explore_names_other_checkpoints_of_a_run(trained_run, tmp_path):
     import shutil
 
-    from saltlab.explore import explore, model_name
+    from saltlab.analysis.explore import explore, model_name
 
     run = tmp_path / "r"
     shutil.copytree(trained_run.path, run, ignore=shutil.ignore_patterns("eval"))
     # Another checkpoint of the same run, with weights that surely differ from best.pt's.
-    from saltlab.training.checkpoint import load_checkpoint, save_checkpoint
+    from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
 
     other = load_checkpoint(run / "best.pt")
     head = [k for k in other["model"] if k.startswith("head") and k.endswith("weight")][0]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from saltlab.training.launcher import cancel
-from saltlab.training.run_folder import list_runs
+from saltlab.jobs.launcher import cancel
+from saltlab.runs.run_folder import list_runs
 
 PROJECT = Path(__file__).resolve().parents[1]
 APP = str(PROJECT / "app.py")
@@ -149,8 +149,8 @@ def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, 
     n_val = len(trained_run.read_split()["val_ids"])
     assert any(f"{n_val} validation images" in c.value for c in at.caption)
     # The all-empty reference beside the score, the same number the library computes.
-    from saltlab.dataset import load_dataset
-    from saltlab.scoring import empty_score
+    from saltlab.core.dataset import load_dataset
+    from saltlab.core.scoring import empty_score
 
     ds = load_dataset(demo_root)
     val_ids = trained_run.read_split()["val_ids"]  # the run's held-out fold, as it recorded it

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from saltlab.browse import Filter, anomaly_counts, filter_table, page_of
-from saltlab.render import OUTCOME_COLOURS, mask_overlay, mosaic, outcome_map, outcome_overlay
-from saltlab.table import image_table
+from saltlab.analysis.browse import Filter, anomaly_counts, filter_table, page_of
+from saltlab.analysis.render import OUTCOME_COLOURS, mask_overlay, mosaic, outcome_map, outcome_overlay
+from saltlab.core.table import image_table
 
 
 def test_filters(demo_ds):

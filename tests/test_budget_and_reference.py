@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from saltlab import analysis
-from saltlab.config import (ScheduleConfig, StageConfig, from_dict, load_config, plan_epochs, preset_description, preset_names,
+from saltlab.analysis import summaries as analysis
+from saltlab.runs.config import (ScheduleConfig, StageConfig, from_dict, load_config, plan_epochs, preset_description, preset_names,
                             scaled_swa_start)
-from saltlab.scoring import empty_score
-from saltlab.training.registry import format_row, run_row
-from saltlab.training.run_folder import RunFolder
+from saltlab.core.scoring import empty_score
+from saltlab.runs.registry import format_row, run_row
+from saltlab.runs.run_folder import RunFolder
 from saltlab.training.schedule import is_cycle_end, lr_at
 from tests.helpers import tiny_config
 
@@ -116,7 +116,7 @@ def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, t
     if len(epochs) == sum(planned):  # ran to its end: the schedule decayed to its floor
         assert epochs[-1]["lr"] == pytest.approx(1e-6)
     # The all-empty reference rides along every validation: the share of empty masks among the validation images.
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     ds = load_dataset(demo_root)
     masks = ds.train_masks[ds.train_index(run.read_split()["monitor_ids"])]

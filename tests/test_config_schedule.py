@@ -2,7 +2,7 @@
 
 import pytest
 
-from saltlab.config import (
+from saltlab.runs.config import (
     ConfigError,
     ScheduleConfig,
     StageConfig,
@@ -94,7 +94,7 @@ def test_cosine_restarts_and_cycle_ends():
 
 def test_stage_table_merge_keeps_hidden_settings_by_name():
     """Deleting the first row of snapshot_cosine must not hand the SGDR stage the BCE stage's hidden settings."""
-    from saltlab.config import from_dict, load_config, stage_table, stages_from_table
+    from saltlab.runs.config import from_dict, load_config, stage_table, stages_from_table
 
     values = load_config("snapshot_cosine")
     preset = values["stages"]
@@ -116,7 +116,7 @@ def test_stage_table_merge_keeps_hidden_settings_by_name():
 
 
 def test_stage_table_row_with_blanks_is_refused():
-    from saltlab.config import ConfigError, stages_from_table
+    from saltlab.runs.config import ConfigError, stages_from_table
 
     with pytest.raises(ConfigError, match=r"stage row 1 \(x\): fill in epochs, lr"):
         stages_from_table([], [{"name": "x", "loss": "bce", "epochs": float("nan"), "optimizer": "adam", "lr": None,

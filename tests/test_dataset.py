@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saltlab import rle
-from saltlab.dataset import load_dataset
-from saltlab.dataset_cache import dataset_dir
-from saltlab.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
-from saltlab.sources import DataSetError, scan
-from saltlab.table import summary
+from saltlab.core import rle
+from saltlab.core.dataset import load_dataset
+from saltlab.core.dataset_cache import dataset_dir
+from saltlab.core.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
+from saltlab.core.sources import DataSetError, scan
+from saltlab.core.table import summary
 
 
 def tree_snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from saltlab.definitions import (
+from saltlab.core.definitions import (
     coverage,
     coverage_class,
     image_mean_std,
@@ -12,7 +12,7 @@ from saltlab.definitions import (
     is_full,
     is_vertical_mask,
 )
-from saltlab.table import COLUMNS, image_table, summary
+from saltlab.core.table import COLUMNS, image_table, summary
 
 
 def test_coverage_and_class():

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from saltlab.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
-from saltlab.demo import generate_demo_dataset, make_sample
+from saltlab.core.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
+from saltlab.core.demo import generate_demo_dataset, make_sample
 
 
 def test_layout_and_file_quirks(demo_root, demo_ds):

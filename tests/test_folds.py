@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saltlab.definitions import coverage, coverage_class
-from saltlab.folds import DEFAULT_SEED, assign_folds, fold_of, fold_split, fold_table, stratification_bound
+from saltlab.core.definitions import coverage, coverage_class
+from saltlab.core.folds import DEFAULT_SEED, assign_folds, fold_of, fold_split, fold_table, stratification_bound
 
 
 def test_assignment_is_a_fixed_function_of_ids():
@@ -78,7 +78,7 @@ def test_split_is_disjoint_and_complete(demo_ds):
 
 
 def test_saved_beside_cache_and_reused(demo_ds):
-    from saltlab.dataset_cache import dataset_dir
+    from saltlab.core.dataset_cache import dataset_dir
 
     first = fold_table(demo_ds, n_folds=4, seed=7)
     path = dataset_dir(demo_ds.fingerprint) / "folds-v2-k4-s7.csv"

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from saltlab.training.checkpoint import load_checkpoint
+from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.training.engine import train
-from saltlab.training.run_folder import RunFolder
+from saltlab.runs.run_folder import RunFolder
 from tests.helpers import cancel_after, resume, tiny_config
 
 DEVICE = os.environ.get("SALTLAB_TEST_DEVICE", "cuda")
@@ -58,7 +58,7 @@ def test_resume_on_the_gpu_matches_the_uninterrupted_run(demo_root, tmp_path, gp
 
 
 def test_predict_on_the_gpu_agrees_with_the_cpu(gpu_run, demo_ds):
-    from saltlab.predict import predict_images
+    from saltlab.inference.predict import predict_images
 
     images = demo_ds.test_images[:32]
     on_device, _ = predict_images([gpu_run.path], images, tta=True, device=DEVICE)

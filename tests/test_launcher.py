@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from saltlab.config import from_dict, load_config
-from saltlab.training.checkpoint import load_checkpoint
-from saltlab.training.launcher import cancel, queue_position, request_resume, submit, tick
-from saltlab.training.run_folder import RunFolder
+from saltlab.runs.config import from_dict, load_config
+from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.runs.run_folder import RunFolder
 
 
 def smoke(data: Path, **extra):

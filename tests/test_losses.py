@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from saltlab.losses import MASK_LOSSES, compute_loss, dice, focal, judge_loss, lovasz_hinge, lovasz_hinge_flat
+from saltlab.models.losses import MASK_LOSSES, compute_loss, dice, focal, judge_loss, lovasz_hinge, lovasz_hinge_flat
 
 
 def jaccard_loss_of_set(mispredicted: set[int], gt: set[int]) -> float:
@@ -92,7 +92,7 @@ def test_every_loss_has_gradients(name):
 
 
 def test_batched_lovasz_equals_per_image():
-    from saltlab.losses import lovasz_hinge_batch
+    from saltlab.models.losses import lovasz_hinge_batch
 
     gen = torch.Generator().manual_seed(5)
     logits = torch.randn(6, 400, generator=gen)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from saltlab.metric import THRESHOLDS, dataset_score, image_scores, image_scores_per_image, iou, iou_bucket
+from saltlab.core.metric import THRESHOLDS, dataset_score, image_scores, image_scores_per_image, iou, iou_bucket
 
 
 def masks_with_iou(inter: int, union: int, size: int = 101) -> tuple[np.ndarray, np.ndarray]:

@@ -7,11 +7,11 @@ import torch
 from segmentation_models_pytorch.base.modules import SCSEModule
 from torch.utils.flop_counter import FlopCounterMode
 
-from saltlab.config import ModelConfig
+from saltlab.runs.config import ModelConfig
 from saltlab.models import WeightsUnavailable, build_encoder, build_model
 from saltlab.models.geometry import from_output, to_input
 from saltlab.models.unet import FusedSCSE, decoder_widths
-from saltlab.training.inference import forward_101
+from saltlab.inference.network import forward_101
 
 VARIANTS = [
     dict(arch=a, **opts)

@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from saltlab.dataset import load_dataset
-from saltlab.predict import PredictError, predict_images, predict_test_set, write_outputs
-from saltlab.rle import decode, read_submission
-from saltlab.training.checkpoint import load_checkpoint
-from saltlab.training.inference import predict
+from saltlab.core.dataset import load_dataset
+from saltlab.inference.predict import PredictError, predict_images, predict_test_set, write_outputs
+from saltlab.core.rle import decode, read_submission
+from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.inference.network import predict
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -104,7 +104,7 @@ def test_a_write_killed_midway_leaves_the_previous_file(tmp_path):
     while it is writing leaves the previous file whole, never a torn one."""
     target = tmp_path / "submission.csv"
     target.write_text("id,rle_mask\nold,1 1\n")
-    script = (f"import time\nfrom saltlab.fileio import atomic_write\n"
+    script = (f"import time\nfrom saltlab.core.fileio import atomic_write\n"
               f"def slow(f):\n    for _ in range(2000):\n        f.write(b'x' * 65536); f.flush(); time.sleep(0.01)\n"
               f"atomic_write({str(target)!r}, slow)\n")  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
@@ -118,9 +118,9 @@ def test_a_write_killed_midway_leaves_the_previous_file(tmp_path):
 
 
 def test_threshold_default_comes_from_the_validation_sweep(trained_run, tmp_path):
-    from saltlab.analysis import threshold_sweep
-    from saltlab.predict import suggested_threshold
-    from saltlab.training.evaluate import evaluate_run
+    from saltlab.analysis.summaries import threshold_sweep
+    from saltlab.inference.predict import suggested_threshold
+    from saltlab.inference.evaluate import evaluate_run
 
     run = tmp_path / "run"
     shutil.copytree(trained_run.path, run, ignore=shutil.ignore_patterns("eval"))
@@ -139,7 +139,7 @@ def test_threshold_default_comes_from_the_validation_sweep(trained_run, tmp_path
 def test_uploads_are_decoded_or_refused_by_name(demo_ds):
     import cv2
 
-    from saltlab.predict import decode_uploads, masks_zip
+    from saltlab.inference.predict import decode_uploads, masks_zip
 
     ok = cv2.imencode(".png", demo_ds.test_images[0])[1].tobytes()
     rgb = cv2.imencode(".png", np.repeat(demo_ds.test_images[1][..., None], 3, 2))[1].tobytes()
@@ -160,7 +160,7 @@ def test_uploads_are_decoded_or_refused_by_name(demo_ds):
 
 @pytest.mark.real_data
 def test_background_job_finishes_or_cancels_without_a_csv(trained_run, demo_root, real_root, tmp_path):
-    from saltlab.predict_jobs import cancel_job, list_jobs, start_job
+    from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
 
     job = start_job([str(trained_run.path)], str(demo_root), threshold=0.5, root=tmp_path / "jobs")
     deadline = time.monotonic() + 120
@@ -189,7 +189,7 @@ def test_background_job_finishes_or_cancels_without_a_csv(trained_run, demo_root
 def test_a_killed_job_reads_as_failed(trained_run, real_root, tmp_path):
     import os
 
-    from saltlab.predict_jobs import start_job
+    from saltlab.jobs.predict_jobs import start_job
 
     job = start_job([str(trained_run.path)], str(real_root), tta=True, root=tmp_path / "jobs")
     time.sleep(3)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from saltlab.config import LOSSES, PseudoConfig
-from saltlab.losses import compute_loss
-from saltlab.pseudo import IGNORE, load, select_confident
+from saltlab.runs.config import LOSSES, PseudoConfig
+from saltlab.models.losses import compute_loss
+from saltlab.inference.pseudo import IGNORE, load, select_confident
 from saltlab.training.data import SaltTrainSet
 from saltlab.training.engine import train
 from tests.helpers import tiny_config
@@ -83,7 +83,7 @@ def test_augmentation_keeps_ignore_labels_exact():
 
 
 def test_a_run_trained_with_pseudo_labels(demo_root, demo_ds, trained_run, tmp_path):
-    from saltlab.predict import predict_images
+    from saltlab.inference.predict import predict_images
 
     # The tiny teacher is unsure everywhere (p near 0.5): thresholds from its own quantiles give a mix.
     probs, _ = predict_images([trained_run.path], demo_ds.test_images)
@@ -110,7 +110,7 @@ def test_saved_labels_are_reused_and_the_cli_records_the_runs(demo_root, demo_ds
     import subprocess
     import sys
 
-    from saltlab.pseudo import PseudoLabels, pseudo_training_data, save
+    from saltlab.inference.pseudo import PseudoLabels, pseudo_training_data, save
 
     ids = list(demo_ds.test_ids[:3])
     masks = np.zeros((3, 101, 101), np.uint8)

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from saltlab.training.launcher import submit, tick
-from saltlab.training.registry import registry_rows
-from saltlab.training.run_folder import RunBusy, RunFolder, list_runs, process_start, remove_run
+from saltlab.jobs.launcher import submit, tick
+from saltlab.runs.registry import registry_rows
+from saltlab.runs.run_folder import RunBusy, RunFolder, list_runs, process_start, remove_run
 from tests.helpers import PROJECT, env_for
 from tests.test_launcher import smoke, wait_state
 

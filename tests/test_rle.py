@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from saltlab import rle
+from saltlab.core import rle
 
 
 def test_round_trip_random_masks():

@@ -5,11 +5,11 @@ import shutil
 
 import pytest
 
-from saltlab.dataset import load_dataset
-from saltlab.explore import ExploreError, explore
-from saltlab.folds import fold_split
-from saltlab.training.checkpoint import load_checkpoint
-from saltlab.training.evaluate import EvaluationError, evaluate_run
+from saltlab.core.dataset import load_dataset
+from saltlab.analysis.explore import ExploreError, explore
+from saltlab.core.folds import fold_split
+from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.inference.evaluate import EvaluationError, evaluate_run
 
 
 def _copy_without(demo_root, tmp_path, drop: set[str]):
@@ -39,8 +39,8 @@ def test_run_records_its_split(trained_run, demo_root):
 
 
 def test_evaluation_on_a_changed_data_set(trained_run, demo_root, tmp_path, monkeypatch):
-    from saltlab.config import from_dict
-    from saltlab.training.checkpoint import save_checkpoint
+    from saltlab.runs.config import from_dict
+    from saltlab.runs.checkpoint import save_checkpoint
 
     split = trained_run.read_split()
     val = split["val_ids"]
@@ -90,7 +90,7 @@ def test_compare_refuses_runs_without_common_images_before_inference(trained_run
 
 
 def test_resume_refuses_when_training_images_are_gone(demo_root, tmp_path):
-    from saltlab.config import from_dict
+    from saltlab.runs.config import from_dict
     from saltlab.training.engine import train
 
     from tests.helpers import tiny_config

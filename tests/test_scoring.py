@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from saltlab.metric import image_scores
-from saltlab.scoring import masks_from_probs, score_predictions
+from saltlab.core.metric import image_scores
+from saltlab.core.scoring import masks_from_probs, score_predictions
 
 
 def test_judge_gate_zeroes_masks():

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 
-from saltlab.config import from_dict
-from saltlab.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from saltlab.runs.config import from_dict
+from saltlab.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from saltlab.training.engine import train
-from saltlab.training.evaluate import evaluate_run
-from saltlab.training.run_folder import RunFolder
+from saltlab.inference.evaluate import evaluate_run
+from saltlab.runs.run_folder import RunFolder
 from tests.helpers import PROJECT, cancel_after, env_for, free_port, resume, start_training, tiny_config, wait_for
 
 def test_run_lowers_loss_and_writes_everything(trained_run):
@@ -257,11 +257,11 @@ def test_snapshots_and_swa_average_the_epochs(demo_root, tmp_path):
         torch.testing.assert_close(swa["model"][key], (snaps[0][key].float() + snaps[1][key].float()) / 2, atol=1e-6, rtol=0)
     # The first BatchNorm (after the stem conv) sees the same input whatever its own statistics are:
     # its running mean must be the mean of that input over the 64 training images.
-    from saltlab.dataset import load_dataset
-    from saltlab.folds import fold_split
+    from saltlab.core.dataset import load_dataset
+    from saltlab.core.folds import fold_split
     from saltlab.models.geometry import images_to_tensor
     from saltlab.training.data import stratified_subset
-    from saltlab.training.inference import forward_101, load_model
+    from saltlab.inference.network import forward_101, load_model
 
     model, config = load_model(swa, torch.device("cpu"))
     ds = load_dataset(demo_root)

@@ -18,7 +18,7 @@ if not os.environ.get("SALTLAB_ALLOW_DOWNLOAD"):
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from saltlab.config import ModelConfig  # noqa: E402
+from saltlab.models.spec import ModelConfig  # noqa: E402
 from saltlab.models.unet import SaltUNet  # noqa: E402
 
 ARCH_OPTIONS = {

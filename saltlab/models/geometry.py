@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from saltlab.definitions import IMAGE_SIZE
+from saltlab.core.definitions import IMAGE_SIZE
 
 
 def _layout(input_size: int) -> tuple[int, int, int]:

@@ -1,1 +1,2 @@
-"""The training engine: data pipeline, schedules, checkpoints, run folders, the loop, evaluation."""
+"""The training engine: LR schedules, the data pipelines, the loop with its checkpoints, budget, SWA
+and DDP. Imports the layers below: core, models, runs, inference."""

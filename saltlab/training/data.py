@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
-from saltlab.definitions import IMAGE_SIZE, coverage, coverage_class  # noqa: E402
+from saltlab.core.definitions import IMAGE_SIZE, coverage, coverage_class  # noqa: E402
 from saltlab.training.device_pipeline import DeviceTrainData  # noqa: E402
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from saltlab.definitions import IMAGE_SIZE
+from saltlab.core.definitions import IMAGE_SIZE
 
 CROP = 90
 FLIP_P, CROP_P, COLOUR_P = 0.5, 0.2, 0.2

@@ -29,25 +29,24 @@ import socket
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from saltlab.config import StageConfig, TrainConfig, from_dict, plan_epochs, scaled_swa_start
-from saltlab.dataset import Dataset, load_dataset
-from saltlab.sources import DataSetError
-from saltlab.folds import FOLDS_VERSION, fold_split
-from saltlab.losses import compute_loss
+from saltlab.runs.config import StageConfig, TrainConfig, from_dict, plan_epochs, scaled_swa_start
+from saltlab.core.dataset import Dataset, check_training_data, load_dataset
+from saltlab.core.sources import DataSetError
+from saltlab.core.folds import FOLDS_VERSION, fold_split
+from saltlab.models.losses import compute_loss
 from saltlab.models import WeightsUnavailable, build_model
-from saltlab.pseudo import IGNORE, pseudo_training_data
-from saltlab.training.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
+from saltlab.inference.pseudo import IGNORE, pseudo_training_data
+from saltlab.runs.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.training.data import epoch_batches, iterate_batches, make_train_data, resolve_pipeline, stratified_subset
-from saltlab.scoring import empty_score, score_predictions
+from saltlab.core.scoring import empty_score, score_predictions
 from saltlab.models.geometry import images_to_tensor
-from saltlab.training.inference import forward_101, predict, resolve_device
-from saltlab.training.run_folder import RunBusy, RunFolder, checkpoints_root, process_start, stamped_folder
+from saltlab.inference.network import forward_101, predict, resolve_device
+from saltlab.runs.run_folder import RunBusy, RunFolder, new_run_dir, process_start
 from saltlab.training.schedule import is_cycle_end, lr_at
 
 log = logging.getLogger("saltlab.train")
@@ -75,11 +74,6 @@ class Position:
 def _dist_info() -> tuple[int, int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def new_run_dir(config: TrainConfig, root: Path | None = None) -> Path:
-    """A fresh folder name under root (default: checkpoints_root()): NAME-fFOLD-TIMESTAMP[-k]."""
-    return stamped_folder(root or checkpoints_root(), f"{config.name}-f{config.fold}")
 
 
 def _make_optimizer(stage: StageConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -115,15 +109,6 @@ def _setup_logging(run: RunFolder, rank: int) -> None:
 
 # Failures whose message names the cause and the remedy: logged as one line.
 EXPLAINED = (WeightsUnavailable, CheckpointError, DataSetError, FloatingPointError, RunBusy)
-
-
-def check_training_data(path: str | None) -> Dataset:
-    """The data set a run would train on, loaded (from the cache when it can); DataSetError, naming the
-    folder and the reason, when it cannot be trained on."""
-    ds = load_dataset(path)
-    if ds.n_train < 2:
-        raise DataSetError(f"{ds.root}: {ds.n_train} labelled train image(s); training needs at least 2")
-    return ds
 
 
 def _split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> dict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from saltlab.config import StageConfig
+from saltlab.runs.config import StageConfig
 
 
 def lr_at(stage: StageConfig, t: float) -> float:

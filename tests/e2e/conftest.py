@@ -55,7 +55,7 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 def kill_runs(runs: Path) -> None:
     """No training process outlives the tests."""
-    from saltlab.training.run_folder import list_runs
+    from saltlab.runs.run_folder import list_runs
 
     for run in list_runs(runs):
         pid = (run.read_status() or {}).get("pid")

@@ -5,9 +5,9 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from saltlab.config import from_dict, load_config
-from saltlab.training.launcher import submit
-from saltlab.training.run_folder import RunFolder
+from saltlab.runs.config import from_dict, load_config
+from saltlab.jobs.launcher import submit
+from saltlab.runs.run_folder import RunFolder
 
 from .conftest import kill_runs, start_app, stop_app
 

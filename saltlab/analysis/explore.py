@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab import analysis
-from saltlab.training.evaluate import Evaluation, evaluate_run, plan_evaluation
+from saltlab.analysis import summaries as analysis
+from saltlab.inference.evaluate import Evaluation, evaluate_run, plan_evaluation
 
 
 class ExploreError(ValueError):

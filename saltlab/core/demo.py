@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from saltlab import rle
-from saltlab.definitions import IMAGE_SIZE
-from saltlab.fileio import usual_dir_permissions
+from saltlab.core import rle
+from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.fileio import usual_dir_permissions
 
 S = IMAGE_SIZE
 EMPTY_FRACTION = 0.39

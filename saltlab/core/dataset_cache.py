@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab.dataset import Dataset
-from saltlab.fileio import usual_dir_permissions
-from saltlab.health import HealthReport
-from saltlab.paths import cache_root
+from saltlab.core.fileio import usual_dir_permissions
+from saltlab.core.health import HealthReport
+from saltlab.core.paths import cache_root
 
 KEEP = 4  # cache entries kept, the most recently used
 ARRAYS = ("train_images", "train_masks", "train_depths", "test_images", "test_depths")
@@ -33,8 +32,10 @@ def dataset_dir(fingerprint: str) -> Path:
     return cache_root() / "datasets" / fingerprint
 
 
-def load(fingerprint: str, root: Path) -> Dataset | None:
-    """The cached data set for this fingerprint, or None when absent or unreadable."""
+def load(fingerprint: str, root: Path) -> dict | None:
+    """The cached data set's fields for this fingerprint (`Dataset(**fields)`), or None when absent or unreadable.
+
+    Fields, not the Dataset: this module sits below `dataset`, which calls it."""
     folder = dataset_dir(fingerprint)
     if not (folder / "meta.json").is_file():
         return None
@@ -42,7 +43,7 @@ def load(fingerprint: str, root: Path) -> Dataset | None:
         os.utime(folder / "meta.json")  # marks it recently used, for prune()
         meta = json.loads((folder / "meta.json").read_text())
         arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
-        return Dataset(
+        return dict(
             root=Path(root),
             fingerprint=fingerprint,
             health=HealthReport.from_records(meta["health"]),
@@ -55,8 +56,8 @@ def load(fingerprint: str, root: Path) -> Dataset | None:
         return None
 
 
-def save(dataset: Dataset) -> Path | None:
-    """Write the data set's cache entry; a failure to write only warns (the data is still loaded)."""
+def save(dataset) -> Path | None:
+    """Write the cache entry of a loaded Dataset; a failure to write only warns (the data is still loaded)."""
     folder = dataset_dir(dataset.fingerprint)
     tmp: Path | None = None
     try:

@@ -12,7 +12,7 @@ import struct
 import cv2
 import numpy as np
 
-from saltlab.definitions import IMAGE_SIZE
+from saltlab.core.definitions import IMAGE_SIZE
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MASK_ON_VALUES = (1, 255, 65535)

@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from saltlab import rle as rle_codec
-from saltlab.definitions import IMAGE_SIZE
-from saltlab.health import WARNING, HealthReport
-from saltlab.paths import resolve_data_path
-from saltlab.pngs import BadFile, decode_image, decode_mask
-from saltlab.sources import DataLayout, DataSetError, Member, scan
+from saltlab.core import dataset_cache
+from saltlab.core import rle as rle_codec
+from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.health import WARNING, HealthReport
+from saltlab.core.paths import resolve_data_path
+from saltlab.core.pngs import BadFile, decode_image, decode_mask
+from saltlab.core.sources import DataLayout, DataSetError, Member, scan
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -271,20 +272,18 @@ def load_dataset(
     use_cache: bool = True,
     progress: Progress | None = None,
 ) -> Dataset:
-    """Load the data set at `path` (or the default one, see saltlab.paths), from cache if possible.
+    """Load the data set at `path` (or the default one, see saltlab.core.paths), from cache if possible.
 
     Raises DataSetError when the path is not a data set. Bad items never raise: they are
     in `dataset.health` and left out.
     """
-    from saltlab import dataset_cache
-
     root = resolve_data_path(path)
     layout = scan(root)
     fingerprint = layout.fingerprint()
     if use_cache:
         cached = dataset_cache.load(fingerprint, root)
         if cached is not None:
-            return cached
+            return Dataset(**cached)
     try:
         dataset = _load_fresh(layout, fingerprint, progress)
     finally:
@@ -292,3 +291,12 @@ def load_dataset(
     if use_cache:
         dataset_cache.save(dataset)
     return dataset
+
+
+def check_training_data(path: str | None) -> Dataset:
+    """The data set a run would train on, loaded (from the cache when it can); DataSetError, naming the
+    folder and the reason, when it cannot be trained on."""
+    ds = load_dataset(path)
+    if ds.n_train < 2:
+        raise DataSetError(f"{ds.root}: {ds.n_train} labelled train image(s); training needs at least 2")
+    return ds

@@ -15,8 +15,8 @@ import signal
 import time
 from pathlib import Path
 
-from saltlab.sources import DataSetError
-from saltlab.training.run_folder import RunFolder, checkpoints_root, process_start, spawn_saltlab, stamped_folder
+from saltlab.core.sources import DataSetError
+from saltlab.runs.run_folder import RunFolder, checkpoints_root, process_start, spawn_saltlab, stamped_folder
 
 
 def jobs_root() -> Path:
@@ -46,7 +46,7 @@ def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 
 
     DataSetError, before any folder is made, when `data` has no test images; job.json records the data
     set's absolute path and fingerprint beside the models."""
-    from saltlab.dataset import load_dataset
+    from saltlab.core.dataset import load_dataset
 
     ds = load_dataset(data)
     if not ds.n_test:

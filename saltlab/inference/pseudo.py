@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab.config import PseudoConfig
-from saltlab.fileio import atomic_write
+from saltlab.runs.config import PseudoConfig
+from saltlab.core.fileio import atomic_write
 
 IGNORE = 255  # the label of a pixel the loss skips
 FILE_NAME = "pseudo-labels.npz"
@@ -68,7 +68,7 @@ def select_confident(probs: np.ndarray, judge: np.ndarray | None, options: Pseud
 
 def make_pseudo_labels(options: PseudoConfig, test_ids: list[str], test_images: np.ndarray, device: str = "auto",
                        progress=None) -> PseudoLabels:  # fmt: skip
-    from saltlab.predict import PredictError, predict_images
+    from saltlab.inference.predict import PredictError, predict_images
 
     if not len(test_images):
         raise PredictError("pseudo-labelling needs test images, and this data set has none")

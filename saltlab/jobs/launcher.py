@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from saltlab.config import TrainConfig
-from saltlab.training.engine import check_training_data, new_run_dir
-from saltlab.training.run_folder import RunFolder, checkpoints_root, list_runs, process_start, spawn_saltlab
+from saltlab.runs.config import TrainConfig
+from saltlab.core.dataset import check_training_data
+from saltlab.runs.run_folder import RunFolder, checkpoints_root, list_runs, new_run_dir, process_start, spawn_saltlab
 
 
 def device_slot(device: str) -> str:

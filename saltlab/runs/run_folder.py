@@ -19,9 +19,13 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from saltlab.fileio import write_json_atomic  # noqa: F401 (re-exported)
-from saltlab.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
+from saltlab.core.fileio import write_json_atomic  # noqa: F401 (re-exported)
+from saltlab.core.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
+
+if TYPE_CHECKING:
+    from saltlab.runs.config import TrainConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -257,3 +261,8 @@ def remove_run(run: RunFolder, archive: bool = False) -> Path | None:
         return None
     finally:
         os.close(fd)
+
+
+def new_run_dir(config: TrainConfig, root: Path | None = None) -> Path:
+    """A fresh folder name under root (default: checkpoints_root()): NAME-fFOLD-TIMESTAMP[-k]."""
+    return stamped_folder(root or checkpoints_root(), f"{config.name}-f{config.fold}")

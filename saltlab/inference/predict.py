@@ -20,13 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from saltlab.dataset import load_dataset
-from saltlab.pngs import BadFile, decode_image
-from saltlab.rle import write_submission
-from saltlab.scoring import masks_from_probs
-from saltlab.training.checkpoint import load_checkpoint
-from saltlab.training.evaluate import resolve_checkpoint
-from saltlab.training.inference import load_model, predict, resolve_device
+from saltlab.core.dataset import load_dataset
+from saltlab.core.pngs import BadFile, decode_image
+from saltlab.core.rle import write_submission
+from saltlab.core.scoring import masks_from_probs
+from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.inference.evaluate import resolve_checkpoint
+from saltlab.inference.network import load_model, predict, resolve_device
 
 
 class PredictError(ValueError):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab.definitions import IMAGE_SIZE
-from saltlab.fileio import write_text_atomic
+from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.fileio import write_text_atomic
 
 
 class RLEError(ValueError):

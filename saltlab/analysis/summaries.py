@@ -12,22 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from saltlab.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
-from saltlab.metric import image_scores, iou
-from saltlab.scoring import empty_score, masks_from_probs, remove_small_components, score_predictions  # noqa: F401 (re-exported)
+from saltlab.core.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
+from saltlab.core.metric import image_scores, iou
+from saltlab.core.scoring import (  # noqa: F401 (re-exported)
+    PostProcess, empty_score, masks_from_probs, predicted_masks, remove_small_components, score_predictions, threshold_sweep,
+)
 
 BUCKETS = [round(0.1 * k, 1) for k in range(11)]
-
-
-@dataclass(frozen=True)
-class PostProcess:
-    threshold: float = 0.5
-    min_size: int = 0  # connected components smaller than this (pixels) are removed
-    use_judge: bool = True  # zero the mask where the judge says no salt (judge models)
-
-
-def predicted_masks(probs: np.ndarray, judge: np.ndarray | None, options: PostProcess = PostProcess()) -> np.ndarray:
-    return masks_from_probs(probs, judge if options.use_judge else None, options.threshold, options.min_size)
 
 
 def bucket_counts(scores: np.ndarray) -> pd.Series:
@@ -135,16 +126,6 @@ def score_by_group(scores: np.ndarray, groups: np.ndarray, name: str) -> pd.Data
 def depth_bands(depths: np.ndarray, width: int = 100) -> np.ndarray:
     low = (np.nan_to_num(depths, nan=-1) // width * width).astype(int)
     return np.where(np.isnan(depths), "unknown", [f"{v}-{v + width - 1}" for v in low]).astype(object)
-
-
-def threshold_sweep(probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray,
-                    thresholds: np.ndarray | None = None, min_size: int = 0) -> pd.DataFrame:  # fmt: skip
-    """The data set score at each pixel threshold; the best row is marked."""
-    thresholds = np.round(np.arange(0.2, 0.81, 0.05), 2) if thresholds is None else thresholds
-    scores = [float(image_scores(predicted_masks(probs, judge, PostProcess(t, min_size)), truth).mean()) for t in thresholds]
-    frame = pd.DataFrame({"threshold": thresholds, "score": scores})
-    frame["best"] = frame["score"] == frame["score"].max()
-    return frame
 
 
 def where_beats(table: pd.DataFrame, a: str, b: str, limit: int = 50) -> pd.DataFrame:

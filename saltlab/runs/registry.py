@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from saltlab.training.run_folder import RunFolder, list_runs
+from saltlab.runs.run_folder import RunFolder, list_runs
 
 
 def _minutes(seconds: float | None) -> float | None:

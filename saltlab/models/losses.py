@@ -5,7 +5,7 @@ the symmetric form averages the loss of the mask and of its complement. The judg
 DESIGN.md is (0.1/2.1)·BCE(judge) + (2/2.1)·Lovász on the non-empty images only.
 
 Every loss takes an optional `valid` mask (bool, like the target): pixels outside it (the
-unconfident pixels of a pseudo-labelled image, see saltlab.pseudo) neither count nor get a gradient.
+unconfident pixels of a pseudo-labelled image, see saltlab.inference.pseudo) neither count nor get a gradient.
 """
 
 from __future__ import annotations

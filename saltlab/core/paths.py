@@ -47,7 +47,7 @@ def load_settings() -> dict:
 
 def save_settings(**values) -> None:
     """Merge values into the settings file (written atomically; a failure to write only loses the setting)."""
-    from saltlab.fileio import write_json_atomic
+    from saltlab.core.fileio import write_json_atomic
 
     try:
         write_json_atomic(settings_path(), {**load_settings(), **values})
@@ -75,7 +75,7 @@ def resolve_data_path(explicit: str | os.PathLike | None = None, *, make_demo: b
         return DEFAULT_REAL_DATA
     demo = demo_data_path()
     if make_demo and not (demo / "train.csv").exists():
-        from saltlab.demo import generate_demo_dataset
+        from saltlab.core.demo import generate_demo_dataset
 
         generate_demo_dataset(demo)
     return demo

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saltlab.dataset import Dataset
-from saltlab.definitions import (
+from saltlab.core.dataset import Dataset
+from saltlab.core.definitions import (
     N_COVERAGE_CLASSES,
     coverage,
     coverage_class,

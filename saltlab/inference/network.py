@@ -17,7 +17,7 @@ from torch import nn
 from saltlab.models.geometry import from_output, images_to_tensor, to_input
 
 if TYPE_CHECKING:
-    from saltlab.config import TrainConfig
+    from saltlab.runs.config import TrainConfig
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -53,12 +53,12 @@ def forward_101(
 def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoint") -> tuple[nn.Module, "TrainConfig"]:
     """The model of a loaded checkpoint, on the device, in eval mode (channels_last when its config says so).
     CheckpointError naming `name` when its weights do not fit the model its config describes."""
-    from saltlab.config import from_dict
+    from saltlab.runs.config import from_dict
     from saltlab.models import build_model
 
-    from saltlab.config import ConfigError
-    from saltlab.fileio import first_line
-    from saltlab.training.checkpoint import CheckpointError
+    from saltlab.runs.config import ConfigError
+    from saltlab.core.fileio import first_line
+    from saltlab.runs.checkpoint import CheckpointError
 
     try:
         config = from_dict(checkpoint["config"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from saltlab import __version__
-from saltlab.fileio import atomic_write, first_line
+from saltlab.core.fileio import atomic_write, first_line
 
 FORMAT = "saltlab.checkpoint"
 FORMAT_VERSION = 3  # 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26)

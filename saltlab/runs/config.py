@@ -16,34 +16,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from saltlab.folds import DEFAULT_FOLDS, DEFAULT_SEED
+from saltlab.core.folds import DEFAULT_FOLDS, DEFAULT_SEED
+from saltlab.models.spec import ARCHS, INPUT_SIZES, ModelConfig  # noqa: F401 (re-exported: a run's config holds its model's)
 
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
 # What a newcomer starts from: the one-hour recipe; its time budget plans the epochs on any device.
 DEFAULT_PRESET = "cpu_hour"
 
-ARCHS = ("baseline", "scse_hypercol", "binary_judge")
 LOSSES = ("bce", "lovasz", "lovasz_symmetric", "dice", "focal", "bce_dice", "bce_lovasz", "judge")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cyclic", "cosine", "onecycle")
-INPUT_SIZES = (101, 128, 256)
 PSEUDO_MODES = ("pixels", "images")
 PIPELINES = ("auto", "device", "albumentations")
 
 
 class ConfigError(ValueError):
     """A config that cannot be used, with the key and the reason."""
-
-
-@dataclass
-class ModelConfig:
-    arch: str = "baseline"
-    encoder: str = "resnet34"
-    encoder_weights: str | None = None  # None (from scratch), "imagenet", or a local weights file
-    decoder_channels: int = 64
-    deep_supervision: bool = False
-    coordconv: bool = False
-    input_size: int = 128  # 101: as it is; 128: 101 edge-padded; 256: 101 resized to 202, edge-padded
 
 
 @dataclass
@@ -90,7 +78,7 @@ class TrainConfig:
     name: str = "run"
     model: ModelConfig = field(default_factory=ModelConfig)
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
-    data: str | None = None  # data set folder; None: the default (see saltlab.paths)
+    data: str | None = None  # data set folder; None: the default (see saltlab.core.paths)
     fold: int = 0
     n_folds: int = DEFAULT_FOLDS
     fold_seed: int = DEFAULT_SEED

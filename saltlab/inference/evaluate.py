@@ -21,15 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab.analysis import threshold_sweep
-from saltlab.config import from_dict
-from saltlab.dataset import load_dataset
-from saltlab.folds import fold_split
-from saltlab.training.checkpoint import CheckpointError, load_checkpoint
-from saltlab.scoring import empty_score, score_predictions
-from saltlab.training.inference import load_model, predict, resolve_device
-from saltlab.fileio import atomic_write, write_json_atomic
-from saltlab.training.run_folder import RunFolder
+from saltlab.runs.config import from_dict
+from saltlab.core.dataset import load_dataset
+from saltlab.core.folds import fold_split
+from saltlab.runs.checkpoint import CheckpointError, load_checkpoint
+from saltlab.core.scoring import threshold_sweep, empty_score, score_predictions
+from saltlab.inference.network import load_model, predict, resolve_device
+from saltlab.core.fileio import atomic_write, write_json_atomic
+from saltlab.runs.run_folder import RunFolder
 
 EVAL_VERSION = 4  # 2: scores.json holds the threshold sweep's best; 4: keyed by the exact ids scored
 

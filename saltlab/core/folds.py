@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from saltlab.dataset import Dataset
-from saltlab.fileio import write_text_atomic
-from saltlab.definitions import coverage, coverage_class
+from saltlab.core.dataset import Dataset
+from saltlab.core.fileio import write_text_atomic
+from saltlab.core.definitions import coverage, coverage_class
 
 DEFAULT_FOLDS = 10
 # Of seeds 0..299, the one whose folds of the 3,499 TGS images are the most even (every fold and
@@ -54,7 +54,7 @@ def stratification_bound(n: int, n_folds: int) -> tuple[float, float]:
 
 
 def _folds_path(ds: Dataset, n_folds: int, seed: int) -> Path:
-    from saltlab.dataset_cache import dataset_dir
+    from saltlab.core.dataset_cache import dataset_dir
 
     return dataset_dir(ds.fingerprint) / f"folds-v{FOLDS_VERSION}-k{n_folds}-s{seed}.csv"
 

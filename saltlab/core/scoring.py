@@ -7,11 +7,14 @@ CV against 0.867 on the leaderboard). Per image the oracle is never below the ho
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 
 import cv2
 
-from saltlab.metric import image_scores, iou
+from saltlab.core.metric import image_scores, iou
 
 
 def remove_small_components(masks: np.ndarray, min_size: int) -> np.ndarray:
@@ -63,3 +66,24 @@ def score_predictions(
         scores["score_ungated"] = float(image_scores(ungated, truth).mean())
         scores["judge_accuracy"] = float(((judge > 0.5) == ~truly_empty).mean())
     return scores
+
+
+@dataclass(frozen=True)
+class PostProcess:
+    threshold: float = 0.5
+    min_size: int = 0  # connected components smaller than this (pixels) are removed
+    use_judge: bool = True  # zero the mask where the judge says no salt (judge models)
+
+
+def predicted_masks(probs: np.ndarray, judge: np.ndarray | None, options: PostProcess = PostProcess()) -> np.ndarray:
+    return masks_from_probs(probs, judge if options.use_judge else None, options.threshold, options.min_size)
+
+
+def threshold_sweep(probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray,
+                    thresholds: np.ndarray | None = None, min_size: int = 0) -> pd.DataFrame:  # fmt: skip
+    """The data set score at each pixel threshold; the best row is marked."""
+    thresholds = np.round(np.arange(0.2, 0.81, 0.05), 2) if thresholds is None else thresholds
+    scores = [float(image_scores(predicted_masks(probs, judge, PostProcess(t, min_size)), truth).mean()) for t in thresholds]
+    frame = pd.DataFrame({"threshold": thresholds, "score": scores})
+    frame["best"] = frame["score"] == frame["score"].max()
+    return frame

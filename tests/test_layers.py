@@ -1,0 +1,102 @@
+"""The library's imports run one way: core <- models <- runs <- inference <- training <- jobs <- analysis <- CLI.
+
+Every import of a saltlab module, at the top of a file or inside a function, is read from the
+source (ast); an import into a higher layer, or a cycle between modules, fails here.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+LAYERS = ["core", "models", "runs", "inference", "training", "jobs", "analysis", "cli"]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PROJECT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def layer_of(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return 0  # the package itself: __version__ only
+    name = parts[1]
+    return LAYERS.index("cli") if name in ("cli", "__main__") else LAYERS.index(name)
+
+
+def imports_of(source: str, modules: set[str]) -> set[str]:
+    """The saltlab modules a file imports ('from saltlab.core import rle' is saltlab.core.rle)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "saltlab":
+            for alias in node.names:
+                child = f"{node.module}.{alias.name}"
+                found.add(child if child in modules else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "saltlab"}
+    return found
+
+
+def library() -> dict[str, str]:
+    return {module_name(p): p.read_text() for p in sorted((PROJECT / "saltlab").rglob("*.py"))}
+
+
+def upward_imports(sources: dict[str, str]) -> list[str]:
+    modules = set(sources)
+    return [f"{m} (layer {LAYERS[layer_of(m)]}) imports {t} (layer {LAYERS[layer_of(t)]})"
+            for m, src in sources.items() for t in sorted(imports_of(src, modules)) if layer_of(t) > layer_of(m)]  # fmt: skip
+
+
+def cycles(sources: dict[str, str]) -> list[list[str]]:
+    modules = set(sources)
+    graph = {m: {t for t in imports_of(src, modules) if t in modules and t != m} for m, src in sources.items()}
+    found, state = [], {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                found.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [m])
+    return found
+
+
+def test_every_package_is_a_known_layer():
+    for module in library():
+        layer_of(module)  # ValueError for a package outside LAYERS
+
+
+def test_no_import_runs_upward():
+    assert upward_imports(library()) == []
+
+
+def test_no_import_cycles():
+    assert cycles(library()) == []
+
+
+def test_the_library_never_imports_streamlit_or_the_pages():
+    for module, source in library().items():
+        tree = ast.parse(source)
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        assert not {n for n in names if n.split(".")[0] in ("streamlit", "pages")}, module
+
+
+def test_the_checks_catch_what_they_name():
+    sources = {
+        "saltlab.core.a": "from saltlab.training.engine import train\n",
+        "saltlab.training.engine": "def train():\n    from saltlab.core import a\n",
+        "saltlab.core": '"""package"""\n',
+    }
+    assert upward_imports(sources) == ["saltlab.core.a (layer core) imports saltlab.training.engine (layer training)"]
+    assert cycles(sources) == [["saltlab.core.a", "saltlab.training.engine", "saltlab.core.a"]]
