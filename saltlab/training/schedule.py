@@ -1,4 +1,4 @@
-"""Learning-rate schedules as pure functions of the position in a stage (in epochs, fractional).
+"""A stage's optimiser, and learning-rate schedules as pure functions of the position in a stage (in epochs, fractional).
 
 Being pure, the schedule needs no state in the checkpoint: a resumed run lands on the same LR.
 - constant: the stage lr.
@@ -15,7 +15,18 @@ from __future__ import annotations
 
 import math
 
+import torch
+from torch import nn
+
 from saltlab.runs.config import StageConfig
+
+
+def make_optimizer(stage: StageConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """The stage's optimiser (Adam or SGD with momentum) over the model's trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if stage.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=stage.lr, momentum=stage.momentum, weight_decay=stage.weight_decay)
+    return torch.optim.Adam(params, lr=stage.lr, weight_decay=stage.weight_decay)
 
 
 def lr_at(stage: StageConfig, t: float) -> float:
