@@ -13,6 +13,7 @@ from pages._ui import active_dataset, active_path, ensure_entry, inference_check
 from saltlab.inference.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
 from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
 from saltlab.analysis.render import mask_overlay, mosaic
+from saltlab.core.definitions import coverage as coverage_of
 from saltlab.core.rle import submission_csv
 from saltlab.core.scoring import masks_from_probs
 from saltlab.core.sources import DataSetError
@@ -105,7 +106,7 @@ if ids:
         st.error(f"Cannot predict: {exc}")
         st.stop()
     masks = masks_from_probs(probs, judge, threshold, min_size)
-    coverage = masks.reshape(len(masks), -1).mean(1)
+    coverage = coverage_of(masks)
     table = pd.DataFrame({"id": ids, "predicted coverage %": np.round(100 * coverage, 2),
                           "max probability": probs.reshape(len(probs), -1).max(1).round(3)})  # fmt: skip
     if judge is not None:

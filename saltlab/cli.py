@@ -261,6 +261,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     job, job_progress = _status_writer(args.status)
     if job is not None:  # a cancel from the Predict page: stop cleanly, no CSV written
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    from saltlab.core.definitions import is_empty
     from saltlab.inference.predict import check_request, predict_test_set, suggested_threshold, write_outputs
 
     runs = [str(r) for r in args.runs]
@@ -292,7 +293,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if job:
             job.write_status(state="failed", error=str(exc))
         raise  # main() prints the known refusals as one line
-    empty = int((~prediction.masks.reshape(len(prediction.ids), -1).any(1)).sum())
+    empty = int(is_empty(prediction.masks).sum())
     if job:
         job.write_status(state="done", message="done", finished=time.time(), n_images=len(prediction.ids), n_empty=empty,
                          threshold=threshold, threshold_source=source)  # fmt: skip

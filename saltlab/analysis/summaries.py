@@ -13,18 +13,14 @@ import numpy as np
 import pandas as pd
 
 from saltlab.core.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
-from saltlab.core.metric import image_scores, iou
+from saltlab.core.metric import BUCKETS, bucket_index, image_scores, iou  # noqa: F401 (BUCKETS re-exported)
 from saltlab.core.scoring import (  # noqa: F401 (re-exported)
     PostProcess, empty_score, masks_from_probs, predicted_masks, remove_small_components, score_predictions, threshold_sweep,
 )
 
-BUCKETS = [round(0.1 * k, 1) for k in range(11)]
-
-
 def bucket_counts(scores: np.ndarray) -> pd.Series:
     """Images per IoU bucket 0.0 .. 1.0 (every bucket present, zeros included)."""
-    tenths = np.rint(np.asarray(scores) * 10).astype(int)
-    return pd.Series(np.bincount(tenths, minlength=11)[:11], index=BUCKETS, name="images")
+    return pd.Series(np.bincount(bucket_index(scores), minlength=11)[:11], index=BUCKETS, name="images")
 
 
 def image_confusion(pred: np.ndarray, truth: np.ndarray) -> dict[str, int]:
@@ -98,10 +94,8 @@ def per_image_table(ids: list[str], truth: np.ndarray, images: np.ndarray, depth
 
 def bucket_transitions(scores_a: np.ndarray, scores_b: np.ndarray) -> pd.DataFrame:
     """Images moving from each bucket under model A (rows) to each bucket under model B (columns)."""
-    a = np.rint(np.asarray(scores_a) * 10).astype(int)
-    b = np.rint(np.asarray(scores_b) * 10).astype(int)
     matrix = np.zeros((11, 11), dtype=int)
-    np.add.at(matrix, (a, b), 1)
+    np.add.at(matrix, (bucket_index(scores_a), bucket_index(scores_b)), 1)
     return pd.DataFrame(matrix, index=pd.Index(BUCKETS, name="A"), columns=pd.Index(BUCKETS, name="B"))
 
 

@@ -70,6 +70,14 @@ def dataset_score(pred: np.ndarray, true: np.ndarray) -> float:
     return float(scores.mean()) if len(scores) else float("nan")
 
 
+BUCKETS = [round(0.1 * k, 1) for k in range(11)]  # the explorer's IoU buckets: per-image scores to the nearest tenth
+
+
+def bucket_index(scores: np.ndarray) -> np.ndarray:
+    """The IoU bucket of each per-image score as an index 0..10 into BUCKETS."""
+    return np.rint(np.asarray(scores, dtype=np.float64) * 10).astype(int)
+
+
 def iou_bucket(scores: np.ndarray) -> np.ndarray:
     """The IoU bucket of each per-image score: one of 0.0, 0.1, ..., 1.0 (rounded to tenths)."""
-    return np.round(np.asarray(scores, dtype=np.float64) * 10) / 10
+    return bucket_index(scores) / 10

@@ -14,6 +14,7 @@ import pandas as pd
 
 import cv2
 
+from saltlab.core.definitions import is_empty
 from saltlab.core.metric import image_scores, iou
 
 
@@ -50,7 +51,7 @@ def empty_score(truth: np.ndarray) -> float:
     """The score of predicting every mask empty: the share of images whose true mask is empty."""
     if not len(truth):
         return float("nan")
-    return float((~truth.reshape(len(truth), -1).astype(bool).any(1)).mean())
+    return float(is_empty(truth).mean())
 
 
 def score_predictions(
@@ -60,7 +61,7 @@ def score_predictions(
     pred = masks_from_probs(probs, judge, threshold, min_size)
     scores = {"score": float(image_scores(pred, truth).mean()), "mean_iou": float(iou(pred, truth).mean())}
     if judge is not None:
-        truly_empty = ~truth.reshape(len(truth), -1).any(1)
+        truly_empty = is_empty(truth)
         ungated = masks_from_probs(probs, None, threshold, min_size)
         scores["score_oracle"] = float(image_scores(ungated & ~truly_empty[:, None, None], truth).mean())
         scores["score_ungated"] = float(image_scores(ungated, truth).mean())

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from saltlab.models.geometry import from_output, images_to_tensor, to_input
+from saltlab.core.definitions import IMAGE_SIZE
 
 if TYPE_CHECKING:
     from saltlab.runs.config import TrainConfig
@@ -107,7 +108,7 @@ def predict(
         if progress:
             progress(min(start + batch_size, n), n)
     if not probs:
-        return np.zeros((0, 101, 101), np.float32), None
+        return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32), None
     prob = torch.cat(probs).cpu().numpy()
     judge = torch.cat(judges).cpu().numpy() if judges else None
     return prob, judge

@@ -27,6 +27,7 @@ from saltlab.core.scoring import masks_from_probs
 from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.inference.evaluate import resolve_checkpoint
 from saltlab.inference.network import load_model, predict, resolve_device
+from saltlab.core.definitions import IMAGE_SIZE
 
 
 class PredictError(ValueError):
@@ -160,7 +161,7 @@ def decode_uploads(files: list[tuple[str, bytes]]) -> tuple[list[str], np.ndarra
             ids.append(id_)
         except BadFile as exc:
             problems.append((name, str(exc)))
-    stack = np.stack(images) if images else np.zeros((0, 101, 101), np.uint8)
+    stack = np.stack(images) if images else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     return ids, stack, problems
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from saltlab.runs.config import PseudoConfig
 from saltlab.core.fileio import atomic_write
+from saltlab.core.definitions import IMAGE_SIZE
 
 IGNORE = 255  # the label of a pixel the loss skips
 FILE_NAME = "pseudo-labels.npz"
@@ -108,5 +109,5 @@ def pseudo_training_data(options: PseudoConfig, run_dir: str | os.PathLike, ds, 
     missing = [i for i in labels.ids if i not in positions]
     if missing:
         raise ValueError(f"{len(missing)} pseudo-labelled ids are not test images of {ds.root} (first: {missing[0]})")
-    images = ds.test_images[[positions[i] for i in labels.ids]] if labels.ids else np.zeros((0, 101, 101), np.uint8)
+    images = ds.test_images[[positions[i] for i in labels.ids]] if labels.ids else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
     return images, labels.masks

@@ -53,7 +53,7 @@ def submit(config: TrainConfig, root: str | os.PathLike | None = None, start: bo
         path = new_run_dir(config, root)
         run = RunFolder(path)
         path.mkdir(parents=True)
-        run.config_path.write_text(config.to_json())
+        run.write_config(config)
         now = time.time()
         run.write_status(state="queued", slot=device_slot(config.device), created=now, queued=now, epochs=config.total_epochs,
                          message="waiting for its device", cancel_requested=False)  # fmt: skip

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from saltlab.core.sources import DataSetError
+from saltlab.core.fileio import write_json_atomic
 from saltlab.runs.run_folder import RunFolder, checkpoints_root, process_start, spawn_saltlab, stamped_folder
 
 
@@ -58,7 +59,7 @@ def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 
     job = PredictJob(path)
     options = {"runs": [str(Path(r).absolute()) for r in runs], "data": str(ds.root), "fingerprint": ds.fingerprint,
                "n_test": ds.n_test, "tta": tta, "threshold": threshold, "min_size": min_size, "device": device}  # fmt: skip
-    job.options_path.write_text(json.dumps(options, indent=2))
+    write_json_atomic(job.options_path, options)
     command = ["predict", "--runs", *options["runs"], "--data", options["data"],
                "--out", str(job.csv_path), "--png-dir", str(job.masks_dir), "--threshold", str(threshold),
                "--min-size", str(min_size), "--device", device, "--status", str(job.status_path)]  # fmt: skip

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from saltlab.core.fileio import write_json_atomic  # noqa: F401 (re-exported)
+from saltlab.core.fileio import write_json_atomic, write_text_atomic  # noqa: F401 (write_json_atomic re-exported)
 from saltlab.core.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
 
 if TYPE_CHECKING:
@@ -217,6 +217,10 @@ class RunFolder:
 
     def read_config(self) -> dict:
         return json.loads(self.config_path.read_text())
+
+    def write_config(self, config: TrainConfig) -> None:
+        """config.json, written atomically (a crash leaves the old one or the new one, never half of one)."""
+        write_text_atomic(self.config_path, config.to_json())
 
     def write_split(self, split: dict) -> None:
         """The ids the run trains and validates on, with the data set they came from (see engine._split)."""

@@ -94,7 +94,7 @@ def plan(s: Session) -> None:
         apply_plan(config, plan_budget(config, budget.seconds, budget.epoch_estimate, fixed))
         budget.replan = s.world == 1
         budget.last_epoch_wall = budget.epoch_estimate
-        s.run.config_path.write_text(config.to_json())
+        s.run.write_config(config)
         log.info("time budget %.1f min: %.3f s/step, %.1f s/epoch with validation -> epochs %s (asked %s)",
                  config.minutes, step_s, budget.epoch_estimate, [st.epochs for st in config.stages], budget.wanted)  # fmt: skip
         if fixed + budget.epoch_estimate > budget.seconds:
@@ -114,7 +114,7 @@ def replan_after_first_epoch(s: Session) -> None:
     if budget.replan and s.pos.epoch == 1 and abs(budget.last_epoch_wall - budget.epoch_estimate) > 0.1 * budget.epoch_estimate:
         remaining = budget.seconds - s.wall_used(time.monotonic()) - budget.swa_s - MARGIN * budget.seconds
         apply_plan(s.config, plan_epochs(budget.wanted, s.pos.epoch + int(max(remaining, 0) // budget.last_epoch_wall)))
-        s.run.config_path.write_text(s.config.to_json())
+        s.run.write_config(s.config)
         s.run.write_status(planned_epochs=[st.epochs for st in s.config.stages], epochs=s.config.total_epochs,
                            total_steps=s.data.steps_per_epoch * s.config.total_epochs)  # fmt: skip
         log.info("time budget: the first epoch took %.1f s, not the %.1f s estimated -> epochs %s",

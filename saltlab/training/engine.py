@@ -374,7 +374,7 @@ def train(
             if run.exists():
                 raise FileExistsError(f"{run.path} already holds a run; use resume, or another folder")
             run.path.mkdir(parents=True, exist_ok=True)
-            run.config_path.write_text(config.to_json())
+            run.write_config(config)
             run.write_status(created=time.time())
         lock = run.acquire() if rank == 0 else None
     setup_logging(run, rank)
