@@ -1,6 +1,6 @@
 # Two commands for a fresh machine:
 #   make run    install (into .venv) and start the app on http://127.0.0.1:8501
-#   make test   install the dev tools and Debian's chromium, then run the whole test suite
+#   make test   install the dev tools and Debian's chromium, lint (ruff), then run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -39,6 +39,8 @@ run: $(VENV)/.installed data/demo/train.csv
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port 8501 --server.headless true
 
 test: $(VENV)/.installed-dev chromium
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -21,7 +21,9 @@ def real_data() -> Path:
     return path
 
 
-def paired(ours: Callable[[], object], baseline: Callable[[], object], repeat: int = 3) -> tuple[list[float], list[float]]:
+def paired(
+    ours: Callable[[], object], baseline: Callable[[], object], repeat: int = 3
+) -> tuple[list[float], list[float]]:
     """Seconds of `repeat` runs of each, interleaved (baseline, ours, baseline, ...) so drift hits both."""
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
@@ -42,8 +44,10 @@ def report(name: str, ours: list[float], baseline: list[float], target_ratio: fl
     ratio = statistics.median(baseline) / statistics.median(ours)
     ok = ratio >= target_ratio
     verdict = f"(target >= {target_ratio:g}x) {extra}{'PASS' if ok else 'MISS'}" if target_ratio else extra
-    print(f"{name}: ours {spread(ours)}, baseline {spread(baseline)}; median of {len(ours)} runs each, "
-          f"ratio {ratio:.2f}x {verdict}")  # fmt: skip
+    print(
+        f"{name}: ours {spread(ours)}, baseline {spread(baseline)}; median of {len(ours)} runs each, "
+        f"ratio {ratio:.2f}x {verdict}"
+    )
     return ok
 
 

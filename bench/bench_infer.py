@@ -9,13 +9,13 @@ import argparse
 import statistics
 import time
 
-from _common import bare_forward, spread
 import numpy as np
 import torch
+from _common import bare_forward, spread
 
-from saltlab.runs.config import ModelConfig
-from saltlab.models import build_model
 from saltlab.inference.network import predict, resolve_device
+from saltlab.models import build_model
+from saltlab.runs.config import ModelConfig
 
 
 def main() -> bool:
@@ -47,9 +47,12 @@ def main() -> bool:
     our_rate = args.n / statistics.median(timings["ours"])
     ratio = our_rate / bare_rate
     ok = ratio >= 0.95
-    print(f"inference on {device} ({args.encoder}, batch {args.batch}, {args.n} images): predict {our_rate:.1f} img/s "
-          f"({spread(timings['ours'], 1, ' s')}), bare forward {bare_rate:.1f} img/s ({spread(timings['bare'], 1, ' s')}); "
-          f"median of 3 each, ratio {ratio:.2f} (target >= 0.95) {'PASS' if ok else 'MISS'}")  # fmt: skip
+    print(
+        f"inference on {device} ({args.encoder}, batch {args.batch}, {args.n} images): predict {our_rate:.1f} img/s "
+        f"({spread(timings['ours'], 1, ' s')}), bare forward {bare_rate:.1f} img/s "
+        f"({spread(timings['bare'], 1, ' s')}); "
+        f"median of 3 each, ratio {ratio:.2f} (target >= 0.95) {'PASS' if ok else 'MISS'}"
+    )
     return ok
 
 

@@ -21,8 +21,13 @@ def main() -> bool:
         cached, first = paired(lambda: load_dataset(root), lambda: load_dataset(root, use_cache=False), repeat=3)
         assert load_dataset(root).from_cache
     median = statistics.median(cached)
-    ok = report("load of the real set (3499 train + 2000 test), cached vs first (decoding every PNG)", cached, first, 10,
-                f"cached {median:.3f} s (target <= 0.3 s) ")  # fmt: skip
+    ok = report(
+        "load of the real set (3499 train + 2000 test), cached vs first (decoding every PNG)",
+        cached,
+        first,
+        10,
+        f"cached {median:.3f} s (target <= 0.3 s) ",
+    )
     return ok and median <= 0.3
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import statistics
 import time
 
-from _common import PROJECT  # noqa: F401 (puts the project on sys.path)
-
 import torch
+from _common import PROJECT  # noqa: F401 (puts the project on sys.path)
 from segmentation_models_pytorch.losses import LovaszLoss
 
 from saltlab.models.losses import lovasz_hinge
@@ -41,9 +40,11 @@ def main() -> int:
         base += timed(smp_loss, logits, target, 5)
         ours += timed(lovasz_hinge, logits, target, 5)
     o, b = statistics.median(ours), statistics.median(base)
-    print(f"Lovász hinge, 32 x 101x101, forward + backward, {torch.get_num_threads()} threads: ours {o * 1000:.1f} ms "
-          f"({min(ours) * 1000:.1f}-{max(ours) * 1000:.1f}), smp LovaszLoss(per_image=True) {b * 1000:.1f} ms "
-          f"({min(base) * 1000:.1f}-{max(base) * 1000:.1f}), ratio {b / o:.2f}x")  # fmt: skip
+    print(
+        f"Lovász hinge, 32 x 101x101, forward + backward, {torch.get_num_threads()} threads: ours {o * 1000:.1f} ms "
+        f"({min(ours) * 1000:.1f}-{max(ours) * 1000:.1f}), smp LovaszLoss(per_image=True) {b * 1000:.1f} ms "
+        f"({min(base) * 1000:.1f}-{max(base) * 1000:.1f}), ratio {b / o:.2f}x"
+    )
     return 0
 
 

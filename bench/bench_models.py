@@ -14,15 +14,14 @@ import argparse
 import statistics
 import time
 
-from _common import PROJECT  # noqa: F401 (puts the project on sys.path)
-
 import segmentation_models_pytorch as smp
 import torch
+from _common import PROJECT  # noqa: F401 (puts the project on sys.path)
 from torch.nn import functional as F
 
-from saltlab.runs.config import ModelConfig
-from saltlab.models import build_model
 from saltlab.inference.network import resolve_device
+from saltlab.models import build_model
+from saltlab.runs.config import ModelConfig
 
 
 class SmpBaseline(torch.nn.Module):
@@ -73,7 +72,10 @@ def main() -> int:
     device = resolve_device(args.device)
     torch.manual_seed(0)
     cases = [(arch, 128) for arch in ("baseline", "scse_hypercol", "binary_judge")] + [("baseline", 101)]
-    print(f"device {device}, encoder {args.encoder}, batch {args.batch}, {args.steps} steps x {args.repeat} repeats; img/s median (min-max)")
+    print(
+        f"device {device}, encoder {args.encoder}, batch {args.batch}, {args.steps} steps x {args.repeat} repeats; "
+        "img/s median (min-max)"
+    )
     ok = True
     for bf16 in (False, True):
         for arch, size in cases:
@@ -86,9 +88,11 @@ def main() -> int:
             ratio = statistics.median(ours) / statistics.median(base)
             verdict = "" if size != 128 else ("PASS" if ratio >= 1.0 else "MISS")
             ok &= ratio >= 1.0 or size != 128
-            print(f"{'bf16' if bf16 else 'fp32'} {arch:<14} at {size}: ours {statistics.median(ours):6.1f} "
-                  f"({min(ours):.1f}-{max(ours):.1f}), smp.Unet at 128 {statistics.median(base):6.1f} "
-                  f"({min(base):.1f}-{max(base):.1f}), ratio {ratio:.2f} {verdict}")  # fmt: skip
+            print(
+                f"{'bf16' if bf16 else 'fp32'} {arch:<14} at {size}: ours {statistics.median(ours):6.1f} "
+                f"({min(ours):.1f}-{max(ours):.1f}), smp.Unet at 128 {statistics.median(base):6.1f} "
+                f"({min(base):.1f}-{max(base):.1f}), ratio {ratio:.2f} {verdict}"
+            )
     return 0 if ok else 1
 
 

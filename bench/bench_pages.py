@@ -49,9 +49,23 @@ def main() -> bool:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "SALTLAB_DATA": str(root), "SALTLAB_CACHE": tempfile.mkdtemp()}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1"], cwd=PROJECT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -109,11 +123,13 @@ def main() -> bool:
         proc.wait(10)
     median = statistics.median
     ok = median(renders) < 2 and sections[0] < 2 and median(filters) < 0.5
-    print(f"Data set page, real data: first load {first:.2f} s; new tab {spread(new_tab, 1, ' s')} vs the lightest page "
-          f"in a new tab {spread(shell, 1, ' s')} (ratio {median(new_tab) / median(shell):.2f}); in-app render "
-          f"{spread(renders, 1, ' s')} (target < 2 s); image browser section: first visit {sections[0]:.2f} s "
-          f"(target < 2 s), coverage section {sections[1]:.2f} s, image browser again {sections[2]:.2f} s; filter change "
-          f"{spread(filters, 1, ' s')}, first {filters[0]:.2f} s (target: median < 0.5 s) {'PASS' if ok else 'MISS'}")  # fmt: skip
+    print(
+        f"Data set page, real data: first load {first:.2f} s; new tab {spread(new_tab, 1, ' s')} vs the lightest page "
+        f"in a new tab {spread(shell, 1, ' s')} (ratio {median(new_tab) / median(shell):.2f}); in-app render "
+        f"{spread(renders, 1, ' s')} (target < 2 s); image browser section: first visit {sections[0]:.2f} s "
+        f"(target < 2 s), coverage section {sections[1]:.2f} s, image browser again {sections[2]:.2f} s; filter change "
+        f"{spread(filters, 1, ' s')}, first {filters[0]:.2f} s (target: median < 0.5 s) {'PASS' if ok else 'MISS'}"
+    )
     return ok
 
 

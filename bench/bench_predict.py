@@ -2,7 +2,8 @@
 
 Ours: predict_test_set + write_outputs (cached data set, checkpoint load, batched inference,
 post-processing, RLE, the CSV) for every test image. Baseline: model(x) on pre-padded batches
-of the same count. Interleaved repeats, medians and spread. Target: ours / bare >= 0.95. Run: .venv/bin/python bench/bench_predict.py
+of the same count. Interleaved repeats, medians and spread. Target: ours / bare >= 0.95.
+Run: .venv/bin/python bench/bench_predict.py
 """
 
 import argparse
@@ -13,12 +14,12 @@ from pathlib import Path
 import torch
 from _common import bare_forward, paired, real_data, spread
 
-from saltlab.runs.config import ModelConfig, TrainConfig
 from saltlab.core.dataset import load_dataset
-from saltlab.models import build_model
-from saltlab.inference.predict import predict_test_set, write_outputs
-from saltlab.runs.checkpoint import save_checkpoint
 from saltlab.inference.network import resolve_device
+from saltlab.inference.predict import predict_test_set, write_outputs
+from saltlab.models import build_model
+from saltlab.runs.checkpoint import save_checkpoint
+from saltlab.runs.config import ModelConfig, TrainConfig
 
 
 def main() -> bool:
@@ -46,10 +47,13 @@ def main() -> bool:
         ours, bare = paired(command, lambda: bare_forward(bare_model, n, args.batch, device), repeat=args.repeat)
     ratio = statistics.median(bare) / statistics.median(ours)
     ok = ratio >= 0.95
-    print(f"predict on {n} real test images ({device}, {args.encoder}, batch {args.batch}): command "
-          f"{n / statistics.median(ours):.1f} img/s ({spread(ours, 1, ' s')}), bare forward {n / statistics.median(bare):.1f} "
-          f"img/s ({spread(bare, 1, ' s')}); median of {args.repeat} each, ratio {ratio:.2f} (target >= 0.95) "
-          f"{'PASS' if ok else 'MISS'}")  # fmt: skip
+    print(
+        f"predict on {n} real test images ({device}, {args.encoder}, batch {args.batch}): command "
+        f"{n / statistics.median(ours):.1f} img/s ({spread(ours, 1, ' s')}), "
+        f"bare forward {n / statistics.median(bare):.1f} "
+        f"img/s ({spread(bare, 1, ' s')}); median of {args.repeat} each, ratio {ratio:.2f} (target >= 0.95) "
+        f"{'PASS' if ok else 'MISS'}"
+    )
     return ok
 
 

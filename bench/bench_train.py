@@ -21,14 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import paired, real_data, report, spread
-
 import torch
+from _common import paired, real_data, report, spread
 from torch.nn import functional as F
 
-from saltlab.runs.config import ModelConfig
-from saltlab.models import build_model
 from saltlab.inference.network import resolve_device
+from saltlab.models import build_model
+from saltlab.runs.config import ModelConfig
 
 SKIP = 2  # steps not timed: kernel selection and allocator warm-up
 
@@ -60,10 +59,18 @@ def engine(model_config: ModelConfig, batch: int, steps: int, data: Path, device
 
     with tempfile.TemporaryDirectory() as tmp:
         config = {
-            "name": "bench", "data": str(data), "batch_size": batch, "augment": True, "amp": True, "log_every": 1,
-            "device": str(device), "max_train_images": batch * steps, "max_val_images": 8, "model": vars(model_config),
+            "name": "bench",
+            "data": str(data),
+            "batch_size": batch,
+            "augment": True,
+            "amp": True,
+            "log_every": 1,
+            "device": str(device),
+            "max_train_images": batch * steps,
+            "max_val_images": 8,
+            "model": vars(model_config),
             "stages": [{"name": "bce", "epochs": 1, "loss": "bce", "lr": 3e-4}],
-        }  # fmt: skip
+        }
         run = train(config, run_dir=Path(tmp) / "run")
         stamps = [m["time"] for m in run.read_metrics() if m["kind"] == "step"]
     return batch * (len(stamps) - SKIP) / (stamps[-1] - stamps[SKIP - 1])
@@ -97,8 +104,12 @@ def pipelines(data: Path, batch: int, device: torch.device, repeat: int) -> None
     device_batches(), albumentations_batches()  # warm-up
     fast, slow = paired(device_batches, albumentations_batches, repeat)
     per_batch = [t / len(batches) for t in fast], [t / len(batches) for t in slow]
-    report(f"a training batch of {batch} on {device}: device pipeline vs albumentations per sample + collate",
-           per_batch[0], per_batch[1], 0)  # fmt: skip
+    report(
+        f"a training batch of {batch} on {device}: device pipeline vs albumentations per sample + collate",
+        per_batch[0],
+        per_batch[1],
+        0,
+    )
 
 
 def main() -> bool:
@@ -123,9 +134,11 @@ def main() -> bool:
             rates["engine"].append(engine(model_config, batch, steps, data, device))
         ratio = statistics.median(rates["engine"]) / statistics.median(rates["bare"])
         ok &= ratio >= target
-        print(f"training on {device}, baseline {args.encoder} at 101, bf16, batch {batch}, {steps - SKIP} timed steps: "
-              f"engine {spread(rates['engine'], 1, ' img/s')}, bare loop {spread(rates['bare'], 1, ' img/s')}; median of "
-              f"{args.repeat} each, ratio {ratio:.2f} (target >= {target}) {'PASS' if ratio >= target else 'MISS'}")  # fmt: skip
+        print(
+            f"training on {device}, baseline {args.encoder} at 101, bf16, batch {batch}, {steps - SKIP} timed steps: "
+            f"engine {spread(rates['engine'], 1, ' img/s')}, bare loop {spread(rates['bare'], 1, ' img/s')}; median of "
+            f"{args.repeat} each, ratio {ratio:.2f} (target >= {target}) {'PASS' if ratio >= target else 'MISS'}"
+        )
         pipelines(data, batch, device, args.repeat)
     return ok
 

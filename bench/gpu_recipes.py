@@ -28,8 +28,19 @@ import tarfile
 import time
 from pathlib import Path
 
-ONE_STAGE = json.dumps([{"name": "bce_lovasz", "epochs": 48, "loss": "bce_lovasz", "optimizer": "adam", "lr": 1e-3,
-                         "swa_start": 34, "schedule": {"kind": "onecycle", "max_lr": 1e-3, "min_lr": 1e-6, "warmup": 0.05}}])  # fmt: skip
+ONE_STAGE = json.dumps(
+    [
+        {
+            "name": "bce_lovasz",
+            "epochs": 48,
+            "loss": "bce_lovasz",
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "swa_start": 34,
+            "schedule": {"kind": "onecycle", "max_lr": 1e-3, "min_lr": 1e-6, "warmup": 0.05},
+        }
+    ]
+)
 
 
 def sweep(variant: str, fold: int, *sets: str) -> tuple[str, list[str]]:
@@ -43,15 +54,39 @@ def jobs() -> list[tuple[str, list[str]]]:
         out.append(sweep("cpu_hour", fold))  # the CPU recipe, its 60-minute CPU plan: epochs 24 + 24
         out.append(sweep("one_stage_bce_lovasz", fold, "--set", f"stages={ONE_STAGE}"))
     for fold in (0, 1):
-        out.append(sweep("resnet18", fold, "--set", "model.encoder=resnet18", "--set", "stages.0.epochs=32",
-                         "--set", "stages.1.epochs=32", "--set", "stages.1.swa_start=23"))  # fmt: skip
+        out.append(
+            sweep(
+                "resnet18",
+                fold,
+                "--set",
+                "model.encoder=resnet18",
+                "--set",
+                "stages.0.epochs=32",
+                "--set",
+                "stages.1.epochs=32",
+                "--set",
+                "stages.1.swa_start=23",
+            )
+        )
     out.append(("preset-baseline_lovasz-f0", ["--config", "baseline_lovasz", "--fold", "0"]))
     out.append(("preset-binary_judge-f0", ["--config", "binary_judge", "--fold", "0"]))
     for fold in (0, 1):
         out.append(sweep("stage2_bce_lovasz", fold, "--set", "stages.1.loss=bce_lovasz"))
     for fold in (0, 1):
-        out.append(sweep("input128", fold, "--set", "model.input_size=128", "--set", "stages.0.epochs=18",
-                         "--set", "stages.1.epochs=19", "--set", "stages.1.swa_start=14"))  # fmt: skip
+        out.append(
+            sweep(
+                "input128",
+                fold,
+                "--set",
+                "model.input_size=128",
+                "--set",
+                "stages.0.epochs=18",
+                "--set",
+                "stages.1.epochs=19",
+                "--set",
+                "stages.1.swa_start=14",
+            )
+        )
     for preset in ("baseline", "baseline_aug", "scse_hypercol", "snapshot_cosine", "swa"):
         out.append((f"preset-{preset}-f0", ["--config", preset, "--fold", "0", "--set", "minutes=3"]))
     out.append(sweep("cpu_hour", 2))
@@ -64,12 +99,31 @@ def read_run(folder: Path) -> dict:
     try:
         record["status"] = json.loads((folder / "status.json").read_text())
         config = json.loads((folder / "config.json").read_text())
-        record["config"] = {"model": config["model"], "stages": config["stages"], "batch_size": config["batch_size"],
-                            "minutes": config.get("minutes"), "fold": config["fold"]}  # fmt: skip
+        record["config"] = {
+            "model": config["model"],
+            "stages": config["stages"],
+            "batch_size": config["batch_size"],
+            "minutes": config.get("minutes"),
+            "fold": config["fold"],
+        }
         lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-        record["epochs"] = [{k: r.get(k) for k in ("epoch", "stage", "val_score", "val_score_empty", "val_score_oracle",
-                                                   "epoch_s", "lr", "train_loss")}
-                            for r in lines if r.get("kind") == "epoch"]  # fmt: skip
+        record["epochs"] = [
+            {
+                k: r.get(k)
+                for k in (
+                    "epoch",
+                    "stage",
+                    "val_score",
+                    "val_score_empty",
+                    "val_score_oracle",
+                    "epoch_s",
+                    "lr",
+                    "train_loss",
+                )
+            }
+            for r in lines
+            if r.get("kind") == "epoch"
+        ]
         record["swa"] = [r for r in lines if r.get("kind") == "swa"]
         steps = [r["img_per_s"] for r in lines if r.get("kind") == "step"]
         record["img_per_s_median"] = sorted(steps)[len(steps) // 2] if steps else None
@@ -83,7 +137,9 @@ def main() -> int:
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--runs", default="/tmp/gpu_runs")
-    parser.add_argument("--deadline", type=float, default=400, help="seconds after which running trainings are cancelled")
+    parser.add_argument(
+        "--deadline", type=float, default=400, help="seconds after which running trainings are cancelled"
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--only", nargs="*", help="run only these job names")
     parser.add_argument("--device", default="cuda")
@@ -102,7 +158,10 @@ def main() -> int:
         for name, proc in list(running.items()):
             if proc.poll() is not None:
                 finished[name] = time.monotonic() - began[name]
-                print(f"[{time.monotonic() - start:6.0f}s] {name} ended rc={proc.returncode} after {finished[name]:.0f}s", flush=True)
+                print(
+                    f"[{time.monotonic() - start:6.0f}s] {name} ended rc={proc.returncode} after {finished[name]:.0f}s",
+                    flush=True,
+                )
                 del running[name]
         late = time.monotonic() - start > args.deadline
         if late:
@@ -123,8 +182,21 @@ def main() -> int:
             break
         while queue and len(running) < args.concurrency:
             name, train_args = queue.pop(0)
-            cmd = [sys.executable, "-m", "saltlab", "train", "--data", args.data, "--device", args.device, "--set", "workers=1",
-                   "--out", str(runs / name), *train_args]  # fmt: skip
+            cmd = [
+                sys.executable,
+                "-m",
+                "saltlab",
+                "train",
+                "--data",
+                args.data,
+                "--device",
+                args.device,
+                "--set",
+                "workers=1",
+                "--out",
+                str(runs / name),
+                *train_args,
+            ]
             log = open(runs / f"{name}.out", "w")
             running[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             began[name] = time.monotonic()
@@ -132,13 +204,32 @@ def main() -> int:
 
     # hflip-TTA evaluation of every best.pt and swa.pt, a few at a time.
     evals: list[tuple[str, str, subprocess.Popen]] = []
-    pending = [(f.name, ck) for f in sorted(runs.iterdir()) if f.is_dir() for ck in ("best", "swa") if (f / f"{ck}.pt").is_file()]
+    pending = [
+        (f.name, ck)
+        for f in sorted(runs.iterdir())
+        if f.is_dir()
+        for ck in ("best", "swa")
+        if (f / f"{ck}.pt").is_file()
+    ]
     results_tta: dict = {}
     while pending or evals:
         while pending and len(evals) < args.concurrency:
             name, ck = pending.pop(0)
-            cmd = [sys.executable, "-m", "saltlab", "evaluate", str(runs / name), "--checkpoint", ck, "--tta", "--device", args.device]
-            evals.append((name, ck, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)))
+            cmd = [
+                sys.executable,
+                "-m",
+                "saltlab",
+                "evaluate",
+                str(runs / name),
+                "--checkpoint",
+                ck,
+                "--tta",
+                "--device",
+                args.device,
+            ]
+            evals.append(
+                (name, ck, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env))
+            )
         for item in list(evals):
             name, ck, proc = item
             if proc.poll() is not None:
@@ -167,18 +258,26 @@ def main() -> int:
                         tar.add(folder / name, arcname=f"{folder.name}/{name}")
             elif folder.suffix == ".out":
                 tar.add(folder, arcname=folder.name)
-    print(f"\n{'run':<34} {'epochs':>7} {'wall s':>7} {'img/s':>6} {'best':>6} {'last':>6} {'empty':>6} {'TTA best':>8} {'TTA swa':>8}")
+    print(
+        f"\n{'run':<34} {'epochs':>7} {'wall s':>7} {'img/s':>6} {'best':>6} {'last':>6} {'empty':>6} "
+        f"{'TTA best':>8} {'TTA swa':>8}"
+    )
     for r in records:
         ep = r.get("epochs") or []
         st = r.get("status", {})
         tta = r.get("tta") or {}
+
         def fmt(v):
             return f"{v:.4f}" if isinstance(v, float) else "-"
+
         best = max((e["val_score"] for e in ep), default=None)
-        print(f"{r['run']:<34} {len(ep):>3}/{st.get('epochs', '?'):<3} {fmt(st.get('wall_s')):>7} "
-              f"{r.get('img_per_s_median') or 0:6.0f} {fmt(best):>6} {fmt(ep[-1]['val_score'] if ep else None):>6} "
-              f"{fmt(ep[-1]['val_score_empty'] if ep else None):>6} {fmt((tta.get('best') or {}).get('score') if isinstance(tta.get('best'), dict) else None):>8} "
-              f"{fmt((tta.get('swa') or {}).get('score') if isinstance(tta.get('swa'), dict) else None):>8}")  # fmt: skip
+        tta_best = (tta.get("best") or {}).get("score") if isinstance(tta.get("best"), dict) else None
+        print(
+            f"{r['run']:<34} {len(ep):>3}/{st.get('epochs', '?'):<3} {fmt(st.get('wall_s')):>7} "
+            f"{r.get('img_per_s_median') or 0:6.0f} {fmt(best):>6} {fmt(ep[-1]['val_score'] if ep else None):>6} "
+            f"{fmt(ep[-1]['val_score_empty'] if ep else None):>6} {fmt(tta_best):>8} "
+            f"{fmt((tta.get('swa') or {}).get('score') if isinstance(tta.get('swa'), dict) else None):>8}"
+        )
     print(f"total {time.monotonic() - start:.0f} s")
     return 0
 

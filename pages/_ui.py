@@ -45,6 +45,8 @@ def app_pages() -> list:
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
         st.Page("pages/predict.py", title="Predict", icon=":material/online_prediction:"),
     ]
+
+
 BIG = 3  # enlargement of the single-image view
 
 
@@ -112,7 +114,8 @@ def data_set_picker() -> None:
             "Folder (Kaggle layout)",
             key="data_path_input",
             on_change=_use_entered_path,
-            help="A folder with train/images, train/masks, test/images (or train.zip, test.zip) and the CSVs. Press Enter to load it.",
+            help="A folder with train/images, train/masks, test/images (or train.zip, test.zip) and the CSVs. "
+            "Press Enter to load it.",
         )
         st.button("Use the demo set", on_click=_use_demo)
         st.caption(f"Active: `{current}`")
@@ -137,7 +140,9 @@ def image_panel(id_: str, image, mask, row) -> None:
     if mask is not None:
         mask_rgb = np.where(mask[..., None], np.array(SALT_COLOUR, np.uint8), np.array([40, 40, 40], np.uint8))
         tiles += [mask_overlay(image, mask, "fill"), mask_rgb]
-    left.image(mosaic(tiles, 3, scale=BIG), caption="image, overlay, mask" if mask is not None else "test image (no mask)")
+    left.image(
+        mosaic(tiles, 3, scale=BIG), caption="image, overlay, mask" if mask is not None else "test image (no mask)"
+    )
     numbers = {k: row[k] for k in row.index if not (isinstance(row[k], float) and np.isnan(row[k]))}
     right.dataframe(
         {"value": {k: (f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in numbers.items()}}, width="stretch"
@@ -161,7 +166,8 @@ def _explored(runs: tuple[str, ...], stamps: tuple, tta: bool):
 
 
 def inference_checkpoints(runs: list) -> dict:
-    """{model name: checkpoint file} for each run's best.pt, swa.pt and snapshots (names as saltlab.analysis.explore gives them)."""
+    """{model name: checkpoint file} for each run's best.pt, swa.pt and snapshots
+    (names as saltlab.analysis.explore gives them)."""
     from saltlab.analysis.explore import model_name
 
     models = {}
@@ -175,8 +181,8 @@ def inference_checkpoints(runs: list) -> dict:
 
 def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     """Pick finished runs (with a best.pt); returns (Explored, PostProcess) or None after explaining why."""
-    from saltlab.analysis.summaries import PostProcess
     from saltlab.analysis.explore import ExploreError
+    from saltlab.analysis.summaries import PostProcess
     from saltlab.runs.checkpoint import CheckpointError
     from saltlab.runs.run_folder import list_runs
 
@@ -188,9 +194,14 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     names = list(models)
     best_names = [n for n in names if "/" not in n]  # the default: the newest runs' best.pt
     c1, c2, c3, c4 = st.columns([4, 1, 1, 1])
-    chosen = c1.multiselect("Runs", names, default=best_names[:default_count], key=f"{key}_runs",
-                            max_selections=None if multiple else 1,
-                            help="a run's best.pt, or RUN/swa.pt and RUN/snapshot-eNNN.pt")  # fmt: skip
+    chosen = c1.multiselect(
+        "Runs",
+        names,
+        default=best_names[:default_count],
+        key=f"{key}_runs",
+        max_selections=None if multiple else 1,
+        help="a run's best.pt, or RUN/swa.pt and RUN/snapshot-eNNN.pt",
+    )
     tta = c2.checkbox("hflip TTA", key=f"{key}_tta")
     threshold = c3.slider("Pixel threshold", 0.05, 0.95, 0.5, 0.05, key=f"{key}_threshold")
     min_size = c4.number_input("Min component (px)", 0, 2000, 0, 5, key=f"{key}_min_size")

@@ -32,8 +32,13 @@ cols[1].metric("Test images", info["n_test"])
 empty_note = f"{100 * info['empty_fraction']:.1f}% of train" if info["n_train"] else None
 cols[2].metric("Empty masks", info["empty_masks"], empty_note, delta_color="off", delta_arrow="off")
 cols[3].metric("Vertical masks", info["vertical_masks"])
-cols[4].metric("Constant images", info["constant_images_train"] + info["constant_images_test"],
-               f"{info['constant_images_train']} train, {info['constant_images_test']} test", delta_color="off", delta_arrow="off")  # fmt: skip
+cols[4].metric(
+    "Constant images",
+    info["constant_images_train"] + info["constant_images_test"],
+    f"{info['constant_images_train']} train, {info['constant_images_test']} test",
+    delta_color="off",
+    delta_arrow="off",
+)
 depth = "-" if info["depth_min"] is None else f"{info['depth_min']:.0f}–{info['depth_max']:.0f}"
 cols[5].metric("Depth range", depth)
 
@@ -45,7 +50,9 @@ with st.expander(f"Health report: {ds.health.describe()}", expanded=bool(ds.heal
 
 # Sections, one drawn at a time: a browser takes seconds to draw every chart and gallery at once.
 SECTIONS = ["Coverage", "Depth and intensity", "Anomalies", "Image browser"]
-section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="dataset_section", label_visibility="collapsed")
+section = st.segmented_control(
+    "Section", SECTIONS, default=SECTIONS[0], key="dataset_section", label_visibility="collapsed"
+)
 train = table[table["split"] == "train"]
 
 
@@ -58,7 +65,9 @@ def coverage_section() -> None:
     fig = px.bar(counts, x="coverage class", y="images", title="Images per coverage class (0 = under 5% salt)")
     left.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
     salty = train[~train["empty"].astype(bool)]
-    fig = px.histogram(salty, x=salty["coverage"].astype(float), nbins=50, title=f"Coverage of the {len(salty)} non-empty masks")
+    fig = px.histogram(
+        salty, x=salty["coverage"].astype(float), nbins=50, title=f"Coverage of the {len(salty)} non-empty masks"
+    )
     right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10), xaxis_title="coverage"), width="stretch")
 
 
@@ -69,13 +78,24 @@ def depth_intensity_section() -> None:
         left.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
         if len(train):
             # Density maps, not scatters: thousands of SVG points cost the browser seconds to draw.
-            fig = px.density_heatmap(train, x="depth", y=train["coverage"].astype(float), nbinsx=30, nbinsy=20,
-                                     title="Depth vs coverage (train images per cell)", color_continuous_scale="Blues")  # fmt: skip
-            right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10), yaxis_title="coverage"), width="stretch")
+            fig = px.density_heatmap(
+                train,
+                x="depth",
+                y=train["coverage"].astype(float),
+                nbinsx=30,
+                nbinsy=20,
+                title="Depth vs coverage (train images per cell)",
+                color_continuous_scale="Blues",
+            )
+            right.plotly_chart(
+                fig.update_layout(height=300, margin=dict(t=40, b=10), yaxis_title="coverage"), width="stretch"
+            )
     left, right = st.columns(2)
     fig = px.histogram(table, x="image_mean", color="split", nbins=50, barmode="overlay", title="Image mean intensity")
     left.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
-    fig = px.histogram(table, x="image_std", color="split", nbins=50, barmode="overlay", title="Image standard deviation")
+    fig = px.histogram(
+        table, x="image_std", color="split", nbins=50, barmode="overlay", title="Image standard deviation"
+    )
     right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
 
 
@@ -90,7 +110,10 @@ def anomalies_section() -> None:
                 continue
             shown = rows.head(24)
             tiles = [mask_overlay(*image_of(i), mode="fill") for i in shown["id"]]
-            st.image(mosaic(tiles, 8, [str(k + 1) for k in range(len(tiles))]), caption=f"first {len(shown)} of {len(rows)} {name}s (salt in yellow)")
+            st.image(
+                mosaic(tiles, 8, [str(k + 1) for k in range(len(tiles))]),
+                caption=f"first {len(shown)} of {len(rows)} {name}s (salt in yellow)",
+            )
             st.caption("ids: " + ", ".join(f"{k + 1}: {i}" for k, i in enumerate(shown["id"])))
 
 
@@ -113,9 +136,13 @@ def browser_section() -> None:
         page_size = c8.selectbox("Per page", [24, 48, 96], index=1, key="browse_page_size")
 
     f = Filter(
-        split=None if split == "both" else split, coverage_classes=classes or None, depth_range=depth_range,
-        anomaly=None if anomaly == "any" else anomaly, sort_by=sort_by, descending=descending,
-    )  # fmt: skip
+        split=None if split == "both" else split,
+        coverage_classes=classes or None,
+        depth_range=depth_range,
+        anomaly=None if anomaly == "any" else anomaly,
+        sort_by=sort_by,
+        descending=descending,
+    )
     rows = filter_table(table, f)
     pages = max(1, -(-len(rows) // page_size))
     page = st.number_input(f"Page (of {pages}; {len(rows)} images match)", 1, pages, 1, key="browse_page") - 1
@@ -126,15 +153,27 @@ def browser_section() -> None:
         tiles = []
         for id_ in shown["id"]:
             image, mask = image_of(id_)
-            tiles.append(mask_overlay(image, mask, mode=overlay) if mask is not None else mask_overlay(image, np.zeros_like(image, bool)))
+            tiles.append(
+                mask_overlay(image, mask, mode=overlay)
+                if mask is not None
+                else mask_overlay(image, np.zeros_like(image, bool))
+            )
         labels = [str(page * page_size + k + 1) for k in range(len(tiles))]
         st.image(mosaic(tiles, 12, labels), width="stretch")
-        choice = st.selectbox("Open one image", shown["id"].tolist(), key="browse_open",
-                              format_func=lambda i: f"{labels[shown['id'].tolist().index(i)]}: {i}")  # fmt: skip
+        choice = st.selectbox(
+            "Open one image",
+            shown["id"].tolist(),
+            key="browse_open",
+            format_func=lambda i: f"{labels[shown['id'].tolist().index(i)]}: {i}",
+        )
         if choice:
             image, mask = image_of(choice)
             image_panel(choice, image, mask, table.set_index("id").loc[choice])
 
 
-{"Coverage": coverage_section, "Depth and intensity": depth_intensity_section, "Anomalies": anomalies_section,
- "Image browser": browser_section}[section or SECTIONS[0]]()
+{
+    "Coverage": coverage_section,
+    "Depth and intensity": depth_intensity_section,
+    "Anomalies": anomalies_section,
+    "Image browser": browser_section,
+}[section or SECTIONS[0]]()

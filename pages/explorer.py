@@ -20,19 +20,30 @@ summaries = [analysis.summarize(n, ex.probs[n], ex.judges[n], ex.truth, options)
 table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)
 
 SECTIONS = ["Summary", "Images", "Error anatomy"]
-section = st.segmented_control("Section", SECTIONS, default=SECTIONS[0], key="explorer_section", label_visibility="collapsed")
+section = st.segmented_control(
+    "Section", SECTIONS, default=SECTIONS[0], key="explorer_section", label_visibility="collapsed"
+)
 
 if (section or SECTIONS[0]) == "Summary":
     empty = summaries[0].empty_score if summaries else float("nan")
-    st.caption(f"{len(ex.ids)} validation images. Predicting every mask empty scores {empty:.4f} on them: "
-               "the line every model must beat.")  # fmt: skip
+    st.caption(
+        f"{len(ex.ids)} validation images. Predicting every mask empty scores {empty:.4f} on them: "
+        "the line every model must beat."
+    )
     for s in summaries:
         cols = st.columns(5)
-        cols[0].metric(f"{s.name[:40]}", f"{s.score:.4f}", f"{s.score - s.empty_score:+.4f} vs all-empty",
-                       delta_color="normal", delta_arrow="off")  # fmt: skip
+        cols[0].metric(
+            f"{s.name[:40]}",
+            f"{s.score:.4f}",
+            f"{s.score - s.empty_score:+.4f} vs all-empty",
+            delta_color="normal",
+            delta_arrow="off",
+        )
         if s.below_empty:
-            st.error(f"{s.name}: {s.score:.4f} is not above the all-empty score {s.empty_score:.4f}: this model is worse "
-                     "than predicting nothing on these images.")  # fmt: skip
+            st.error(
+                f"{s.name}: {s.score:.4f} is not above the all-empty score {s.empty_score:.4f}: this model is worse "
+                "than predicting nothing on these images."
+            )
         cols[1].metric("mean IoU", f"{s.mean_iou:.4f}")
         c = s.confusion
         cols[2].metric("salt found / missed", f"{c['true positive']} / {c['false negative']}")
@@ -40,33 +51,51 @@ if (section or SECTIONS[0]) == "Summary":
         if s.judge:
             j = s.judge
             cols[4].metric("judge accuracy", f"{j['accuracy']:.4f}")
-            st.warning(f"{s.name}: honest (judge-gated) score {j['honest score']:.4f}; oracle-gated score (masks gated "
-                       f"with the TRUE empty label) {j['oracle score']:.4f}. Validating with the oracle gate would "
-                       f"overstate this model by {j['gap']:+.4f}.")  # fmt: skip
+            st.warning(
+                f"{s.name}: honest (judge-gated) score {j['honest score']:.4f}; oracle-gated score (masks gated "
+                f"with the TRUE empty label) {j['oracle score']:.4f}. Validating with the oracle gate would "
+                f"overstate this model by {j['gap']:+.4f}."
+            )
     buckets = analysis.bucket_table(summaries)
     left, right = st.columns([1, 2])
     left.dataframe(buckets, width="stretch")
     long = buckets.reset_index().melt(id_vars="IoU bucket", var_name="model", value_name="images")
     fig = px.bar(long, x="IoU bucket", y="images", color="model", barmode="group", title="Images per IoU bucket")
-    right.plotly_chart(fig.update_layout(height=320, margin=dict(t=40, b=10), legend=dict(orientation="h")), width="stretch")
+    right.plotly_chart(
+        fig.update_layout(height=320, margin=dict(t=40, b=10), legend=dict(orientation="h")), width="stretch"
+    )
     st.markdown("**Per image** (sort by a column header; the filters below apply)")
     st.dataframe(table, width="stretch", hide_index=True)
-    st.download_button("Download the per-image table (CSV)", table.to_csv(index=False).encode(), "per_image.csv",
-                       "text/csv", key="explorer_csv")  # fmt: skip
+    st.download_button(
+        "Download the per-image table (CSV)",
+        table.to_csv(index=False).encode(),
+        "per_image.csv",
+        "text/csv",
+        key="explorer_csv",
+    )
 
 elif section == "Images":
     name = st.selectbox("Model", ex.names, key="explorer_model")
     c1, c2, c3, c4 = st.columns(4)
-    buckets = c1.multiselect("IoU buckets", analysis.BUCKETS, key="explorer_buckets", help="Empty = all; e.g. 0.0 for the total misses")
+    buckets = c1.multiselect(
+        "IoU buckets", analysis.BUCKETS, key="explorer_buckets", help="Empty = all; e.g. 0.0 for the total misses"
+    )
     classes = c2.multiselect("Coverage classes", list(range(11)), key="explorer_classes")
     anomaly = c3.selectbox("Anomaly", ["any", "empty", "vertical_mask", "constant_image"], key="explorer_anomaly")
     order = c4.selectbox("Order", ["worst first", "best first", "id"], key="explorer_order")
     known = table["depth"].dropna()
     depth_range = None
     if len(known) and known.max() > known.min():
-        depth_range = st.slider("Depth", float(known.min()), float(known.max()), (float(known.min()), float(known.max())),
-                                key="explorer_depth")  # fmt: skip
-    side_by_side = len(ex.names) > 1 and st.checkbox("Side by side: the same images, one column per model", key="explorer_side")
+        depth_range = st.slider(
+            "Depth",
+            float(known.min()),
+            float(known.max()),
+            (float(known.min()), float(known.max())),
+            key="explorer_depth",
+        )
+    side_by_side = len(ex.names) > 1 and st.checkbox(
+        "Side by side: the same images, one column per model", key="explorer_side"
+    )
     rows = table
     if depth_range:
         rows = rows[rows["depth"].between(*depth_range)]
@@ -79,8 +108,11 @@ elif section == "Images":
         rows = rows[rows[anomaly]]
     if order != "id":
         rows = rows.sort_values(score_col, ascending=order == "worst first", kind="stable")
-    st.caption(f"{len(rows)} images match; first 48 shown. "
-               + " · ".join(f"<span style='color:rgb{c}'>■</span> {k}" for k, c in OUTCOME_COLOURS.items()), unsafe_allow_html=True)  # fmt: skip
+    st.caption(
+        f"{len(rows)} images match; first 48 shown. "
+        + " · ".join(f"<span style='color:rgb{c}'>■</span> {k}" for k, c in OUTCOME_COLOURS.items()),
+        unsafe_allow_html=True,
+    )
     shown = rows.head(48)
     pos = {id_: k for k, id_ in enumerate(ex.ids)}
     if len(shown) and side_by_side:
@@ -103,9 +135,17 @@ elif section == "Images":
         choice = st.selectbox("Open one image", shown["id"].tolist(), key="explorer_open")
         k = pos[choice]
         heat = (np.stack([ex.probs[name][k]] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
-        big = mosaic([gray_to_rgb(ex.images[k]), gray_to_rgb(np.where(ex.truth[k], 255, 40).astype(np.uint8)),
-                      gray_to_rgb(np.where(preds[name][k], 255, 40).astype(np.uint8)), heat,
-                      outcome_overlay(ex.images[k], preds[name][k], ex.truth[k])], 5, scale=3)  # fmt: skip
+        big = mosaic(
+            [
+                gray_to_rgb(ex.images[k]),
+                gray_to_rgb(np.where(ex.truth[k], 255, 40).astype(np.uint8)),
+                gray_to_rgb(np.where(preds[name][k], 255, 40).astype(np.uint8)),
+                heat,
+                outcome_overlay(ex.images[k], preds[name][k], ex.truth[k]),
+            ],
+            5,
+            scale=3,
+        )
         st.image(big, caption="image · truth · prediction · probability · outcome")
         row = table.iloc[k]
         st.dataframe(pd.DataFrame({"value": row.astype(str)}), width="stretch")
@@ -120,19 +160,42 @@ else:
     left.plotly_chart(fig.update_layout(height=380, margin=dict(t=40, b=10)), width="stretch")
     full, centre = analysis.central_crop_scores(preds[name], ex.truth)
     right.metric("Score, full image", f"{full:.4f}")
-    right.metric("Score, central 90x90 crop", f"{centre:.4f}", f"{centre - full:+.4f}",
-                 help="a diagnostic that leaves the edges out: not a competition score")
+    right.metric(
+        "Score, central 90x90 crop",
+        f"{centre:.4f}",
+        f"{centre - full:+.4f}",
+        help="a diagnostic that leaves the edges out: not a competition score",
+    )
     sweep = analysis.threshold_sweep(ex.probs[name], ex.judges[name], ex.truth, min_size=options.min_size)
     best = sweep[sweep["best"]].iloc[0]
-    fig = px.line(sweep, x="threshold", y="score", markers=True,
-                  title=f"Score vs pixel threshold (best {best['threshold']:.2f}: {best['score']:.4f}, tuned on these "
-                        "same images, so optimistic)")  # fmt: skip
+    fig = px.line(
+        sweep,
+        x="threshold",
+        y="score",
+        markers=True,
+        title=f"Score vs pixel threshold (best {best['threshold']:.2f}: {best['score']:.4f}, tuned on these "
+        "same images, so optimistic)",
+    )
     fig.add_vline(x=float(best["threshold"]), line_dash="dot")
     st.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
     left, right = st.columns(2)
-    by_class = analysis.score_by_group(table[f"score {name}"].to_numpy(), table["coverage_class"].to_numpy(), "coverage class")
-    left.plotly_chart(px.bar(by_class.reset_index(), x="coverage class", y="score", hover_data=["images"],
-                             title="Score by coverage class").update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")  # fmt: skip
+    by_class = analysis.score_by_group(
+        table[f"score {name}"].to_numpy(), table["coverage_class"].to_numpy(), "coverage class"
+    )
+    left.plotly_chart(
+        px.bar(
+            by_class.reset_index(),
+            x="coverage class",
+            y="score",
+            hover_data=["images"],
+            title="Score by coverage class",
+        ).update_layout(height=300, margin=dict(t=40, b=10)),
+        width="stretch",
+    )
     by_depth = analysis.score_by_group(table[f"score {name}"].to_numpy(), analysis.depth_bands(ex.depths), "depth band")
-    right.plotly_chart(px.bar(by_depth.reset_index(), x="depth band", y="score", hover_data=["images"],
-                              title="Score by depth band").update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")  # fmt: skip
+    right.plotly_chart(
+        px.bar(
+            by_depth.reset_index(), x="depth band", y="score", hover_data=["images"], title="Score by depth band"
+        ).update_layout(height=300, margin=dict(t=40, b=10)),
+        width="stretch",
+    )

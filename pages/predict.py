@@ -10,13 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints
-from saltlab.inference.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
-from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
 from saltlab.analysis.render import mask_overlay, mosaic
 from saltlab.core.definitions import coverage as coverage_of
 from saltlab.core.rle import submission_csv
 from saltlab.core.scoring import masks_from_probs
 from saltlab.core.sources import DataSetError
+from saltlab.inference.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
+from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
 from saltlab.runs.checkpoint import CheckpointError
 from saltlab.runs.run_folder import RunFolder, list_runs
 
@@ -51,8 +51,12 @@ if not options:
     st.info("No trained run yet: train one on the Train page (the `smoke` preset takes under a minute).")
     st.stop()
 names = list(options)
-chosen = st.multiselect("Models (several are averaged: the K folds of a recipe, the snapshots of a run)", names,
-                        default=names[:1], key="predict_models")  # fmt: skip
+chosen = st.multiselect(
+    "Models (several are averaged: the K folds of a recipe, the snapshots of a run)",
+    names,
+    default=names[:1],
+    key="predict_models",
+)
 if not chosen:
     st.info("Pick at least one model.")
     st.stop()
@@ -61,11 +65,21 @@ c1, c2, c3 = st.columns([1, 2, 2])
 tta = c1.checkbox("hflip TTA", key="predict_tta")
 suggested = suggested_threshold(list(paths), tta)
 default_threshold = suggested[0] if suggested else 0.5
-threshold = c2.slider("Pixel threshold", 0.05, 0.95, default_threshold, 0.05, key=f"predict_threshold_{hash((paths, tta))}",
-                      help="default: the best threshold of the validation sweep when the models were evaluated (Explorer); tuned on those validation images, so their score at it is optimistic")  # fmt: skip
+threshold = c2.slider(
+    "Pixel threshold",
+    0.05,
+    0.95,
+    default_threshold,
+    0.05,
+    key=f"predict_threshold_{hash((paths, tta))}",
+    help="default: the best threshold of the validation sweep when the models were evaluated (Explorer); "
+    "tuned on those validation images, so their score at it is optimistic",
+)
 min_size = int(c3.number_input("Min component (px)", 0, 2000, 0, 5, key="predict_min_size"))
-st.caption(f"Default threshold {default_threshold}: " + (suggested[1] if suggested else
-           "no validation sweep yet (open the models in the Explorer to get one)"))  # fmt: skip
+st.caption(
+    f"Default threshold {default_threshold}: "
+    + (suggested[1] if suggested else "no validation sweep yet (open the models in the Explorer to get one)")
+)
 
 trained_on = {}
 for name in chosen:
@@ -73,11 +87,16 @@ for name in chosen:
     if data and Path(data).absolute() != Path(active_path()).absolute():
         trained_on[name] = data
 if trained_on:
-    st.warning("The active data set is " + f"`{active_path()}`; " + "; ".join(f"{n} was trained on `{d}`" for n, d in trained_on.items())
-               + ". Its test images are predicted all the same.")  # fmt: skip
+    st.warning(
+        "The active data set is "
+        + f"`{active_path()}`; "
+        + "; ".join(f"{n} was trained on `{d}`" for n, d in trained_on.items())
+        + ". Its test images are predicted all the same."
+    )
 
-source = st.segmented_control("Images", ["Upload PNGs", "Test images of the data set"], default="Upload PNGs",
-                              key="predict_source")  # fmt: skip
+source = st.segmented_control(
+    "Images", ["Upload PNGs", "Test images of the data set"], default="Upload PNGs", key="predict_source"
+)
 ids: list[str] = []
 images = np.zeros((0, 101, 101), np.uint8)
 if source == "Test images of the data set":
@@ -91,8 +110,12 @@ if source == "Test images of the data set":
         count = st.slider("Test images to show", 1, min(ds.n_test, 200), min(ds.n_test, 24), key="predict_count")
         ids, images = list(ds.test_ids[:count]), ds.test_images[:count]
 else:
-    uploads = st.file_uploader("Seismic images (101x101 PNG, grayscale or RGB)", type=["png"], accept_multiple_files=True,
-                               key="predict_uploads")  # fmt: skip
+    uploads = st.file_uploader(
+        "Seismic images (101x101 PNG, grayscale or RGB)",
+        type=["png"],
+        accept_multiple_files=True,
+        key="predict_uploads",
+    )
     if uploads:
         ids, images, problems = decode_uploads([(f.name, f.getvalue()) for f in uploads])
         for name, reason in problems:
@@ -107,8 +130,13 @@ if ids:
         st.stop()
     masks = masks_from_probs(probs, judge, threshold, min_size)
     coverage = coverage_of(masks)
-    table = pd.DataFrame({"id": ids, "predicted coverage %": np.round(100 * coverage, 2),
-                          "max probability": probs.reshape(len(probs), -1).max(1).round(3)})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "id": ids,
+            "predicted coverage %": np.round(100 * coverage, 2),
+            "max probability": probs.reshape(len(probs), -1).max(1).round(3),
+        }
+    )
     if judge is not None:
         table["judge P(salt)"] = judge.round(3)
     st.markdown(f"**{len(ids)} image(s)**, {int((coverage > 0).sum())} with predicted salt")
@@ -117,17 +145,26 @@ if ids:
     for k in range(shown):  # each image, then its prediction over it
         tiles += [images[k], mask_overlay(images[k], masks[k], "fill")]
         labels += [ids[k][:10], f"{100 * coverage[k]:.0f}%"]
-    st.image(mosaic(tiles, 8, labels, scale=2), caption="predicted salt over each image (pairs: image, prediction with coverage)"
-             + (f"; first {shown} of {len(ids)}" if shown < len(ids) else ""))  # fmt: skip
+    st.image(
+        mosaic(tiles, 8, labels, scale=2),
+        caption="predicted salt over each image (pairs: image, prediction with coverage)"
+        + (f"; first {shown} of {len(ids)}" if shown < len(ids) else ""),
+    )
     st.dataframe(table, hide_index=True, width="stretch")
     d1, d2, _ = st.columns([2, 2, 3])
-    d1.download_button("Download submission CSV", submission_csv(ids, masks), "submission.csv", "text/csv", key="predict_csv")
-    d2.download_button("Download masks (zip of PNGs)", masks_zip(ids, masks), "masks.zip", "application/zip", key="predict_zip")
+    d1.download_button(
+        "Download submission CSV", submission_csv(ids, masks), "submission.csv", "text/csv", key="predict_csv"
+    )
+    d2.download_button(
+        "Download masks (zip of PNGs)", masks_zip(ids, masks), "masks.zip", "application/zip", key="predict_zip"
+    )
 
 # --- the whole test set, in the background ----------------------------------------------------
 st.subheader("Whole test set")
-st.caption("Runs as a background process (it goes on if you leave the page or close the app); the submission CSV "
-           "follows sample_submission.csv's order and is written only when every image is done.")  # fmt: skip
+st.caption(
+    "Runs as a background process (it goes on if you leave the page or close the app); the submission CSV "
+    "follows sample_submission.csv's order and is written only when every image is done."
+)
 st.caption(f"Data set: `{active_path()}`")
 if st.button("Predict every test image", key="predict_start"):
     try:
@@ -163,25 +200,42 @@ def show_jobs() -> bool:
         state, options_ = status.get("state", "?"), job.options()
         running |= state == "running"
         with st.container(border=True):
-            st.markdown(f"**{job.path.name}**: {state}, {len(options_['runs'])} model(s), threshold {options_['threshold']}"
-                        + (", TTA" if options_["tta"] else ""))  # fmt: skip
-            st.caption(f"data set {options_.get('data')}"
-                       + (f" (fingerprint {str(options_['fingerprint'])[:12]})" if options_.get("fingerprint") else "")
-                       + "; models: " + ", ".join(_model_label(r) for r in options_["runs"]))  # fmt: skip
+            st.markdown(
+                f"**{job.path.name}**: {state}, {len(options_['runs'])} model(s), threshold {options_['threshold']}"
+                + (", TTA" if options_["tta"] else "")
+            )
+            st.caption(
+                f"data set {options_.get('data')}"
+                + (f" (fingerprint {str(options_['fingerprint'])[:12]})" if options_.get("fingerprint") else "")
+                + "; models: "
+                + ", ".join(_model_label(r) for r in options_["runs"])
+            )
             if state == "running":
                 done, total = status.get("done", 0), status.get("total", 0)
                 st.progress(done / total if total else 0.0, text=f"{status.get('message', '')}: {done}/{total}")
                 if st.button("Cancel", key=f"cancel_{job.path.name}"):
                     st.toast(cancel_job(job))
             elif state == "done" and job.csv_path.is_file():
-                st.caption(f"{status.get('n_images')} test images, {status.get('n_empty')} predicted empty; "
-                           f"files in {job.path}")  # fmt: skip
+                st.caption(
+                    f"{status.get('n_images')} test images, {status.get('n_empty')} predicted empty; "
+                    f"files in {job.path}"
+                )
                 b1, b2, _ = st.columns([2, 2, 3])
-                b1.download_button("Submission CSV", job.csv_path.read_bytes(), f"{job.path.name}-submission.csv", "text/csv",
-                                   key=f"csv_{job.path.name}")  # fmt: skip
+                b1.download_button(
+                    "Submission CSV",
+                    job.csv_path.read_bytes(),
+                    f"{job.path.name}-submission.csv",
+                    "text/csv",
+                    key=f"csv_{job.path.name}",
+                )
                 if job.masks_dir.is_dir():
-                    b2.download_button("Masks (zip)", _zip_folder(str(job.masks_dir), job.masks_dir.stat().st_mtime), f"{job.path.name}-masks.zip",
-                                       "application/zip", key=f"zip_{job.path.name}")  # fmt: skip
+                    b2.download_button(
+                        "Masks (zip)",
+                        _zip_folder(str(job.masks_dir), job.masks_dir.stat().st_mtime),
+                        f"{job.path.name}-masks.zip",
+                        "application/zip",
+                        key=f"zip_{job.path.name}",
+                    )
             elif state == "failed":
                 st.error(f"Failed: {status.get('error')}")
             else:
@@ -190,6 +244,7 @@ def show_jobs() -> bool:
 
 
 if any((j.read_status() or {}).get("state") == "running" for j in list_jobs()[:5]):
+
     @st.fragment(run_every=1.0)
     def live_jobs() -> None:
         if not show_jobs():

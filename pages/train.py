@@ -1,16 +1,29 @@
 """Train page: configure a run, start it in the background, follow it live, cancel, resume; the run registry."""
 
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from pages._ui import active_path, ensure_entry
-from saltlab.runs.config import (DEFAULT_PRESET, INPUT_SIZES, LOSSES, OPTIMIZERS, SCHEDULES, ConfigError, from_dict, load_config,
-                            plan_epochs, preset_description, preset_names, scaled_swa_start, stage_table, stages_from_table)  # fmt: skip
-from saltlab.models import encoder_names
 from saltlab.core.sources import DataSetError
 from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.models import encoder_names
+from saltlab.runs.config import (
+    DEFAULT_PRESET,
+    INPUT_SIZES,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    ConfigError,
+    from_dict,
+    load_config,
+    plan_epochs,
+    preset_description,
+    preset_names,
+    scaled_swa_start,
+    stage_table,
+    stages_from_table,
+)
 from saltlab.runs.registry import registry_rows
 from saltlab.runs.run_folder import RunBusy, RunFolder, checkpoints_root, list_runs, remove_run
 
@@ -29,13 +42,20 @@ gpu = _gpu_name()
 if gpu:
     st.caption(f"GPU found: {gpu}. Runs go to the GPU one at a time; others wait in the queue.")
 else:
-    st.caption("No GPU on this machine: runs train on the CPU, one at a time. The default preset, `cpu_hour`, plans "
-               "its epochs to fit its time budget (Minutes); the case-study presets take hours on a CPU.")  # fmt: skip
+    st.caption(
+        "No GPU on this machine: runs train on the CPU, one at a time. The default preset, `cpu_hour`, plans "
+        "its epochs to fit its time budget (Minutes); the case-study presets take hours on a CPU."
+    )
 
 # --- the form -------------------------------------------------------------------------------
 presets = preset_names()
-preset = st.selectbox("Preset", presets, index=presets.index(DEFAULT_PRESET) if DEFAULT_PRESET in presets else 0,
-                      key="train_preset", help="what each preset is, its time and its measured score: below")  # fmt: skip
+preset = st.selectbox(
+    "Preset",
+    presets,
+    index=presets.index(DEFAULT_PRESET) if DEFAULT_PRESET in presets else 0,
+    key="train_preset",
+    help="what each preset is, its time and its measured score: below",
+)
 base = from_dict(load_config(preset))
 st.info(preset_description(preset) or f"{preset}: no description")
 with st.form(f"train_form_{preset}"):
@@ -45,50 +65,90 @@ with st.form(f"train_form_{preset}"):
     fold = c3.number_input("Fold", 0, 9, base.fold, key=f"train_fold_{preset}")
     batch = c4.number_input("Batch size", 2, 256, base.batch_size, key=f"train_batch_{preset}")
     c5, c6, c7, c8 = st.columns(4)
-    input_size = c5.selectbox("Input size", list(INPUT_SIZES), index=list(INPUT_SIZES).index(base.model.input_size),
-                              key=f"train_input_{preset}",
-                              help="101: as it is (fastest); 128: 101 edge-padded; 256: resized to 202, then padded")  # fmt: skip
+    input_size = c5.selectbox(
+        "Input size",
+        list(INPUT_SIZES),
+        index=list(INPUT_SIZES).index(base.model.input_size),
+        key=f"train_input_{preset}",
+        help="101: as it is (fastest); 128: 101 edge-padded; 256: resized to 202, then padded",
+    )
     devices = ["auto", "cpu"] + (["cuda"] if gpu else [])
-    device = c6.selectbox("Device", devices, key=f"train_device_{preset}", help="auto = the GPU when there is one, else the CPU")
+    device = c6.selectbox(
+        "Device", devices, key=f"train_device_{preset}", help="auto = the GPU when there is one, else the CPU"
+    )
     augment = c7.checkbox("Augmentation", base.augment, key=f"train_augment_{preset}")
-    limit = c8.number_input("Max train images (0 = all)", 0, 100000, base.max_train_images or 0, key=f"train_limit_{preset}")
+    limit = c8.number_input(
+        "Max train images (0 = all)", 0, 100000, base.max_train_images or 0, key=f"train_limit_{preset}"
+    )
     e1, e2, e3, _ = st.columns([1, 1, 1, 1])
-    epochs_total = e1.number_input("Epochs (0 = the table's)", 0, 10000, 0, key=f"train_epochs_{preset}",
-                                   help="the total over all stages, shared out in the table's proportions")  # fmt: skip
-    minutes = e2.number_input("Minutes (0 = no budget)", 0.0, 100000.0, float(base.minutes or 0), step=5.0,
-                              key=f"train_minutes_{preset}",
-                              help="a time budget: the run times a few steps, then scales the epochs to end within "
-                                   "it (validation included); it overrides Epochs")  # fmt: skip
-    compile_model = e3.checkbox("torch.compile", base.compile, key=f"train_compile_{preset}",
-                                help="compile the model: faster steps on a GPU after a compile of a minute or more "
-                                     "(logged apart from the epoch times); on the CPU it rarely pays")  # fmt: skip
+    epochs_total = e1.number_input(
+        "Epochs (0 = the table's)",
+        0,
+        10000,
+        0,
+        key=f"train_epochs_{preset}",
+        help="the total over all stages, shared out in the table's proportions",
+    )
+    minutes = e2.number_input(
+        "Minutes (0 = no budget)",
+        0.0,
+        100000.0,
+        float(base.minutes or 0),
+        step=5.0,
+        key=f"train_minutes_{preset}",
+        help="a time budget: the run times a few steps, then scales the epochs to end within "
+        "it (validation included); it overrides Epochs",
+    )
+    compile_model = e3.checkbox(
+        "torch.compile",
+        base.compile,
+        key=f"train_compile_{preset}",
+        help="compile the model: faster steps on a GPU after a compile of a minute or more "
+        "(logged apart from the epoch times); on the CPU it rarely pays",
+    )
     st.markdown("**Stages** (one row each: loss, optimiser, LR schedule)")
     stages = pd.DataFrame(stage_table(base.stages))
     edited = st.data_editor(
-        stages, num_rows="dynamic", width="stretch", key=f"train_stages_{preset}",
+        stages,
+        num_rows="dynamic",
+        width="stretch",
+        key=f"train_stages_{preset}",
         column_config={
             "loss": st.column_config.SelectboxColumn(options=list(LOSSES), required=True),
             "optimizer": st.column_config.SelectboxColumn(options=list(OPTIMIZERS), required=True),
             "schedule": st.column_config.SelectboxColumn(options=list(SCHEDULES), required=True),
             "epochs": st.column_config.NumberColumn(min_value=1, step=1),
-            "lr": st.column_config.NumberColumn(format="%.0e"), "max_lr": st.column_config.NumberColumn(format="%.0e"),
+            "lr": st.column_config.NumberColumn(format="%.0e"),
+            "max_lr": st.column_config.NumberColumn(format="%.0e"),
             "snapshots": st.column_config.CheckboxColumn(help="save snapshot-eNNN.pt at the end of every LR cycle"),
-            "swa_start": st.column_config.NumberColumn(min_value=1, step=1, help="SWA: average this stage's weights "
-                                                       "from this epoch (1-based) on into swa.pt; empty: no SWA"),
+            "swa_start": st.column_config.NumberColumn(
+                min_value=1,
+                step=1,
+                help="SWA: average this stage's weights from this epoch (1-based) on into swa.pt; empty: no SWA",
+            ),
         },
-    )  # fmt: skip
+    )
     finished = [r.path.name for r in list_runs() if r.best_path.is_file()]
     pseudo_from = st.multiselect(
-        "Pseudo-labels from runs (optional)", finished, key=f"train_pseudo_{preset}",
+        "Pseudo-labels from runs (optional)",
+        finished,
+        key=f"train_pseudo_{preset}",
         help="Their averaged test-set predictions (hflip TTA) become extra training data: pixels with p <= 0.2 or "
-             "p >= 0.8 count, the rest is ignored by the loss; an image is used when 90% of its pixels are confident.",
-    )  # fmt: skip
+        "p >= 0.8 count, the rest is ignored by the loss; an image is used when 90% of its pixels are confident.",
+    )
     start = st.form_submit_button("Start", type="primary")
 
 if start:
     values = load_config(preset)
-    values.update(data=active_path(), fold=int(fold), batch_size=int(batch), device=device, augment=bool(augment),
-                  max_train_images=int(limit) or None, compile=bool(compile_model))  # fmt: skip
+    values.update(
+        data=active_path(),
+        fold=int(fold),
+        batch_size=int(batch),
+        device=device,
+        augment=bool(augment),
+        max_train_images=int(limit) or None,
+        compile=bool(compile_model),
+    )
     values.setdefault("model", {}).update(encoder=encoder, input_size=int(input_size))
     try:
         values["stages"] = stages_from_table(values.get("stages", []), edited.to_dict("records"))
@@ -96,7 +156,9 @@ if start:
         st.error(f"Cannot start: {exc}")
         st.stop()
     if epochs_total and values["stages"]:
-        for stage, n in zip(values["stages"], plan_epochs([row["epochs"] for row in values["stages"]], int(epochs_total))):
+        for stage, n in zip(
+            values["stages"], plan_epochs([row["epochs"] for row in values["stages"]], int(epochs_total))
+        ):
             stage["swa_start"] = scaled_swa_start(stage.get("swa_start"), stage["epochs"], n)
             stage["epochs"] = n
     values["minutes"] = float(minutes) or None
@@ -108,6 +170,7 @@ if start:
         st.success(f"Run {run.path.name} submitted.")
     except (ConfigError, DataSetError) as exc:
         st.error(f"Cannot start: {exc}")
+
 
 # --- registry and live view -----------------------------------------------------------------
 def _duration(status: dict) -> str:
@@ -128,18 +191,46 @@ def curves(run: RunFolder) -> go.Figure:
     epochs = [m for m in metrics if isinstance(m, dict) and m.get("kind") == "epoch"]
     fig = go.Figure()
     spe = max((run.read_status() or {}).get("steps_per_epoch") or 1, 1)
-    fig.add_scatter(x=[m["step"] / spe for m in steps], y=[m["loss"] for m in steps], name="train loss (step)", mode="lines")
-    fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_loss"] for m in epochs], name="val loss", mode="lines+markers")
-    fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_score"] for m in epochs], name="val score", mode="lines+markers", yaxis="y2")
+    fig.add_scatter(
+        x=[m["step"] / spe for m in steps], y=[m["loss"] for m in steps], name="train loss (step)", mode="lines"
+    )
+    fig.add_scatter(
+        x=[m["epoch"] for m in epochs], y=[m["val_loss"] for m in epochs], name="val loss", mode="lines+markers"
+    )
+    fig.add_scatter(
+        x=[m["epoch"] for m in epochs],
+        y=[m["val_score"] for m in epochs],
+        name="val score",
+        mode="lines+markers",
+        yaxis="y2",
+    )
     if epochs and epochs[-1].get("val_score_empty") is not None:
         empty = epochs[-1]["val_score_empty"]
-        fig.add_scatter(x=[epochs[0]["epoch"], epochs[-1]["epoch"]], y=[empty, empty], name=f"all-empty prediction ({empty:.3f})",
-                        mode="lines", yaxis="y2", line=dict(dash="dash", color="gray"))  # fmt: skip
+        fig.add_scatter(
+            x=[epochs[0]["epoch"], epochs[-1]["epoch"]],
+            y=[empty, empty],
+            name=f"all-empty prediction ({empty:.3f})",
+            mode="lines",
+            yaxis="y2",
+            line=dict(dash="dash", color="gray"),
+        )
     if epochs and "val_score_oracle" in epochs[0]:
-        fig.add_scatter(x=[m["epoch"] for m in epochs], y=[m["val_score_oracle"] for m in epochs], name="val score (oracle gate)",
-                        mode="lines+markers", yaxis="y2", line=dict(dash="dot"))  # fmt: skip
-    fig.update_layout(height=320, margin=dict(t=30, b=10), xaxis_title="epoch", yaxis_title="loss",
-                      yaxis2=dict(title="score", overlaying="y", side="right", range=[0, 1]), legend=dict(orientation="h"))  # fmt: skip
+        fig.add_scatter(
+            x=[m["epoch"] for m in epochs],
+            y=[m["val_score_oracle"] for m in epochs],
+            name="val score (oracle gate)",
+            mode="lines+markers",
+            yaxis="y2",
+            line=dict(dash="dot"),
+        )
+    fig.update_layout(
+        height=320,
+        margin=dict(t=30, b=10),
+        xaxis_title="epoch",
+        yaxis_title="loss",
+        yaxis2=dict(title="score", overlaying="y", side="right", range=[0, 1]),
+        legend=dict(orientation="h"),
+    )
     return fig
 
 
@@ -151,12 +242,20 @@ def live() -> None:
     if table.empty:
         st.caption("No runs yet: pick a preset above and press Start.")
         return
-    st.dataframe(table, width="stretch", hide_index=True, column_config={
-        "best score": st.column_config.NumberColumn(format="%.4f"), "SWA score": st.column_config.NumberColumn(format="%.4f"),
-        "all-empty score": st.column_config.NumberColumn(format="%.4f", help="the score of predicting every mask empty "
-                                                         "on the same validation images: a model must beat it"),
-        "below all-empty": st.column_config.CheckboxColumn(help="the best score is not above the all-empty score"),
-    })  # fmt: skip
+    st.dataframe(
+        table,
+        width="stretch",
+        hide_index=True,
+        column_config={
+            "best score": st.column_config.NumberColumn(format="%.4f"),
+            "SWA score": st.column_config.NumberColumn(format="%.4f"),
+            "all-empty score": st.column_config.NumberColumn(
+                format="%.4f",
+                help="the score of predicting every mask empty on the same validation images: a model must beat it",
+            ),
+            "below all-empty": st.column_config.CheckboxColumn(help="the best score is not above the all-empty score"),
+        },
+    )
     names = table["run"].tolist()
     if st.session_state.get("train_selected") not in names:
         st.session_state["train_selected"] = names[0]
@@ -179,9 +278,11 @@ def live() -> None:
         st.error(f"{name} cannot be read as a run: {problem}. Delete or archive it; the other runs are unaffected.")
     split = run.read_split()
     if split:
-        st.caption(f"data set {split.get('data')} (fingerprint {str(split.get('fingerprint'))[:12]}); "
-                   f"{len(split.get('train_ids', []))} training, {len(split.get('val_ids', []))} held-out images, "
-                   f"fold {split.get('fold')} of {split.get('n_folds')}")  # fmt: skip
+        st.caption(
+            f"data set {split.get('data')} (fingerprint {str(split.get('fingerprint'))[:12]}); "
+            f"{len(split.get('train_ids', []))} training, {len(split.get('val_ids', []))} held-out images, "
+            f"fold {split.get('fold')} of {split.get('n_folds')}"
+        )
     b1, b2, b3, b4, _ = st.columns([1, 1, 1, 1, 4])
     if b1.button("Cancel", disabled=state not in ("running", "queued"), key="train_cancel"):
         st.toast(cancel(run))
@@ -192,8 +293,12 @@ def live() -> None:
         except (DataSetError, ValueError, OSError) as exc:
             st.error(f"Cannot resume {name}: {exc}")
     for column, verb in ((b3, "Archive"), (b4, "Delete")):
-        if column.button(verb, disabled=state == "running", key=f"train_{verb.lower()}",
-                         help=f"{verb} this run folder ({'moved to .archive/' if verb == 'Archive' else 'for good'})"):  # fmt: skip
+        if column.button(
+            verb,
+            disabled=state == "running",
+            key=f"train_{verb.lower()}",
+            help=f"{verb} this run folder ({'moved to .archive/' if verb == 'Archive' else 'for good'})",
+        ):
             st.session_state["train_confirm"] = (verb, name)
     confirm = st.session_state.get("train_confirm")
     if confirm and confirm[1] == name:
@@ -214,12 +319,24 @@ def live() -> None:
             st.session_state.pop("train_confirm")
             st.rerun()
     if status.get("best_score") is not None:
-        st.caption(f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}"
-                   + (f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}" if status.get("swa_score") is not None else "")
-                   + (f"; predicting every mask empty scores {status['empty_score']:.4f} on the same images" if status.get("empty_score") is not None else ""))  # fmt: skip
+        st.caption(
+            f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}"
+            + (
+                f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}"
+                if status.get("swa_score") is not None
+                else ""
+            )
+            + (
+                f"; predicting every mask empty scores {status['empty_score']:.4f} on the same images"
+                if status.get("empty_score") is not None
+                else ""
+            )
+        )
         if status.get("empty_score") is not None and status["best_score"] <= status["empty_score"]:
-            st.warning(f"This run is worse than predicting nothing: its best score {status['best_score']:.4f} is not above "
-                       f"the all-empty score {status['empty_score']:.4f} of its validation images.")  # fmt: skip
+            st.warning(
+                f"This run is worse than predicting nothing: its best score {status['best_score']:.4f} is not above "
+                f"the all-empty score {status['empty_score']:.4f} of its validation images."
+            )
     st.plotly_chart(curves(run), width="stretch")
     try:
         lines = run.log_path.read_text().splitlines()[-12:]

@@ -25,7 +25,12 @@ def _progress_printer():
             width = 30
             filled = int(width * done / max(total, 1))
             end = "\n" if done == total else ""
-            print(f"\r  {stage:<13} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+            print(
+                f"\r  {stage:<13} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
         elif done == total:
             print(f"  {stage}: {total} done", file=sys.stderr)
 
@@ -50,7 +55,10 @@ def _print_summary(info: dict, ds) -> None:
         counts = info["coverage_class_counts"]
         print("coverage cls  " + "  ".join(f"{c}:{n}" for c, n in enumerate(counts)))
     if info["depth_min"] is not None:
-        print(f"depth         {info['depth_min']:.0f}..{info['depth_max']:.0f}" + (f" ({info['depth_unknown']} unknown)" if info["depth_unknown"] else ""))
+        print(
+            f"depth         {info['depth_min']:.0f}..{info['depth_max']:.0f}"
+            + (f" ({info['depth_unknown']} unknown)" if info["depth_unknown"] else "")
+        )
     print(f"health        {ds.health.describe()}" + (" (from cache)" if ds.from_cache else ""))
 
 
@@ -118,8 +126,10 @@ def cmd_folds(args: argparse.Namespace) -> int:
         return EXIT_OK
     counts = pd.crosstab(table["fold"], table["coverage_class"])
     counts["total"] = counts.sum(axis=1)
-    print(f"{args.n_folds} folds (seed {args.seed}; an image's fold is a hash of its id, so each coverage class is "
-          "spread at random over the folds); images per fold and class:")
+    print(
+        f"{args.n_folds} folds (seed {args.seed}; an image's fold is a hash of its id, so each coverage class is "
+        "spread at random over the folds); images per fold and class:"
+    )
     print(counts.to_string())
     return EXIT_OK
 
@@ -144,8 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from saltlab.runs.config import ConfigError, apply_overrides, from_dict, load_config
 
     if args.resume:
-        from saltlab.training.engine import train
         from saltlab.jobs.launcher import tick
+        from saltlab.training.engine import train
 
         try:
             run = train({}, run_dir=args.resume, resume=True, pending_signals=pending)
@@ -211,31 +221,49 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from saltlab.inference.evaluate import evaluate_run
 
     result = evaluate_run(
-        args.run, checkpoint=args.checkpoint, data=args.data, tta=args.tta, batch_size=args.batch_size,
-        device=args.device, progress=_progress_printer(), use_cache=not args.no_cache,
-    )  # fmt: skip
+        args.run,
+        checkpoint=args.checkpoint,
+        data=args.data,
+        tta=args.tta,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=_progress_printer(),
+        use_cache=not args.no_cache,
+    )
     scores = result.scores
-    print(f"{'cached ' if result.from_cache else ''}evaluation of {result.checkpoint} on {scores['n_images']} images "
-          f"({scores['subset']}): saved to {result.folder}")  # fmt: skip
+    print(
+        f"{'cached ' if result.from_cache else ''}evaluation of {result.checkpoint} on {scores['n_images']} images "
+        f"({scores['subset']}): saved to {result.folder}"
+    )
     for note in scores.get("notes", []):
         print(f"  note: {note}")
     for key in ("score", "score_empty", "score_oracle", "score_ungated", "mean_iou", "judge_accuracy"):
         if key in scores:
             print(f"  {key:<15} {scores[key]:.4f}")
     if "score_empty" in scores and scores["score"] <= scores["score_empty"]:
-        print(f"  WORSE THAN PREDICTING NOTHING: {scores['score']:.4f} <= {scores['score_empty']:.4f}, the score of "
-              "an all-empty prediction on the same images")
+        print(
+            f"  WORSE THAN PREDICTING NOTHING: {scores['score']:.4f} <= {scores['score_empty']:.4f}, the score of "
+            "an all-empty prediction on the same images"
+        )
     if "score_oracle" in scores:
-        print(f"  gap: the oracle-gated score is {scores['score_oracle'] - scores['score']:+.4f} above the honest judge-gated score")
+        print(
+            f"  gap: the oracle-gated score is {scores['score_oracle'] - scores['score']:+.4f} above the honest "
+            "judge-gated score"
+        )
     return EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from saltlab.analysis.summaries import PostProcess
     from saltlab.analysis.explore import explore, report
+    from saltlab.analysis.summaries import PostProcess
 
-    ex = explore([str(r) for r in args.runs], checkpoint=args.checkpoint, tta=args.tta, data=args.data,
-                 progress=_progress_printer())  # fmt: skip
+    ex = explore(
+        [str(r) for r in args.runs],
+        checkpoint=args.checkpoint,
+        tta=args.tta,
+        data=args.data,
+        progress=_progress_printer(),
+    )
     print(report(ex, PostProcess(args.threshold, args.min_size, not args.no_judge)))
     return EXIT_OK
 
@@ -247,7 +275,9 @@ def _status_writer(path: Path | None):
     from saltlab.runs.run_folder import RunFolder, process_start
 
     job = RunFolder(path.parent)
-    job.write_status(state="running", pid=os.getpid(), pid_start=process_start(os.getpid()), message="loading", done=0, total=0)
+    job.write_status(
+        state="running", pid=os.getpid(), pid_start=process_start(os.getpid()), message="loading", done=0, total=0
+    )
 
     def progress(stage: str, done: int, total: int) -> None:
         job.write_status(message=stage, done=done, total=total)
@@ -279,8 +309,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     try:
         check_request(args.out, args.png_dir, args.threshold, args.batch_size, args.min_size)  # before any inference
-        prediction = predict_test_set(runs, data=args.data, tta=args.tta, threshold=threshold, min_size=args.min_size,
-                                      batch_size=args.batch_size, device=args.device, progress=progress)  # fmt: skip
+        prediction = predict_test_set(
+            runs,
+            data=args.data,
+            tta=args.tta,
+            threshold=threshold,
+            min_size=args.min_size,
+            batch_size=args.batch_size,
+            device=args.device,
+            progress=progress,
+        )
         if job_progress:
             job_progress("writing the CSV and the PNG masks", len(prediction.ids), len(prediction.ids))
         path = write_outputs(prediction, args.out, args.png_dir)
@@ -295,11 +333,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise  # main() prints the known refusals as one line
     empty = int(is_empty(prediction.masks).sum())
     if job:
-        job.write_status(state="done", message="done", finished=time.time(), n_images=len(prediction.ids), n_empty=empty,
-                         threshold=threshold, threshold_source=source)  # fmt: skip
-    print(f"wrote {path}: {len(prediction.ids)} test images ({empty} predicted empty) from {len(args.runs)} run(s)"
-          + (" with hflip TTA" if args.tta else "") + f", threshold {threshold}"
-          + (f"; masks in {args.png_dir}" if args.png_dir else ""))  # fmt: skip
+        job.write_status(
+            state="done",
+            message="done",
+            finished=time.time(),
+            n_images=len(prediction.ids),
+            n_empty=empty,
+            threshold=threshold,
+            threshold_source=source,
+        )
+    print(
+        f"wrote {path}: {len(prediction.ids)} test images ({empty} predicted empty) from {len(args.runs)} run(s)"
+        + (" with hflip TTA" if args.tta else "")
+        + f", threshold {threshold}"
+        + (f"; masks in {args.png_dir}" if args.png_dir else "")
+    )
     return EXIT_OK
 
 
@@ -337,7 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("data", nargs="?", help="data set folder (default: $SALTLAB_DATA, else data/tgs, else the demo set)")
+        p.add_argument(
+            "data", nargs="?", help="data set folder (default: $SALTLAB_DATA, else data/tgs, else the demo set)"
+        )
         p.add_argument("--no-cache", action="store_true", help="decode every file again instead of using the cache")
 
     p = sub.add_parser("info", help="summary and health report of a data set")
@@ -366,24 +416,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (a preset name or a TOML/JSON config), or resume a run")
     p.add_argument("--config", help="preset name (configs/NAME.toml) or a config file")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. stages.0.epochs=5 (repeatable)")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override a setting, e.g. stages.0.epochs=5 (repeatable)"
+    )
     p.add_argument("--data", help="data set folder")
     p.add_argument("--fold", type=int)
     p.add_argument("--epochs", type=int, help="epochs of every stage (for quick runs)")
-    p.add_argument("--minutes", type=float, help="a time budget in minutes of wall time: the run plans its epochs to fit "
-                                                 "(validation included) and ends within it; 0 = none")  # fmt: skip
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="a time budget in minutes of wall time: the run plans its epochs to fit "
+        "(validation included) and ends within it; 0 = none",
+    )
     p.add_argument("--batch-size", dest="batch_size", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int)
     p.add_argument("--name", help="run name (the folder is NAME-fFOLD-TIMESTAMP)")
     p.add_argument("--out", type=Path, help="run folder (default: checkpoints/NAME-fFOLD-TIMESTAMP)")
     p.add_argument("--resume", type=Path, metavar="RUN", help="continue a cancelled or failed run from its last.pt")
-    p.add_argument("--pseudo-from", dest="pseudo_from", nargs="+", type=Path, metavar="RUN",
-                   help="add confident test predictions of these runs as pseudo-labelled training data "
-                        "(thresholds: --set pseudo.low=0.2 pseudo.high=0.8 pseudo.mode=pixels|images ...)")
+    p.add_argument(
+        "--pseudo-from",
+        dest="pseudo_from",
+        nargs="+",
+        type=Path,
+        metavar="RUN",
+        help="add confident test predictions of these runs as pseudo-labelled training data "
+        "(thresholds: --set pseudo.low=0.2 pseudo.high=0.8 pseudo.mode=pixels|images ...)",
+    )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    p.add_argument("--all-folds", action="store_true",
-                   help="queue one run per fold (0..n_folds-1), trained one after another in the background")  # fmt: skip
+    p.add_argument(
+        "--all-folds",
+        action="store_true",
+        help="queue one run per fold (0..n_folds-1), trained one after another in the background",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="score a run's checkpoint on its validation fold and cache its predictions")
@@ -396,12 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="predict again even when cached")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("compare", help="compare runs image by image on their validation fold (one run: its full report)")
+    p = sub.add_parser(
+        "compare", help="compare runs image by image on their validation fold (one run: its full report)"
+    )
     p.add_argument("runs", nargs="+", type=Path, help="run folders")
     p.add_argument("--checkpoint", default="best")
     p.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
     p.add_argument("--threshold", type=float, default=0.5, help="pixel threshold (default 0.5)")
-    p.add_argument("--min-size", dest="min_size", type=int, default=0, help="drop components smaller than this (pixels)")
+    p.add_argument(
+        "--min-size", dest="min_size", type=int, default=0, help="drop components smaller than this (pixels)"
+    )
     p.add_argument("--no-judge", action="store_true", help="do not gate masks with the judge (judge models)")
     p.add_argument("--data", help="a labelled data set to compare on instead")
     p.set_defaults(func=cmd_compare)
@@ -411,8 +480,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data set folder with test images")
     p.add_argument("--out", type=Path, default=Path("submission.csv"))
     p.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="pixel threshold (default: the best of the runs' validation sweep when they were evaluated, else 0.5)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="pixel threshold (default: the best of the runs' validation sweep when they were evaluated, else 0.5)",
+    )
     p.add_argument("--min-size", dest="min_size", type=int, default=0)
     p.add_argument("--status", type=Path, help=argparse.SUPPRESS)  # progress file of a background job
     p.add_argument("--png-dir", dest="png_dir", type=Path, help="also write one PNG mask per test image here")
@@ -437,18 +510,23 @@ def main(argv: list[str] | None = None) -> int:
 
     known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError, WriteError)
     if args.command in ("train", "evaluate", "compare", "predict"):
-        from saltlab.runs.config import ConfigError
+        from saltlab.analysis.explore import ExploreError
+        from saltlab.inference.evaluate import EvaluationError
+        from saltlab.inference.predict import PredictError
         from saltlab.models import WeightsUnavailable
         from saltlab.runs.checkpoint import CheckpointError
-
-        from saltlab.analysis.explore import ExploreError
-
-        from saltlab.inference.predict import PredictError
-        from saltlab.inference.evaluate import EvaluationError
-
+        from saltlab.runs.config import ConfigError
         from saltlab.runs.run_folder import RunBusy
 
-        known += (ConfigError, WeightsUnavailable, CheckpointError, ExploreError, PredictError, EvaluationError, RunBusy)
+        known += (
+            ConfigError,
+            WeightsUnavailable,
+            CheckpointError,
+            ExploreError,
+            PredictError,
+            EvaluationError,
+            RunBusy,
+        )
     try:
         return args.func(args)
     except known as exc:

@@ -57,7 +57,9 @@ def demo(tmp: Path, n: int = 24) -> Path:
 
     key = f"demo{n}"
     if key not in _DEMO:
-        _DEMO[key] = generate_demo_dataset(Path(tempfile.mkdtemp(prefix="saltlab-faults-")) / "demo", n=n, n_test=6, seed=5)
+        _DEMO[key] = generate_demo_dataset(
+            Path(tempfile.mkdtemp(prefix="saltlab-faults-")) / "demo", n=n, n_test=6, seed=5
+        )
     copy = tmp / "data"
     shutil.copytree(_DEMO[key], copy)
     return copy
@@ -120,16 +122,25 @@ def tiny_run(tmp: Path, data: Path, **extra):
     from saltlab.training.engine import train
 
     config = {
-        "name": "f", "data": str(data), "n_folds": 3, "fold": 0, "batch_size": 8, "log_every": 1,
-        "max_train_images": 16, "seed": 1, "device": "cpu",
+        "name": "f",
+        "data": str(data),
+        "n_folds": 3,
+        "fold": 0,
+        "batch_size": 8,
+        "log_every": 1,
+        "max_train_images": 16,
+        "seed": 1,
+        "device": "cpu",
         "model": {"arch": "baseline", "encoder": "resnet18", "decoder_channels": 16},
-        "stages": [{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}], **extra,
-    }  # fmt: skip
+        "stages": [{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}],
+        **extra,
+    }
     return train(config, run_dir=tmp / "runs" / "f")
 
 
 def _png_header(width: int, height: int) -> bytes:
     """A PNG that declares width x height (signature, IHDR, an empty IDAT): big on paper, tiny on disk."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
@@ -171,11 +182,16 @@ def _(tmp):
     (data / "test.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
     ds = load_dataset(data)
     reasons = issues_for(ds, file_part="test.zip")
-    return f"{ds.n_train} train, {ds.n_test} test images; test.zip: {'; '.join(reasons)}", \
-        ds.n_train == n_train and ds.n_test == 0 and any("not a readable zip file" in r for r in reasons)  # fmt: skip
+    return (
+        f"{ds.n_train} train, {ds.n_test} test images; test.zip: {'; '.join(reasons)}",
+        ds.n_train == n_train and ds.n_test == 0 and any("not a readable zip file" in r for r in reasons),
+    )
 
 
-@case("a 20000x20000 PNG of a few hundred bytes (loader)", "refused from its header, before decoding: 'wrong size 20000x20000'")
+@case(
+    "a 20000x20000 PNG of a few hundred bytes (loader)",
+    "refused from its header, before decoding: 'wrong size 20000x20000'",
+)
 def _(tmp):
     import resource
 
@@ -188,8 +204,9 @@ def _(tmp):
     ds = load_dataset(data)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     reasons = issues_for(ds, victim.stem)
-    return f"{victim.stem}: {'; '.join(reasons)}; peak memory grew {grown_mb:.0f} MB", \
-        reasons[:1] == ["wrong size 20000x20000, expected 101x101"] and grown_mb < 500  # fmt: skip
+    return f"{victim.stem}: {'; '.join(reasons)}; peak memory grew {grown_mb:.0f} MB", reasons[:1] == [
+        "wrong size 20000x20000, expected 101x101"
+    ] and grown_mb < 500
 
 
 @case("a 20000x20000 PNG uploaded on the Predict page", "that upload refused from its header; the others go on")
@@ -201,7 +218,9 @@ def _(tmp):
 
     good = cv2.imencode(".png", np.zeros((101, 101), np.uint8))[1].tobytes()
     ids, images, problems = decode_uploads([("big.png", _png_header(20000, 20000)), ("ok.png", good)])
-    return f"kept {ids}; problems {problems}", ids == ["ok"] and problems == [("big.png", "wrong size 20000x20000, expected 101x101")]
+    return f"kept {ids}; problems {problems}", ids == ["ok"] and problems == [
+        ("big.png", "wrong size 20000x20000, expected 101x101")
+    ]
 
 
 @case("X.png beside X.PNG", "both files reported as one id; the rest loads")
@@ -213,8 +232,9 @@ def _(tmp):
     shutil.copy(first, first.with_suffix(".PNG"))
     ds = load_dataset(data)
     reasons = issues_for(ds, first.stem)
-    return f"{first.stem}: {'; '.join(reasons)}; {ds.n_train} train loaded", \
-        first.stem not in ds.train_ids and len(reasons) >= 2 and all("duplicate id" in r for r in reasons[:2])  # fmt: skip
+    return f"{first.stem}: {'; '.join(reasons)}; {ds.n_train} train loaded", first.stem not in ds.train_ids and len(
+        reasons
+    ) >= 2 and all("duplicate id" in r for r in reasons[:2])
 
 
 def _repeat_row(path: Path, change: bool) -> str:
@@ -234,7 +254,9 @@ def _(tmp):
     id_ = _repeat_row(data / "depths.csv", change=False)
     ds = load_dataset(data)
     reasons = issues_for(ds, id_, "depths.csv")
-    return f"{id_}: {'; '.join(reasons)}", any("appears 2 times in depths.csv (identical rows: one kept)" in r for r in reasons)
+    return f"{id_}: {'; '.join(reasons)}", any(
+        "appears 2 times in depths.csv (identical rows: one kept)" in r for r in reasons
+    )
 
 
 @case("a repeated row with a different depth in depths.csv", "reported; that id's depth unknown, never 'last wins'")
@@ -248,7 +270,9 @@ def _(tmp):
     ds = load_dataset(data)
     reasons = issues_for(ds, id_, "depths.csv")
     depth = ds.train_depths[ds.train_ids.index(id_)] if id_ in ds.train_ids else ds.test_depths[ds.test_ids.index(id_)]
-    return f"{id_}: {'; '.join(reasons)}; depth {depth}", any("different values" in r for r in reasons) and np.isnan(depth)
+    return f"{id_}: {'; '.join(reasons)}; depth {depth}", any("different values" in r for r in reasons) and np.isnan(
+        depth
+    )
 
 
 @case("a repeated row in train.csv", "a warning naming the id; the mask PNG still cross-checked")
@@ -259,7 +283,9 @@ def _(tmp):
     id_ = _repeat_row(data / "train.csv", change=False)
     ds = load_dataset(data)
     reasons = issues_for(ds, id_, "train.csv")
-    return f"{id_}: {'; '.join(reasons)}", any("appears 2 times in train.csv" in r for r in reasons) and id_ in ds.train_ids
+    return f"{id_}: {'; '.join(reasons)}", any(
+        "appears 2 times in train.csv" in r for r in reasons
+    ) and id_ in ds.train_ids
 
 
 @case("a repeated row in sample_submission.csv", "reported; the submission has each id once")
@@ -275,11 +301,15 @@ def _(tmp):
     text = submission_csv(ds.submission_ids, np.zeros((len(ds.submission_ids), 101, 101), bool))
     rows = [line.split(",")[0] for line in text.splitlines()[1:]]
     reasons = issues_for(ds, id_, "sample_submission.csv")
-    return f"{id_}: {'; '.join(reasons)}; {rows.count(id_)} row(s) in the submission", rows.count(id_) == 1 and bool(reasons)
+    return f"{id_}: {'; '.join(reasons)}; {rows.count(id_)} row(s) in the submission", rows.count(id_) == 1 and bool(
+        reasons
+    )
 
 
-@case("earlier work: a truncated PNG, a non-PNG, a wrong-size image, a mask with stray values",
-      "each reported with its reason; the rest loads")  # fmt: skip
+@case(
+    "earlier work: a truncated PNG, a non-PNG, a wrong-size image, a mask with stray values",
+    "each reported with its reason; the rest loads",
+)
 def _(tmp):
     import cv2
     import numpy as np
@@ -296,8 +326,9 @@ def _(tmp):
     ds = load_dataset(data)
     got = [f"{p.stem}: {'; '.join(issues_for(ds, p.stem))}" for p in images[:4]]
     wanted = ["unreadable PNG", "not a PNG file", "wrong size 60x50", "mask has values"]
-    return " | ".join(got) + f" | {ds.n_train} loaded", \
-        all(w in g for w, g in zip(wanted, got)) and ds.n_train == len(images) - 4  # fmt: skip
+    return " | ".join(got) + f" | {ds.n_train} loaded", all(w in g for w, g in zip(wanted, got)) and ds.n_train == len(
+        images
+    ) - 4
 
 
 # --- checkpoints ----------------------------------------------------------------------------------
@@ -323,22 +354,24 @@ def _(tmp):
 
 @case("a checkpoint without its 'model' key", "CheckpointError naming the file and the missing key")
 def _(tmp):
-    from saltlab.runs.config import TrainConfig
     from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
+    from saltlab.runs.config import TrainConfig
 
     path = save_checkpoint(tmp / "best.pt", {"config": TrainConfig().to_dict()})
     got, ok = _checkpoint_error(lambda: load_checkpoint(path))
     return got, ok and "'model'" in got and str(path) in got
 
 
-@case("a checkpoint whose weights belong to another architecture", "CheckpointError: one line, not kilobytes of traceback")
+@case(
+    "a checkpoint whose weights belong to another architecture", "CheckpointError: one line, not kilobytes of traceback"
+)
 def _(tmp):
     import torch
 
-    from saltlab.runs.config import ModelConfig, TrainConfig
+    from saltlab.inference.network import load_model
     from saltlab.models import build_model
     from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
-    from saltlab.inference.network import load_model
+    from saltlab.runs.config import ModelConfig, TrainConfig
 
     config = TrainConfig(model=ModelConfig(arch="scse_hypercol", encoder="resnet18"))
     weights = build_model(ModelConfig(arch="baseline", encoder="resnet18")).state_dict()
@@ -347,7 +380,10 @@ def _(tmp):
     return got, ok and str(path) in got and len(got) < 400
 
 
-@case("a checkpoint write on a full disk", "WriteError: one line with the file and the free space; no file, no temp file left")
+@case(
+    "a checkpoint write on a full disk",
+    "WriteError: one line with the file and the free space; no file, no temp file left",
+)
 def _(tmp):
     # RLIMIT_FSIZE makes the kernel refuse writes past 1 MB (EFBIG), as a full disk does (ENOSPC).
     script = f"""
@@ -359,12 +395,18 @@ from saltlab.models import build_model
 from saltlab.runs.checkpoint import save_checkpoint
 model = build_model(ModelConfig(encoder="resnet18"))
 try:
-    save_checkpoint({str(tmp / 'best.pt')!r}, {{"config": TrainConfig().to_dict(), "model": model.state_dict()}})
+    save_checkpoint({str(tmp / "best.pt")!r}, {{"config": TrainConfig().to_dict(), "model": model.state_dict()}})
 except OSError as exc:
     print(type(exc).__name__ + ": " + str(exc))
 """
-    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)},
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=PROJECT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     got = result.stdout.strip() or result.stderr.strip()[-300:]
     left = sorted(p.name for p in tmp.iterdir())
     return f"{got}; files left: {left}", got.startswith("WriteError: cannot write") and "MB free" in got and left == []
@@ -379,8 +421,10 @@ def _(tmp):
     npz = first.folder / "predictions.npz"
     npz.write_bytes(npz.read_bytes()[:100])
     again = evaluate_run(run.path)
-    return f"second evaluation from cache: {again.from_cache}, score {again.scores['score']:.4f}", \
-        not again.from_cache and again.scores["score"] == first.scores["score"]  # fmt: skip
+    return (
+        f"second evaluation from cache: {again.from_cache}, score {again.scores['score']:.4f}",
+        not again.from_cache and again.scores["score"] == first.scores["score"],
+    )
 
 
 # --- configs --------------------------------------------------------------------------------------
@@ -402,10 +446,20 @@ BAD_CONFIGS = [
 def _bad_config_case(override: str, message: str):
     @case(f"config {override}", f"refused before any folder exists: '{message}'")
     def _(tmp):
-        result = saltlab_cli("train", "--config", "smoke", "--data", str(tmp / "nowhere"), "--set", override,
-                             env={"SALTLAB_CHECKPOINTS": str(tmp / "runs")})  # fmt: skip
+        result = saltlab_cli(
+            "train",
+            "--config",
+            "smoke",
+            "--data",
+            str(tmp / "nowhere"),
+            "--set",
+            override,
+            env={"SALTLAB_CHECKPOINTS": str(tmp / "runs")},
+        )
         line = error_line(result)
-        return line, result.returncode == 2 and message in line and not (tmp / "runs").exists() and one_line(result.stderr)
+        return line, result.returncode == 2 and message in line and not (tmp / "runs").exists() and one_line(
+            result.stderr
+        )
 
 
 for _override, _message in BAD_CONFIGS:
@@ -414,17 +468,22 @@ for _override, _message in BAD_CONFIGS:
 
 @case("train on a data set that does not exist", "refused before any run folder exists, one line naming the folder")
 def _(tmp):
-    result = saltlab_cli("train", "--config", "smoke", "--data", str(tmp / "missing"), env={"SALTLAB_CHECKPOINTS": str(tmp / "runs")})
+    result = saltlab_cli(
+        "train", "--config", "smoke", "--data", str(tmp / "missing"), env={"SALTLAB_CHECKPOINTS": str(tmp / "runs")}
+    )
     line = error_line(result)
     runs = list((tmp / "runs").glob("*")) if (tmp / "runs").exists() else []
     return f"{line}; run folders: {len(runs)}", result.returncode == 2 and "missing" in line and not runs
 
 
-@case("submit (Start on the Train page) with a data set that does not exist", "DataSetError; nothing created, nothing queued")
+@case(
+    "submit (Start on the Train page) with a data set that does not exist",
+    "DataSetError; nothing created, nothing queued",
+)
 def _(tmp):
-    from saltlab.runs.config import from_dict, load_config
     from saltlab.core.sources import DataSetError
     from saltlab.jobs.launcher import submit
+    from saltlab.runs.config import from_dict, load_config
 
     values = {**load_config("smoke"), "data": str(tmp / "missing")}
     try:
@@ -451,8 +510,8 @@ def _(tmp):
 
 @case("Predict every test image on a data set without test images", "refused before any job folder exists")
 def _(tmp):
-    from saltlab.jobs.predict_jobs import start_job
     from saltlab.core.sources import DataSetError
+    from saltlab.jobs.predict_jobs import start_job
 
     data = demo(tmp)
     shutil.rmtree(data / "test")
@@ -476,8 +535,9 @@ def _(tmp):
     deadline = time.monotonic() + 120
     while (job.read_status() or {}).get("state") == "running" and time.monotonic() < deadline:
         time.sleep(0.2)
-    return f"data {options['data']}, fingerprint {options['fingerprint']}, runs {options['runs']}", \
-        options["data"] == str(ds.root) and options["fingerprint"] == ds.fingerprint and options["runs"] == [str(tmp / "no-run")]  # fmt: skip
+    return f"data {options['data']}, fingerprint {options['fingerprint']}, runs {options['runs']}", options[
+        "data"
+    ] == str(ds.root) and options["fingerprint"] == ds.fingerprint and options["runs"] == [str(tmp / "no-run")]
 
 
 # --- predict --------------------------------------------------------------------------------------
@@ -489,7 +549,10 @@ def _predict_case(name: str, args: list[str], message: str):
         full = ["predict", "--runs", str(tmp / "no-run"), "--data", str(tmp / "no-data"), "--out", str(out), *args]
         result = saltlab_cli(*[a.replace("TMP", str(tmp)) for a in full])
         line = error_line(result)
-        return line, result.returncode == 2 and message in line and not out.exists() and "Traceback" not in result.stderr
+        return (
+            line,
+            result.returncode == 2 and message in line and not out.exists() and "Traceback" not in result.stderr,
+        )
 
 
 for _name, _args, _message in [
@@ -511,7 +574,9 @@ def _(tmp):
 
 @case("predict --out in a folder that does not exist", "refused before any inference: 'cannot write in ...'")
 def _(tmp):
-    result = saltlab_cli("predict", "--runs", str(tmp / "r"), "--data", str(tmp), "--out", str(tmp / "no" / "such" / "x.csv"))
+    result = saltlab_cli(
+        "predict", "--runs", str(tmp / "r"), "--data", str(tmp), "--out", str(tmp / "no" / "such" / "x.csv")
+    )
     line = error_line(result)
     return line, result.returncode == 2 and "cannot write in" in line
 
@@ -522,15 +587,26 @@ def _run_folder(root: Path, name: str, status=None, config: str | None = None):
 
     run = RunFolder(root / name)
     run.path.mkdir(parents=True)
-    run.config_path.write_text(config if config is not None else json.dumps(
-        {"name": name, "model": {"arch": "baseline", "encoder": "resnet18"}, "stages": [{"loss": "bce", "epochs": 2}]}))  # fmt: skip
+    run.config_path.write_text(
+        config
+        if config is not None
+        else json.dumps(
+            {
+                "name": name,
+                "model": {"arch": "baseline", "encoder": "resnet18"},
+                "stages": [{"loss": "bce", "epochs": 2}],
+            }
+        )
+    )
     if status is not None:
         run.status_path.write_text(status if isinstance(status, str) else json.dumps(status))
     return run
 
 
-@case("`runs` with a run in its first epoch (no best score yet) and broken folders",
-      "every folder listed, broken ones 'unreadable: reason'; no traceback")  # fmt: skip
+@case(
+    "`runs` with a run in its first epoch (no best score yet) and broken folders",
+    "every folder listed, broken ones 'unreadable: reason'; no traceback",
+)
 def _(tmp):
     _run_folder(tmp, "first-epoch", {"state": "running", "pid": os.getpid(), "epoch": 0})
     _run_folder(tmp, "truncated", config='{"name": "x", "mod')
@@ -539,16 +615,18 @@ def _(tmp):
     result = saltlab_cli("runs", "--root", str(tmp))
     listed = [n for n in ("first-epoch", "truncated", "status-list", "no-config") if n in result.stdout]
     unreadable = [line.split()[0] for line in result.stdout.splitlines() if " unreadable: " in line]
-    return f"exit {result.returncode}; listed {listed}; unreadable rows {unreadable}", \
-        result.returncode == 0 and len(listed) == 4 and sorted(unreadable) == ["no-config", "status-list", "truncated"] \
-        and "Traceback" not in result.stderr  # fmt: skip
+    return f"exit {result.returncode}; listed {listed}; unreadable rows {unreadable}", result.returncode == 0 and len(
+        listed
+    ) == 4 and sorted(unreadable) == ["no-config", "status-list", "truncated"] and "Traceback" not in result.stderr
 
 
 @case("a stale pid now used by another process", "the run reads as failed, not running forever")
 def _(tmp):
     from saltlab.runs.run_folder import process_start
 
-    run = _run_folder(tmp, "stale", {"state": "running", "pid": os.getpid(), "pid_start": (process_start(os.getpid()) or 0) + 7})
+    run = _run_folder(
+        tmp, "stale", {"state": "running", "pid": os.getpid(), "pid_start": (process_start(os.getpid()) or 0) + 7}
+    )
     state = run.read_status()["state"]
     return f"state {state}", state == "failed"
 
@@ -572,8 +650,10 @@ def _(tmp):
         os.close(fd)
     line = error_line(result)
     status = json.loads(run.status_path.read_text())
-    return f"{line}; status state {status['state']}", \
-        result.returncode == 2 and "in use by another live process" in line and status["state"] == "running"  # fmt: skip
+    return (
+        f"{line}; status state {status['state']}",
+        result.returncode == 2 and "in use by another live process" in line and status["state"] == "running",
+    )
 
 
 @case("the registry order", "newest run first by creation time, not by name")
@@ -612,8 +692,10 @@ def _(tmp):
     return f"{moved} of {len(after)} images moved", moved == 0 and len(after) == len(before) - 1
 
 
-@case("evaluate a run after 2 of its validation images left the data set",
-      "scored on the rest, with a note counting the missing")  # fmt: skip
+@case(
+    "evaluate a run after 2 of its validation images left the data set",
+    "scored on the rest, with a note counting the missing",
+)
 def _(tmp):
     from saltlab.inference.evaluate import evaluate_run
 
@@ -625,11 +707,14 @@ def _(tmp):
             (data / "train" / kind / f"{id_}.png").unlink()
     result = evaluate_run(run.path)
     notes = result.scores["notes"]
-    return f"{result.scores['n_images']} images scored; notes {notes}", \
-        result.ids == val[2:] and len(notes) == 1 and f"2 of the run's {len(val)} validation images" in notes[0]  # fmt: skip
+    return f"{result.scores['n_images']} images scored; notes {notes}", result.ids == val[2:] and len(
+        notes
+    ) == 1 and f"2 of the run's {len(val)} validation images" in notes[0]
 
 
-@case("evaluate a run none of whose validation images remain", "refused before any inference (no evaluation folder made)")
+@case(
+    "evaluate a run none of whose validation images remain", "refused before any inference (no evaluation folder made)"
+)
 def _(tmp):
     data = demo(tmp, n=24)
     run = tiny_run(tmp, data)
@@ -638,16 +723,18 @@ def _(tmp):
             (data / "train" / kind / f"{id_}.png").unlink()
     result = saltlab_cli("evaluate", str(run.path))
     line = error_line(result)
-    return line, result.returncode == 2 and "none of the images to score it on" in line and not (run.path / "eval").exists()
+    return line, result.returncode == 2 and "none of the images to score it on" in line and not (
+        run.path / "eval"
+    ).exists()
 
 
 # --- files ----------------------------------------------------------------------------------------
 @case("permissions of written files", "the usual 0644 under umask 022 (not mkstemp's 0600)")
 def _(tmp):
+    import numpy as np
+
     from saltlab.core.fileio import UMASK, write_json_atomic
     from saltlab.core.rle import write_submission
-
-    import numpy as np
 
     write_json_atomic(tmp / "status.json", {"a": 1})
     write_submission(tmp / "sub.csv", ["x"], np.zeros((1, 101, 101), bool))

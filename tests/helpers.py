@@ -16,11 +16,18 @@ PROJECT = Path(__file__).resolve().parents[1]
 
 def tiny_config(data: Path, **extra) -> dict:
     config = {
-        "name": "t", "data": str(data), "n_folds": 5, "fold": 0, "batch_size": 8, "log_every": 1,
-        "max_train_images": 64, "max_val_images": 24, "seed": 3,
+        "name": "t",
+        "data": str(data),
+        "n_folds": 5,
+        "fold": 0,
+        "batch_size": 8,
+        "log_every": 1,
+        "max_train_images": 64,
+        "max_val_images": 24,
+        "seed": 3,
         "model": {"arch": "baseline", "encoder": "resnet18", "decoder_channels": 32},
         "stages": [{"name": "bce", "epochs": 2, "loss": "bce", "lr": 1e-3}],
-    }  # fmt: skip
+    }
     for key, value in extra.items():
         config[key] = value
     return config
@@ -48,8 +55,12 @@ def wait_for(predicate, timeout: float = 240, what: str = "") -> None:
 def start_training(config_path: Path, out: Path, tmp: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "saltlab", "train", "--config", str(config_path), "--out", str(out), *extra],
-        cwd=PROJECT, env=env_for(tmp), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=PROJECT,
+        env=env_for(tmp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def cancel_after(config: dict, out: Path, tmp: Path, done) -> str:
@@ -68,6 +79,12 @@ def cancel_after(config: dict, out: Path, tmp: Path, done) -> str:
 
 def resume(out: Path, tmp: Path) -> None:
     """`saltlab train --resume out` to its end (it must succeed)."""
-    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
-                             env=env_for(tmp), capture_output=True, text=True, timeout=300)  # fmt: skip
+    resumed = subprocess.run(
+        [sys.executable, "-m", "saltlab", "train", "--resume", str(out)],
+        cwd=PROJECT,
+        env=env_for(tmp),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

@@ -94,19 +94,27 @@ def test_per_image_table_and_beats(case):
     assert (table["delta B - A"] == table["score B"] - table["score A"]).all()
     beats = analysis.where_beats(table, "A", "B")
     assert (beats["delta"] > 0).all() and beats["delta"].is_monotonic_decreasing
-    by_class = analysis.score_by_group(table["score A"].to_numpy(), table["coverage_class"].to_numpy(), "coverage_class")
+    by_class = analysis.score_by_group(
+        table["score A"].to_numpy(), table["coverage_class"].to_numpy(), "coverage_class"
+    )
     assert by_class["images"].sum() == 120
 
 
 def test_compare_cli_on_two_real_runs(trained_run, demo_root, tmp_path):
     from saltlab.training.engine import train
-
     from tests.helpers import tiny_config
 
-    other = train(tiny_config(demo_root, seed=9, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
-                  run_dir=tmp_path / "other")  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "saltlab", "compare", str(trained_run.path), str(other.path)],
-                            cwd=PROJECT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    other = train(
+        tiny_config(demo_root, seed=9, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
+        run_dir=tmp_path / "other",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "saltlab", "compare", str(trained_run.path), str(other.path)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     n_val = len(trained_run.read_split()["val_ids"])
@@ -127,7 +135,9 @@ def test_explore_names_other_checkpoints_of_a_run(trained_run, tmp_path):
     other = load_checkpoint(run / "best.pt")
     head = [k for k in other["model"] if k.startswith("head") and k.endswith("weight")][0]
     other["model"][head] = other["model"][head] * 0.5
-    save_checkpoint(run / "swa.pt", {k: v for k, v in other.items() if k not in ("format", "format_version", "saltlab_version")})
+    save_checkpoint(
+        run / "swa.pt", {k: v for k, v in other.items() if k not in ("format", "format_version", "saltlab_version")}
+    )
     assert model_name(run) == "r" and model_name(run / "best.pt") == "r" and model_name(run, "swa") == "r/swa.pt"
     ex = explore([run / "best.pt", run / "swa.pt"])
     assert ex.names == ["r", "r/swa.pt"] and ex.evaluations["r/swa.pt"].checkpoint == run / "swa.pt"

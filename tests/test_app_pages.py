@@ -90,7 +90,9 @@ def test_start_refuses_a_data_set_that_does_not_exist(app, tmp_path):
 def test_train_page_submits_a_run(app, tmp_path):
     app.switch_page("pages/train.py").run()
     assert not app.exception
-    assert any("No GPU on this machine" in c.value for c in app.caption) or any("GPU found" in c.value for c in app.caption)
+    assert any("No GPU on this machine" in c.value for c in app.caption) or any(
+        "GPU found" in c.value for c in app.caption
+    )
     assert app.selectbox(key="train_preset").value == "cpu_hour"  # the default: the one-hour recipe
     assert any("one hour" in i.value and "Expected" in i.value for i in app.info)  # the preset says what it is
     assert any("No runs yet" in c.value for c in app.caption)

@@ -9,9 +9,17 @@ import numpy as np
 import pytest
 
 from saltlab.analysis import summaries as analysis
-from saltlab.runs.config import (ScheduleConfig, StageConfig, from_dict, load_config, plan_epochs, preset_description, preset_names,
-                            scaled_swa_start)
 from saltlab.core.scoring import empty_score
+from saltlab.runs.config import (
+    ScheduleConfig,
+    StageConfig,
+    from_dict,
+    load_config,
+    plan_epochs,
+    preset_description,
+    preset_names,
+    scaled_swa_start,
+)
 from saltlab.runs.registry import format_row, run_row
 from saltlab.runs.run_folder import RunFolder
 from saltlab.training.schedule import is_cycle_end, lr_at
@@ -27,13 +35,19 @@ def test_plan_epochs_keeps_proportions_and_one_epoch_each():
     assert plan_epochs([1, 10, 1], 3) == [1, 1, 1]
     assert plan_epochs([3, 3], 1) == [1, 1]  # never a stage without an epoch
     assert sum(plan_epochs([7, 11, 13], 50)) == 50
-    assert scaled_swa_start(17, 24, 48) == 34 and scaled_swa_start(17, 24, 3) == 2 and scaled_swa_start(None, 24, 3) is None
+    assert (
+        scaled_swa_start(17, 24, 48) == 34
+        and scaled_swa_start(17, 24, 3) == 2
+        and scaled_swa_start(None, 24, 3) is None
+    )
     assert scaled_swa_start(1, 30, 1) == 1 and scaled_swa_start(30, 30, 5) == 5
 
 
 def test_onecycle_spans_the_stage_whatever_its_length():
     for epochs in (4, 40):
-        stage = StageConfig(epochs=epochs, lr=1e-3, schedule=ScheduleConfig(kind="onecycle", max_lr=1e-3, min_lr=1e-5, warmup=0.1))
+        stage = StageConfig(
+            epochs=epochs, lr=1e-3, schedule=ScheduleConfig(kind="onecycle", max_lr=1e-3, min_lr=1e-5, warmup=0.1)
+        )
         assert lr_at(stage, 0) == pytest.approx(1e-5)
         assert lr_at(stage, 0.1 * epochs) == pytest.approx(1e-3)  # the peak at the end of the warm-up
         assert lr_at(stage, 0.55 * epochs) == pytest.approx((1e-3 + 1e-5) / 2)  # half-way down the cosine
@@ -74,8 +88,13 @@ def test_registry_flags_runs_below_the_all_empty_score(tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     assert run_row(RunFolder(tmp_path / "broken"))["state"] == "unreadable"
-    out = subprocess.run([sys.executable, "-m", "saltlab", "runs", "--root", str(tmp_path)], capture_output=True, text=True,
-                         cwd=PROJECT, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "saltlab", "runs", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "all-empty" in out.stdout and "BELOW ALL-EMPTY" in out.stdout and "unreadable" in out.stdout
 
@@ -92,10 +111,22 @@ def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, t
     from saltlab.training.engine import train
 
     stages = [
-        {"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3, "schedule": {"kind": "onecycle", "min_lr": 1e-5, "warmup": 0.2}},
-        {"name": "lovasz", "epochs": 1, "loss": "lovasz", "lr": 5e-4, "swa_start": 1,
-         "schedule": {"kind": "onecycle", "min_lr": 1e-6}},
-    ]  # fmt: skip
+        {
+            "name": "bce",
+            "epochs": 1,
+            "loss": "bce",
+            "lr": 1e-3,
+            "schedule": {"kind": "onecycle", "min_lr": 1e-5, "warmup": 0.2},
+        },
+        {
+            "name": "lovasz",
+            "epochs": 1,
+            "loss": "lovasz",
+            "lr": 5e-4,
+            "swa_start": 1,
+            "schedule": {"kind": "onecycle", "min_lr": 1e-6},
+        },
+    ]
     budget_s = 45.0
     config = tiny_config(demo_root, stages=stages, minutes=budget_s / 60, max_train_images=32, max_val_images=16)
     start = time.monotonic()

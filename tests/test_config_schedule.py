@@ -25,11 +25,22 @@ def test_every_preset_loads():
 
 def test_case_study_recipes():
     base = from_dict(load_config("baseline"))
-    assert (base.model.arch, base.model.encoder, base.model.decoder_channels, base.model.input_size) == ("baseline", "resnet34", 64, 128)
+    assert (base.model.arch, base.model.encoder, base.model.decoder_channels, base.model.input_size) == (
+        "baseline",
+        "resnet34",
+        64,
+        128,
+    )
     assert (base.stages[0].loss, base.stages[0].optimizer, base.stages[0].lr) == ("bce", "adam", 3e-4)
     assert not base.augment and from_dict(load_config("baseline_aug")).augment
     lov = from_dict(load_config("baseline_lovasz")).stages[-1]
-    assert (lov.loss, lov.lr, lov.schedule.kind, lov.schedule.max_lr, lov.schedule.cycle_epochs) == ("lovasz", 1e-4, "cyclic", 1e-3, 10)
+    assert (lov.loss, lov.lr, lov.schedule.kind, lov.schedule.max_lr, lov.schedule.cycle_epochs) == (
+        "lovasz",
+        1e-4,
+        "cyclic",
+        1e-3,
+        10,
+    )
     judge = from_dict(load_config("binary_judge"))
     assert judge.model.arch == "binary_judge" and judge.stages[-1].loss == "judge"
     swa = from_dict(load_config("swa")).stages[-1]
@@ -38,9 +49,13 @@ def test_case_study_recipes():
 
 
 def test_overrides():
-    values = apply_overrides(load_config("baseline"), ["stages.0.epochs=2", "model.encoder=resnet18", "augment=true", "data=/x"])
+    values = apply_overrides(
+        load_config("baseline"), ["stages.0.epochs=2", "model.encoder=resnet18", "augment=true", "data=/x"]
+    )
     config = from_dict(values)
-    assert config.stages[0].epochs == 2 and config.model.encoder == "resnet18" and config.augment and config.data == "/x"
+    assert (
+        config.stages[0].epochs == 2 and config.model.encoder == "resnet18" and config.augment and config.data == "/x"
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,5 +134,16 @@ def test_stage_table_row_with_blanks_is_refused():
     from saltlab.runs.config import ConfigError, stages_from_table
 
     with pytest.raises(ConfigError, match=r"stage row 1 \(x\): fill in epochs, lr"):
-        stages_from_table([], [{"name": "x", "loss": "bce", "epochs": float("nan"), "optimizer": "adam", "lr": None,
-                                "schedule": "constant"}])  # fmt: skip
+        stages_from_table(
+            [],
+            [
+                {
+                    "name": "x",
+                    "loss": "bce",
+                    "epochs": float("nan"),
+                    "optimizer": "adam",
+                    "lr": None,
+                    "schedule": "constant",
+                }
+            ],
+        )

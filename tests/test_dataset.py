@@ -229,11 +229,14 @@ def test_image_without_mask_and_odd_mask_values(demo_root, tmp_path):
     assert len(errors) == 2 and ds.n_train == 198  # one line per bad id, not two
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "not found"),
-    (lambda p: p.write_text("x"), "not a folder"),
-    (lambda p: p.mkdir(), "no data set in the Kaggle layout"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "not found"),
+        (lambda p: p.write_text("x"), "not a folder"),
+        (lambda p: p.mkdir(), "no data set in the Kaggle layout"),
+    ],
+)
 def test_not_a_data_set_raises_clear_error(tmp_path, make, message):
     path = tmp_path / "thing"
     make(path)
@@ -317,7 +320,9 @@ def test_read_only_data_folder_loads(demo_root, tmp_path):
         with pytest.raises(OSError):
             (root / "probe").write_text("x")  # it really is read-only to this process
         ds = load_dataset(root)
-        assert ds.n_train == 200 and ds.n_test == 60 and ds.health.describe() == load_dataset(demo_root).health.describe()
+        assert (
+            ds.n_train == 200 and ds.n_test == 60 and ds.health.describe() == load_dataset(demo_root).health.describe()
+        )
 
 
 def _bytes_read() -> int:
@@ -333,7 +338,11 @@ def test_scan_lists_without_reading(demo_root):
     before = _bytes_read()
     layout = scan(demo_root)
     read = _bytes_read() - before
-    assert {part: len(m) for part, m in layout.parts.items()} == {"train/images": 200, "train/masks": 200, "test/images": 60}
+    assert {part: len(m) for part, m in layout.parts.items()} == {
+        "train/images": 200,
+        "train/masks": 200,
+        "test/images": 60,
+    }
     assert set(layout.csvs) == {"train.csv", "depths.csv", "sample_submission.csv"}
     assert len(layout.fingerprint()) == 20
     # Names and sizes only: reading the 460 PNGs would count their bytes here.

@@ -48,8 +48,12 @@ def test_flip_crop_and_resize_are_albumentations_own_operations():
             if crop:
                 steps += [A.Crop(x_min=x0, y_min=y0, x_max=x0 + 90, y_max=y0 + 90, p=1.0), A.Resize(101, 101, p=1.0)]
             reference = A.Compose(steps)(image=images[i], mask=masks[i])
-            params = {"flip": np.array([flip]), "x0": np.array([x0 if crop else -1]), "y0": np.array([y0 if crop else -1]),
-                      **_no_colour(1)}  # fmt: skip
+            params = {
+                "flip": np.array([flip]),
+                "x0": np.array([x0 if crop else -1]),
+                "y0": np.array([y0 if crop else -1]),
+                **_no_colour(1),
+            }
             x, y = data.apply(data.images[i : i + 1], data.masks[i : i + 1], params)
             worst = max(worst, float(np.abs(x[0, 0].numpy() * 255 - reference["image"]).max()))
             assert np.array_equal(y[0, 0].numpy(), reference["mask"]), (i, flip, crop, x0, y0)  # nearest: exact
@@ -68,10 +72,15 @@ def test_colour_changes_are_albumentations_own_formulas(kind):
     amounts = np.linspace(0, 1, n)
     if kind == "brightness":
         params["which"][:], params["beta"] = 0, -0.1 + 0.2 * amounts
-        refs = [A.RandomBrightnessContrast(p=1.0).apply(im, alpha=1.0, beta=b * 255) for im, b in zip(images, params["beta"])]
+        refs = [
+            A.RandomBrightnessContrast(p=1.0).apply(im, alpha=1.0, beta=b * 255)
+            for im, b in zip(images, params["beta"])
+        ]
     elif kind == "contrast":
         params["which"][:], params["alpha"] = 1, 0.9 + 0.2 * amounts
-        refs = [A.RandomBrightnessContrast(p=1.0).apply(im, alpha=a, beta=0.0) for im, a in zip(images, params["alpha"])]
+        refs = [
+            A.RandomBrightnessContrast(p=1.0).apply(im, alpha=a, beta=0.0) for im, a in zip(images, params["alpha"])
+        ]
     else:
         params["which"][:], params["gamma"] = 2, 0.8 + 0.4 * amounts
         refs = [A.RandomGamma(p=1.0).apply(im, gamma=g) for im, g in zip(images, params["gamma"])]
@@ -110,9 +119,15 @@ def _device_draws(n: int) -> dict[str, np.ndarray]:
     seeds = np.array([item[1] for batch in epoch_batches(n, n, seed=3, epoch=0) for item in batch])
     p = draw_params(seeds)
     crop = p["x0"] >= 0
-    return {"flip": p["flip"], "crop": crop, "x0": p["x0"][crop], "y0": p["y0"][crop],
-            "brightness": p["beta"][p["which"] == 0], "contrast": p["alpha"][p["which"] == 1],
-            "gamma": p["gamma"][p["which"] == 2]}  # fmt: skip
+    return {
+        "flip": p["flip"],
+        "crop": crop,
+        "x0": p["x0"][crop],
+        "y0": p["y0"][crop],
+        "brightness": p["beta"][p["which"] == 0],
+        "contrast": p["alpha"][p["which"] == 1],
+        "gamma": p["gamma"][p["which"] == 2],
+    }
 
 
 def test_random_choices_match_the_reference_rates_and_ranges():
@@ -135,7 +150,9 @@ def test_random_choices_match_the_reference_rates_and_ranges():
     # Colour amounts: the same ranges, filled out to near both ends, with the same mean.
     for key, (low, high) in (("brightness", (-0.1, 0.1)), ("contrast", (0.9, 1.1)), ("gamma", (0.8, 1.2))):
         for draws in (ours[key], ref[key]):
-            assert low <= draws.min() < low + 0.05 * (high - low) and high - 0.05 * (high - low) < draws.max() <= high, key
+            assert (
+                low <= draws.min() < low + 0.05 * (high - low) and high - 0.05 * (high - low) < draws.max() <= high
+            ), key
         spread = (high - low) / np.sqrt(12)
         assert abs(ours[key].mean() - ref[key].mean()) < 5 * spread * np.sqrt(2 / len(ours[key])), key
 

@@ -43,7 +43,11 @@ def _within_bound(table: pd.DataFrame, n_folds: int) -> list[str]:
     for name, group in groups:
         low, high = stratification_bound(len(group), n_folds)
         counts = np.bincount(group["fold"], minlength=n_folds)
-        out += [f"{name}: fold {k} holds {v}, bound {low:.1f}-{high:.1f}" for k, v in enumerate(counts) if not low <= v <= high]
+        out += [
+            f"{name}: fold {k} holds {v}, bound {low:.1f}-{high:.1f}"
+            for k, v in enumerate(counts)
+            if not low <= v <= high
+        ]
     return out
 
 
@@ -61,7 +65,9 @@ def test_stratification_bound_on_synthetic_ids():
     for trial in range(40):
         n = int(rng.integers(200, 5000))
         ids = [f"{rng.integers(1 << 40):010x}" for _ in range(n)]
-        table = pd.DataFrame({"id": ids, "coverage_class": rng.integers(0, 11, n), "fold": assign_folds(ids, 10, DEFAULT_SEED)})
+        table = pd.DataFrame(
+            {"id": ids, "coverage_class": rng.integers(0, 11, n), "fold": assign_folds(ids, 10, DEFAULT_SEED)}
+        )
         outside += len(_within_bound(table, 10))
         cells += 10 * (1 + table["coverage_class"].nunique())
     assert outside / cells < 0.01, f"{outside} of {cells} fold-class counts outside the bound"

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from saltlab.runs.checkpoint import load_checkpoint
-from saltlab.training.engine import train
 from saltlab.runs.run_folder import RunFolder
+from saltlab.training.engine import train
 from tests.helpers import cancel_after, resume, tiny_config
 
 DEVICE = os.environ.get("SALTLAB_TEST_DEVICE", "cuda")
@@ -80,7 +80,14 @@ def test_the_device_pipeline_on_the_gpu_equals_the_cpu(demo_ds):
 
 
 def test_torch_compile_on_the_gpu(demo_root, tmp_path):
-    run = train(gpu_config(demo_root, compile=True, max_train_images=32, max_val_images=8,
-                           stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
-                run_dir=tmp_path / "compiled")  # fmt: skip
+    run = train(
+        gpu_config(
+            demo_root,
+            compile=True,
+            max_train_images=32,
+            max_val_images=8,
+            stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}],
+        ),
+        run_dir=tmp_path / "compiled",
+    )
     assert run.read_status()["state"] == "done" and run.read_status()["compile_s"] > 0

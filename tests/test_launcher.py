@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from saltlab.runs.config import from_dict, load_config
-from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.runs.config import from_dict, load_config
 from saltlab.runs.run_folder import RunFolder
 
 
@@ -106,12 +106,34 @@ def test_all_folds_queues_one_run_per_fold(demo_root, tmp_path):
 
     project = Path(__file__).resolve().parents[1]
     env = {**os.environ, "SALTLAB_CHECKPOINTS": str(tmp_path), "PYTHONPATH": str(project)}
-    result = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "smoke", "--data", str(demo_root),
-                             "--set", "n_folds=3", "--device", "cpu", "--all-folds"],
-                            cwd=project, env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "saltlab",
+            "train",
+            "--config",
+            "smoke",
+            "--data",
+            str(demo_root),
+            "--set",
+            "n_folds=3",
+            "--device",
+            "cpu",
+            "--all-folds",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "queued 3 runs, one per fold" in result.stdout
-    runs = sorted((RunFolder(p) for p in tmp_path.iterdir() if (p / "config.json").is_file()), key=lambda r: r.read_config()["fold"])
+    runs = sorted(
+        (RunFolder(p) for p in tmp_path.iterdir() if (p / "config.json").is_file()),
+        key=lambda r: r.read_config()["fold"],
+    )
     assert [r.read_config()["fold"] for r in runs] == [0, 1, 2]
     states = [r.read_status()["state"] for r in runs]
     assert states[0] in ("running", "done") and states[1:] == ["queued", "queued"]

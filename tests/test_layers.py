@@ -47,8 +47,12 @@ def library() -> dict[str, str]:
 
 def upward_imports(sources: dict[str, str]) -> list[str]:
     modules = set(sources)
-    return [f"{m} (layer {LAYERS[layer_of(m)]}) imports {t} (layer {LAYERS[layer_of(t)]})"
-            for m, src in sources.items() for t in sorted(imports_of(src, modules)) if layer_of(t) > layer_of(m)]  # fmt: skip
+    return [
+        f"{m} (layer {LAYERS[layer_of(m)]}) imports {t} (layer {LAYERS[layer_of(t)]})"
+        for m, src in sources.items()
+        for t in sorted(imports_of(src, modules))
+        if layer_of(t) > layer_of(m)
+    ]
 
 
 def cycles(sources: dict[str, str]) -> list[list[str]]:
@@ -60,7 +64,7 @@ def cycles(sources: dict[str, str]) -> list[list[str]]:
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                found.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                found.append(path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = "done"

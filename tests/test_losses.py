@@ -1,6 +1,5 @@
 """Losses: Lovász hinge against a brute-force Lovász extension, the judge loss formula, the others."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -45,7 +44,9 @@ def test_lovasz_per_image_mean_and_symmetric():
     per_image = [brute_force_lovasz(logits[i].flatten().numpy(), target[i].flatten().numpy()) for i in range(3)]
     assert lovasz_hinge(logits, target).item() == pytest.approx(np.mean(per_image))
     flipped = [brute_force_lovasz(-logits[i].flatten().numpy(), 1 - target[i].flatten().numpy()) for i in range(3)]
-    assert lovasz_hinge(logits, target, symmetric=True).item() == pytest.approx((np.mean(per_image) + np.mean(flipped)) / 2)
+    assert lovasz_hinge(logits, target, symmetric=True).item() == pytest.approx(
+        (np.mean(per_image) + np.mean(flipped)) / 2
+    )
 
 
 def test_perfect_prediction_has_zero_lovasz():
@@ -66,7 +67,9 @@ def test_judge_loss_formula():
     ) * lovasz_hinge(logits[[0, 2, 3]], target[[0, 2, 3]])
     assert judge_loss(logits, judge, target).item() == pytest.approx(expected.item())
     all_empty = judge_loss(logits, judge, torch.zeros_like(target))
-    assert all_empty.item() == pytest.approx((0.1 / 2.1) * F.binary_cross_entropy_with_logits(judge, torch.zeros(4)).item())
+    assert all_empty.item() == pytest.approx(
+        (0.1 / 2.1) * F.binary_cross_entropy_with_logits(judge, torch.zeros(4)).item()
+    )
 
 
 def test_dice_and_focal_simple_cases():

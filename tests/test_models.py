@@ -7,11 +7,11 @@ import torch
 from segmentation_models_pytorch.base.modules import SCSEModule
 from torch.utils.flop_counter import FlopCounterMode
 
-from saltlab.runs.config import ModelConfig
+from saltlab.inference.network import forward_101
 from saltlab.models import WeightsUnavailable, build_encoder, build_model
 from saltlab.models.geometry import from_output, to_input
 from saltlab.models.unet import FusedSCSE, decoder_widths
-from saltlab.inference.network import forward_101
+from saltlab.runs.config import ModelConfig
 
 VARIANTS = [
     dict(arch=a, **opts)
@@ -77,7 +77,10 @@ def test_no_costlier_than_smp_unet(arch, size):
     import segmentation_models_pytorch as smp
 
     reference = _flops(smp.Unet("resnet34", encoder_weights=None, in_channels=1, classes=1), size)
-    ours = _flops(build_model(ModelConfig(arch=arch, encoder="resnet34", input_size=size, deep_supervision=True, coordconv=True)), size)
+    ours = _flops(
+        build_model(ModelConfig(arch=arch, encoder="resnet34", input_size=size, deep_supervision=True, coordconv=True)),
+        size,
+    )
     assert ours <= reference, f"{arch} at {size}: {ours / 1e9:.2f} GFLOPs > smp.Unet {reference / 1e9:.2f}"
     plain = _flops(build_model(ModelConfig(arch=arch, encoder="resnet34", input_size=size)), size)
     assert plain <= ours

@@ -15,22 +15,26 @@ import torch
 from torch import nn
 
 from saltlab.core.dataset import load_dataset
-from saltlab.inference.predict import PredictError, predict_images, predict_test_set, write_outputs
 from saltlab.core.rle import decode, read_submission
-from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.inference.network import predict
+from saltlab.inference.predict import PredictError, predict_images, predict_test_set, write_outputs
+from saltlab.runs.checkpoint import load_checkpoint
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
 def saltlab(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "saltlab", *args], cwd=PROJECT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "saltlab", *args], cwd=PROJECT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.real_data
 def test_submission_for_the_real_test_images(trained_run, real_root, tmp_path):
     out = tmp_path / "submission.csv"
-    result = saltlab("predict", "--runs", str(trained_run.path), "--data", str(real_root), "--out", str(out), "--min-size", "10")
+    result = saltlab(
+        "predict", "--runs", str(trained_run.path), "--data", str(real_root), "--out", str(out), "--min-size", "10"
+    )
     assert result.returncode == 0, result.stderr
     submission = pd.read_csv(out, dtype=str, keep_default_na=False)
     sample = pd.read_csv(real_root / "sample_submission.csv", dtype=str)
@@ -87,7 +91,9 @@ def test_refusals(trained_run, demo_root, tmp_path):
     shutil.copytree(demo_root, train_only, ignore=shutil.ignore_patterns("test"))
     with pytest.raises(PredictError, match="has no test images"):
         predict_test_set([trained_run.path], data=str(train_only))
-    result = saltlab("predict", "--runs", str(tmp_path / "nope"), "--data", str(demo_root), "--out", str(tmp_path / "x.csv"))
+    result = saltlab(
+        "predict", "--runs", str(tmp_path / "nope"), "--data", str(demo_root), "--out", str(tmp_path / "x.csv")
+    )
     assert result.returncode == 2 and "run folder not found" in result.stderr
     old = tmp_path / "old"
     shutil.copytree(trained_run.path, old, ignore=shutil.ignore_patterns("eval"))
@@ -104,9 +110,11 @@ def test_a_write_killed_midway_leaves_the_previous_file(tmp_path):
     while it is writing leaves the previous file whole, never a torn one."""
     target = tmp_path / "submission.csv"
     target.write_text("id,rle_mask\nold,1 1\n")
-    script = (f"import time\nfrom saltlab.core.fileio import atomic_write\n"
-              f"def slow(f):\n    for _ in range(2000):\n        f.write(b'x' * 65536); f.flush(); time.sleep(0.01)\n"
-              f"atomic_write({str(target)!r}, slow)\n")  # fmt: skip
+    script = (
+        f"import time\nfrom saltlab.core.fileio import atomic_write\n"
+        f"def slow(f):\n    for _ in range(2000):\n        f.write(b'x' * 65536); f.flush(); time.sleep(0.01)\n"
+        f"atomic_write({str(target)!r}, slow)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".submission.csv.") and p.stat().st_size > 4 * 65536 for p in tmp_path.iterdir()):
@@ -119,8 +127,8 @@ def test_a_write_killed_midway_leaves_the_previous_file(tmp_path):
 
 def test_threshold_default_comes_from_the_validation_sweep(trained_run, tmp_path):
     from saltlab.analysis.summaries import threshold_sweep
-    from saltlab.inference.predict import suggested_threshold
     from saltlab.inference.evaluate import evaluate_run
+    from saltlab.inference.predict import suggested_threshold
 
     run = tmp_path / "run"
     shutil.copytree(trained_run.path, run, ignore=shutil.ignore_patterns("eval"))
@@ -144,7 +152,9 @@ def test_uploads_are_decoded_or_refused_by_name(demo_ds):
     ok = cv2.imencode(".png", demo_ds.test_images[0])[1].tobytes()
     rgb = cv2.imencode(".png", np.repeat(demo_ds.test_images[1][..., None], 3, 2))[1].tobytes()
     big = cv2.imencode(".png", np.zeros((128, 128), np.uint8))[1].tobytes()
-    ids, images, problems = decode_uploads([("a.png", ok), ("b.png", rgb), ("c.png", big), ("d.png", b"hello"), ("a.png", ok)])
+    ids, images, problems = decode_uploads(
+        [("a.png", ok), ("b.png", rgb), ("c.png", big), ("d.png", b"hello"), ("a.png", ok)]
+    )
     assert ids == ["a", "b"]
     np.testing.assert_array_equal(images, demo_ds.test_images[:2])
     assert [p[0] for p in problems] == ["c.png", "d.png", "a.png"]

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from saltlab.runs.config import LOSSES, PseudoConfig
-from saltlab.models.losses import compute_loss
 from saltlab.inference.pseudo import IGNORE, load, select_confident
+from saltlab.models.losses import compute_loss
+from saltlab.runs.config import LOSSES, PseudoConfig
 from saltlab.training.data import SaltTrainSet
 from saltlab.training.engine import train
 from tests.helpers import tiny_config
@@ -29,7 +29,9 @@ def probs_stack() -> np.ndarray:
 
 def test_pixels_mode_keeps_only_confident_pixels_and_images():
     probs = probs_stack()
-    positions, labels, confident = select_confident(probs, None, PseudoConfig(runs=["x"], low=0.2, high=0.8, min_confident=0.9))
+    positions, labels, confident = select_confident(
+        probs, None, PseudoConfig(runs=["x"], low=0.2, high=0.8, min_confident=0.9)
+    )
     assert positions.tolist() == [0, 2, 3]
     assert confident.tolist() == pytest.approx([1.0, 1 - 5 / 101, 1.0])
     np.testing.assert_array_equal(labels[0], (probs[0] >= 0.8).astype(np.uint8))
@@ -120,8 +122,23 @@ def test_saved_labels_are_reused_and_the_cli_records_the_runs(demo_root, demo_ds
     images, labels = pseudo_training_data(PseudoConfig(runs=["/nowhere"]), tmp_path, demo_ds)
     np.testing.assert_array_equal(images, demo_ds.test_images[:3])
     np.testing.assert_array_equal(labels, masks)
-    result = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "tiny", "--pseudo-from", str(trained_run.path),
-                             "--set", "pseudo.mode=images", "--print-config"], capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "saltlab",
+            "train",
+            "--config",
+            "tiny",
+            "--pseudo-from",
+            str(trained_run.path),
+            "--set",
+            "pseudo.mode=images",
+            "--print-config",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     pseudo = json.loads(result.stdout)["pseudo"]
     assert pseudo["runs"] == [str(trained_run.path)] and pseudo["mode"] == "images"

@@ -21,8 +21,17 @@ from tests.test_launcher import smoke, wait_state
 def _run(root, name: str, status: dict | None = None, config: str | None = None) -> RunFolder:
     run = RunFolder(root / name)
     run.path.mkdir(parents=True)
-    run.config_path.write_text(config if config is not None else json.dumps(
-        {"name": name, "model": {"arch": "baseline", "encoder": "resnet18"}, "stages": [{"loss": "bce", "epochs": 2}]}))  # fmt: skip
+    run.config_path.write_text(
+        config
+        if config is not None
+        else json.dumps(
+            {
+                "name": name,
+                "model": {"arch": "baseline", "encoder": "resnet18"},
+                "stages": [{"loss": "bce", "epochs": 2}],
+            }
+        )
+    )
     if status is not None:
         run.status_path.write_text(json.dumps(status))
     return run
@@ -34,7 +43,9 @@ def _broken_folders(root) -> None:
     _run(root, "status-is-a-list").status_path.write_text("[1, 2]")
     _run(root, "config-is-a-list", config="[]")
     _run(root, "bad-pid", {"state": "running", "pid": "abc"})
-    _run(root, "stale-pid", {"state": "running", "pid": os.getpid(), "pid_start": (process_start(os.getpid()) or 0) + 1})
+    _run(
+        root, "stale-pid", {"state": "running", "pid": os.getpid(), "pid_start": (process_start(os.getpid()) or 0) + 1}
+    )
 
 
 def test_broken_folders_are_listed_with_the_reason(tmp_path):
@@ -45,11 +56,20 @@ def test_broken_folders_are_listed_with_the_reason(tmp_path):
     assert rows["truncated-config"]["error"].startswith("config.json unreadable (JSONDecodeError")
     assert rows["status-is-a-list"]["error"] == "status.json holds a list, not an object"
     assert rows["config-is-a-list"]["error"] == "config.json is not a run's config (no model or stages)"
-    assert all(rows[n]["state"] == "unreadable" for n in ("no-config", "truncated-config", "status-is-a-list", "config-is-a-list"))
+    assert all(
+        rows[n]["state"] == "unreadable"
+        for n in ("no-config", "truncated-config", "status-is-a-list", "config-is-a-list")
+    )
     # A pid that is not a number, and a pid now used by another process (this test's), read as dead.
     assert rows["bad-pid"]["state"] == "failed" and rows["stale-pid"]["state"] == "failed"
-    cli = subprocess.run([sys.executable, "-m", "saltlab", "runs", "--root", str(tmp_path)], cwd=PROJECT,
-                         env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    cli = subprocess.run(
+        [sys.executable, "-m", "saltlab", "runs", "--root", str(tmp_path)],
+        cwd=PROJECT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0 and "Traceback" not in cli.stderr
     assert "no-config" in cli.stdout and "unreadable: status.json holds a list" in cli.stdout
 
@@ -85,8 +105,14 @@ def test_resume_refuses_a_live_run(tmp_path, demo_root):
     run = _run(tmp_path, "busy", {"state": "cancelled"})
     fd = run.acquire()  # a trainer at work on it (this process holds the lock)
     try:
-        resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(run.path)], cwd=PROJECT,
-                                 env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+        resumed = subprocess.run(
+            [sys.executable, "-m", "saltlab", "train", "--resume", str(run.path)],
+            cwd=PROJECT,
+            env=env_for(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         os.close(fd)
     assert resumed.returncode == 2 and "Traceback" not in resumed.stderr
@@ -109,8 +135,14 @@ def test_delete_and_archive_from_the_cli(tmp_path):
     env = env_for(tmp_path)
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "saltlab", "runs", "--root", str(tmp_path), *args], cwd=PROJECT,
-                              env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "saltlab", "runs", "--root", str(tmp_path), *args],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     archived = cli("--archive", "old")
     assert archived.returncode == 0, archived.stderr

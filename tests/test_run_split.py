@@ -5,11 +5,11 @@ import shutil
 
 import pytest
 
-from saltlab.core.dataset import load_dataset
 from saltlab.analysis.explore import ExploreError, explore
+from saltlab.core.dataset import load_dataset
 from saltlab.core.folds import fold_split
-from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.inference.evaluate import EvaluationError, evaluate_run
+from saltlab.runs.checkpoint import load_checkpoint
 
 
 def _copy_without(demo_root, tmp_path, drop: set[str]):
@@ -39,8 +39,8 @@ def test_run_records_its_split(trained_run, demo_root):
 
 
 def test_evaluation_on_a_changed_data_set(trained_run, demo_root, tmp_path, monkeypatch):
-    from saltlab.runs.config import from_dict
     from saltlab.runs.checkpoint import save_checkpoint
+    from saltlab.runs.config import from_dict
 
     split = trained_run.read_split()
     val = split["val_ids"]
@@ -51,16 +51,22 @@ def test_evaluation_on_a_changed_data_set(trained_run, demo_root, tmp_path, monk
     config = from_dict(ckpt["config"])
     config.data = str(data)
     ckpt["config"] = config.to_dict()
-    save_checkpoint(run / "best.pt", {k: v for k, v in ckpt.items() if k not in ("format", "format_version", "saltlab_version")})
+    save_checkpoint(
+        run / "best.pt", {k: v for k, v in ckpt.items() if k not in ("format", "format_version", "saltlab_version")}
+    )
     result = evaluate_run(run, use_cache=False)
     assert result.ids == val[5:] and result.scores["n_images"] == len(val) - 5
-    assert result.scores["notes"] == [f"5 of the run's {len(val)} validation images are no longer in {data.resolve()}; "
-                                      f"scored on the other {len(val) - 5}"]  # fmt: skip
+    assert result.scores["notes"] == [
+        f"5 of the run's {len(val)} validation images are no longer in {data.resolve()}; "
+        f"scored on the other {len(val) - 5}"
+    ]
     # No validation image left: refused before any inference (no evaluation folder is made).
     gone = _copy_without(demo_root, tmp_path / "g", set(val))
     config.data = str(gone)
     ckpt["config"] = config.to_dict()
-    save_checkpoint(run / "best.pt", {k: v for k, v in ckpt.items() if k not in ("format", "format_version", "saltlab_version")})
+    save_checkpoint(
+        run / "best.pt", {k: v for k, v in ckpt.items() if k not in ("format", "format_version", "saltlab_version")}
+    )
     shutil.rmtree(run / "eval")
     with pytest.raises(EvaluationError, match="none of the images to score it on"):
         evaluate_run(run, use_cache=False)
@@ -77,11 +83,12 @@ def test_evaluate_on_given_data_leaves_training_images_out(trained_run, demo_roo
 
 def test_compare_refuses_runs_without_common_images_before_inference(trained_run, demo_root, tmp_path):
     from saltlab.training.engine import train
-
     from tests.helpers import tiny_config
 
-    other = train(tiny_config(demo_root, fold=1, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
-                  run_dir=tmp_path / "fold1")  # fmt: skip
+    other = train(
+        tiny_config(demo_root, fold=1, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
+        run_dir=tmp_path / "fold1",
+    )
     mine = tmp_path / "mine"
     shutil.copytree(trained_run.path, mine, ignore=shutil.ignore_patterns("eval"))
     with pytest.raises(ExploreError, match="share no validation images"):
@@ -92,11 +99,17 @@ def test_compare_refuses_runs_without_common_images_before_inference(trained_run
 def test_resume_refuses_when_training_images_are_gone(demo_root, tmp_path):
     from saltlab.runs.config import from_dict
     from saltlab.training.engine import train
-
     from tests.helpers import tiny_config
 
-    run = train(tiny_config(demo_root, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}], max_train_images=16,
-                            max_val_images=8), run_dir=tmp_path / "r")  # fmt: skip
+    run = train(
+        tiny_config(
+            demo_root,
+            stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}],
+            max_train_images=16,
+            max_val_images=8,
+        ),
+        run_dir=tmp_path / "r",
+    )
     split = run.read_split()
     data = _copy_without(demo_root, tmp_path, {split["train_ids"][0]})
     config = from_dict(run.read_config())

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from saltlab.runs.config import from_dict
-from saltlab.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from saltlab.training.engine import train
 from saltlab.inference.evaluate import evaluate_run
+from saltlab.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from saltlab.runs.config import from_dict
 from saltlab.runs.run_folder import RunFolder
+from saltlab.training.engine import train
 from tests.helpers import PROJECT, cancel_after, env_for, free_port, resume, start_training, tiny_config, wait_for
+
 
 def test_run_lowers_loss_and_writes_everything(trained_run):
     run = trained_run
@@ -101,8 +102,15 @@ def test_cancel_then_resume_equals_uninterrupted(demo_root, tmp_path, trained_ru
 def test_kill_9_leaves_a_readable_checkpoint_and_resume_continues(demo_root, tmp_path):
     config = tmp_path / "c.json"
     # With snapshots and SWA over every epoch: the SWA average must survive the kill too.
-    stage = {"name": "bce", "epochs": 3, "loss": "bce", "lr": 1e-3, "snapshot_every_cycle": True, "swa_start": 1,
-             "schedule": {"kind": "cosine", "min_lr": 1e-5, "cycle_epochs": 1}}  # fmt: skip
+    stage = {
+        "name": "bce",
+        "epochs": 3,
+        "loss": "bce",
+        "lr": 1e-3,
+        "snapshot_every_cycle": True,
+        "swa_start": 1,
+        "schedule": {"kind": "cosine", "min_lr": 1e-5, "cycle_epochs": 1},
+    }
     config.write_text(json.dumps(tiny_config(demo_root, stages=[stage])))
     out = tmp_path / "killed"
     proc = start_training(config, out, tmp_path)
@@ -116,8 +124,14 @@ def test_kill_9_leaves_a_readable_checkpoint_and_resume_continues(demo_root, tmp
     assert ckpt["epoch"] in (1, 2)
     status = run.read_status()
     assert status["state"] == "failed" and "died" in status["error"]
-    resumed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--resume", str(out)], cwd=PROJECT,
-                             env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    resumed = subprocess.run(
+        [sys.executable, "-m", "saltlab", "train", "--resume", str(out)],
+        cwd=PROJECT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     epochs = [m["epoch"] for m in run.read_metrics() if m["kind"] == "epoch"]
     assert epochs[-1] == 3 and load_checkpoint(run.last_path)["epoch"] == 3
@@ -165,29 +179,72 @@ def test_evaluate_caches_and_invalidates(trained_run, tmp_path):
     ckpt = load_checkpoint(copy / "best.pt")
     key = next(k for k, v in ckpt["model"].items() if v.dtype.is_floating_point and v.ndim == 4)
     ckpt["model"][key] = ckpt["model"][key] * 0.5
-    save_checkpoint(copy / "best.pt", {k: v for k, v in ckpt.items() if k not in ("format", "format_version", "saltlab_version")})
+    save_checkpoint(
+        copy / "best.pt", {k: v for k, v in ckpt.items() if k not in ("format", "format_version", "saltlab_version")}
+    )
     changed = evaluate_run(copy)
     assert not changed.from_cache and changed.folder != cached.folder
 
 
 def test_cli_train_errors(tmp_path):
-    bad = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "nope"], cwd=PROJECT,
-                         env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "saltlab", "train", "--config", "nope"],
+        cwd=PROJECT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and "no preset named 'nope'" in bad.stderr and "Traceback" not in bad.stderr
     # A real data set, so that the run gets as far as building the model and asking for the weights.
-    demo = subprocess.run([sys.executable, "-m", "saltlab", "demo-data", str(tmp_path / "d"), "--n", "12"], cwd=PROJECT,
-                          env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    demo = subprocess.run(
+        [sys.executable, "-m", "saltlab", "demo-data", str(tmp_path / "d"), "--n", "12"],
+        cwd=PROJECT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert demo.returncode == 0, demo.stderr
-    imagenet = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "smoke", "--set",
-                               "model.encoder_weights=imagenet", "--data", str(tmp_path / "d"), "--out", str(tmp_path / "r")],
-                              cwd=PROJECT, env=env_for(tmp_path), capture_output=True, text=True, timeout=300)  # fmt: skip
+    imagenet = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "saltlab",
+            "train",
+            "--config",
+            "smoke",
+            "--set",
+            "model.encoder_weights=imagenet",
+            "--data",
+            str(tmp_path / "d"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        cwd=PROJECT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert imagenet.returncode == 2 and "Traceback" not in imagenet.stderr, imagenet.stderr[-2000:]
     assert "ImageNet weights for" in imagenet.stderr and "cannot be downloaded here" in imagenet.stderr
-    missing = subprocess.run([sys.executable, "-m", "saltlab", "evaluate", str(tmp_path / "norun")], cwd=PROJECT,
-                             env=env_for(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
+    missing = subprocess.run(
+        [sys.executable, "-m", "saltlab", "evaluate", str(tmp_path / "norun")],
+        cwd=PROJECT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 2 and "run folder not found" in missing.stderr
-    printed = subprocess.run([sys.executable, "-m", "saltlab", "train", "--config", "binary_judge", "--epochs", "1",
-                              "--print-config"], cwd=PROJECT, env=env_for(tmp_path), capture_output=True, text=True)  # fmt: skip
+    printed = subprocess.run(
+        [sys.executable, "-m", "saltlab", "train", "--config", "binary_judge", "--epochs", "1", "--print-config"],
+        cwd=PROJECT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     assert printed.returncode == 0 and [s["epochs"] for s in json.loads(printed.stdout)["stages"]] == [1, 1]
 
 
@@ -203,12 +260,39 @@ def test_imagenet_fails_fast_in_a_run(demo_root, tmp_path):
 
 def test_ddp_two_processes_on_cpu(demo_root, tmp_path):
     config = tmp_path / "c.json"
-    config.write_text(json.dumps(tiny_config(demo_root, max_train_images=32, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}])))
+    config.write_text(
+        json.dumps(
+            tiny_config(
+                demo_root, max_train_images=32, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]
+            )
+        )
+    )
     out = tmp_path / "ddp"
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-                f"--master_port={free_port()}", "-m", "saltlab", "train", "--config", str(config), "--out", str(out), "--device", "cpu"]  # fmt: skip
-    result = subprocess.run(torchrun, cwd=PROJECT, env={**env_for(tmp_path), "OMP_NUM_THREADS": "1"},
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        "-m",
+        "saltlab",
+        "train",
+        "--config",
+        str(config),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    ]
+    result = subprocess.run(
+        torchrun,
+        cwd=PROJECT,
+        env={**env_for(tmp_path), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     status = RunFolder(out).read_status()
     assert status["state"] == "done" and status["world_size"] == 2
@@ -221,8 +305,12 @@ def test_ddp_two_processes_on_cpu(demo_root, tmp_path):
 def test_dataloader_workers_give_the_same_run(demo_root, tmp_path):
     one_epoch = [{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]
     runs = {
-        w: train(tiny_config(demo_root, max_train_images=32, augment=True, workers=w, stages=one_epoch,
-                             pipeline="albumentations"), run_dir=tmp_path / f"w{w}")  # fmt: skip
+        w: train(
+            tiny_config(
+                demo_root, max_train_images=32, augment=True, workers=w, stages=one_epoch, pipeline="albumentations"
+            ),
+            run_dir=tmp_path / f"w{w}",
+        )
         for w in (0, 2)
     }
     assert "data pipeline: albumentations (per sample, 2 DataLoader workers)" in runs[2].log_path.read_text()
@@ -235,8 +323,12 @@ def test_init_from_checkpoint_and_mismatch(demo_root, tmp_path, trained_run):
     one_epoch = [{"name": "lovasz", "epochs": 1, "loss": "lovasz", "lr": 1e-4}]
     run = train(tiny_config(demo_root, init_from=str(trained_run.best_path), stages=one_epoch), run_dir=tmp_path / "ft")
     assert "weights initialised from" in run.log_path.read_text() and run.read_status()["state"] == "done"
-    other = tiny_config(demo_root, init_from=str(trained_run.best_path), stages=one_epoch,
-                        model={"arch": "scse_hypercol", "encoder": "resnet18", "decoder_channels": 32})  # fmt: skip
+    other = tiny_config(
+        demo_root,
+        init_from=str(trained_run.best_path),
+        stages=one_epoch,
+        model={"arch": "scse_hypercol", "encoder": "resnet18", "decoder_channels": 32},
+    )
     with pytest.raises(CheckpointError, match="does not fit model scse_hypercol/resnet18"):
         train(other, run_dir=tmp_path / "mismatch")
 
@@ -244,24 +336,38 @@ def test_init_from_checkpoint_and_mismatch(demo_root, tmp_path, trained_run):
 def test_snapshots_and_swa_average_the_epochs(demo_root, tmp_path):
     """Cosine restarts every epoch with snapshots: swa.pt's weights are the mean of the snapshots of the
     epochs it averages, and its BatchNorm statistics are those of the training images."""
-    stage = {"name": "sgdr", "epochs": 3, "loss": "bce", "optimizer": "sgd", "lr": 0.01, "snapshot_every_cycle": True,
-             "swa_start": 2, "schedule": {"kind": "cosine", "min_lr": 1e-4, "cycle_epochs": 1}}  # fmt: skip
+    stage = {
+        "name": "sgdr",
+        "epochs": 3,
+        "loss": "bce",
+        "optimizer": "sgd",
+        "lr": 0.01,
+        "snapshot_every_cycle": True,
+        "swa_start": 2,
+        "schedule": {"kind": "cosine", "min_lr": 1e-4, "cycle_epochs": 1},
+    }
     run = train(tiny_config(demo_root, stages=[stage]), run_dir=tmp_path / "swa")
-    assert sorted(p.name for p in run.path.glob("snapshot-*.pt")) == ["snapshot-e001.pt", "snapshot-e002.pt", "snapshot-e003.pt"]
+    assert sorted(p.name for p in run.path.glob("snapshot-*.pt")) == [
+        "snapshot-e001.pt",
+        "snapshot-e002.pt",
+        "snapshot-e003.pt",
+    ]
     snaps = [load_checkpoint(run.path / f"snapshot-e00{k}.pt")["model"] for k in (2, 3)]
     swa = load_checkpoint(run.path / "swa.pt")
     assert swa["scores"]["swa_epochs"] == 2 and "val_score" in swa["scores"]
     weights = [k for k in swa["model"] if not any(s in k for s in ("running_", "num_batches"))]
     assert len(weights) > 50
     for key in weights:
-        torch.testing.assert_close(swa["model"][key], (snaps[0][key].float() + snaps[1][key].float()) / 2, atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            swa["model"][key], (snaps[0][key].float() + snaps[1][key].float()) / 2, atol=1e-6, rtol=0
+        )
     # The first BatchNorm (after the stem conv) sees the same input whatever its own statistics are:
     # its running mean must be the mean of that input over the 64 training images.
     from saltlab.core.dataset import load_dataset
     from saltlab.core.folds import fold_split
+    from saltlab.inference.network import forward_101, load_model
     from saltlab.models.geometry import images_to_tensor
     from saltlab.training.data import stratified_subset
-    from saltlab.inference.network import forward_101, load_model
 
     model, config = load_model(swa, torch.device("cpu"))
     ds = load_dataset(demo_root)
@@ -276,15 +382,28 @@ def test_snapshots_and_swa_average_the_epochs(demo_root, tmp_path):
     expected = torch.stack(seen).sum(0) / len(pos)
     torch.testing.assert_close(swa["model"][f"{name}.running_mean"], expected, atol=1e-4, rtol=1e-4)
     assert not torch.allclose(swa["model"][f"{name}.running_mean"], snaps[1][f"{name}.running_mean"], atol=1e-4)
-    assert [m["kind"] for m in run.read_metrics() if m["kind"] in ("epoch", "swa")] == ["epoch", "epoch", "epoch", "swa"]
+    assert [m["kind"] for m in run.read_metrics() if m["kind"] in ("epoch", "swa")] == [
+        "epoch",
+        "epoch",
+        "epoch",
+        "swa",
+    ]
     assert run.read_status()["swa_epochs"] == 2
 
 
 TWO_STAGES = [
     {"name": "bce", "epochs": 1, "loss": "bce", "optimizer": "adam", "lr": 1e-3},
-    {"name": "sgdr", "epochs": 2, "loss": "lovasz", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4,
-     "schedule": {"kind": "cosine", "max_lr": 0.01, "min_lr": 1e-4, "cycle_epochs": 2}},
-]  # fmt: skip
+    {
+        "name": "sgdr",
+        "epochs": 2,
+        "loss": "lovasz",
+        "optimizer": "sgd",
+        "lr": 0.01,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+        "schedule": {"kind": "cosine", "max_lr": 0.01, "min_lr": 1e-4, "cycle_epochs": 2},
+    },
+]
 
 
 def test_two_stages_switch_optimiser_reset_schedule_and_resume_into_stage_two(demo_root, tmp_path):
@@ -316,8 +435,12 @@ def test_two_stages_switch_optimiser_reset_schedule_and_resume_into_stage_two(de
 
 def test_non_finite_loss_stops_the_run_before_the_step(demo_root, tmp_path):
     # An absurd learning rate: the first step sends the weights to infinity, the next loss is not finite.
-    config = tiny_config(demo_root, max_train_images=32, max_val_images=8,
-                         stages=[{"name": "bad", "epochs": 2, "loss": "bce", "optimizer": "sgd", "lr": 1e30}])  # fmt: skip
+    config = tiny_config(
+        demo_root,
+        max_train_images=32,
+        max_val_images=8,
+        stages=[{"name": "bad", "epochs": 2, "loss": "bce", "optimizer": "sgd", "lr": 1e30}],
+    )
     with pytest.raises(FloatingPointError, match="loss became (nan|inf) at epoch 1, step 2: lower the learning rate"):
         train(config, run_dir=tmp_path / "nan")
     status = RunFolder(tmp_path / "nan").read_status()
@@ -325,8 +448,14 @@ def test_non_finite_loss_stops_the_run_before_the_step(demo_root, tmp_path):
 
 
 def test_torch_compile_trains_and_saves_plain_weights(demo_root, tmp_path):
-    config = tiny_config(demo_root, max_train_images=16, max_val_images=8, compile=True, augment=True,
-                         stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3, "swa_start": 1}])  # fmt: skip
+    config = tiny_config(
+        demo_root,
+        max_train_images=16,
+        max_val_images=8,
+        compile=True,
+        augment=True,
+        stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3, "swa_start": 1}],
+    )
     run = train(config, run_dir=tmp_path / "compiled")
     log = run.log_path.read_text()
     assert "torch.compile: the first training step took" in log and "the first validation took" in log
@@ -346,8 +475,10 @@ def test_a_signal_before_the_first_step_stops_the_run_at_once(demo_root, tmp_pat
     config_path.write_text(json.dumps(tiny_config(demo_root, compile=True)))
     out = tmp_path / "compiling"
     proc = start_training(config_path, out, tmp_path)
-    wait_for(lambda: (out / "train.log").is_file() and "torch.compile: on" in (out / "train.log").read_text(),
-             what="the compile to start")  # fmt: skip
+    wait_for(
+        lambda: (out / "train.log").is_file() and "torch.compile: on" in (out / "train.log").read_text(),
+        what="the compile to start",
+    )
     proc.send_signal(signal.SIGTERM)
     output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130, output

@@ -39,12 +39,17 @@ class Explored:
 def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:
     """How a model is called in tables: the run folder's name for its best.pt, RUN/FILE.pt for another checkpoint."""
     path = Path(run)
-    folder, file = (path.parent, path.name) if path.suffix == ".pt" else (path, checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt")
+    folder, file = (
+        (path.parent, path.name)
+        if path.suffix == ".pt"
+        else (path, checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt")
+    )
     return folder.name if file == "best.pt" else f"{folder.name}/{file}"
 
 
-def explore(runs: list[str | os.PathLike], checkpoint: str = "best", tta: bool = False, data: str | None = None,
-            progress=None) -> Explored:  # fmt: skip
+def explore(
+    runs: list[str | os.PathLike], checkpoint: str = "best", tta: bool = False, data: str | None = None, progress=None
+) -> Explored:
     """Runs (folders, with `checkpoint`) or checkpoint files (best.pt, swa.pt, snapshots) evaluated and lined up."""
     plans = {model_name(run, checkpoint): plan_evaluation(run, checkpoint, data) for run in runs}
     names = list(plans)
@@ -53,12 +58,18 @@ def explore(runs: list[str | os.PathLike], checkpoint: str = "best", tta: bool =
         common &= set(plan.ids)
     if not common:  # found before any inference
         sources = ", ".join(f"{n}: {p.subset} of {p.dataset.root}" for n, p in plans.items())
-        raise ExploreError(f"the runs share no validation images ({sources}); compare runs of the same data set and fold")
+        raise ExploreError(
+            f"the runs share no validation images ({sources}); compare runs of the same data set and fold"
+        )
     notes = [f"{n}: {note}" for n, p in plans.items() for note in p.notes]
     if any(len(p.ids) != len(common) for p in plans.values()):
-        notes.append(f"the runs were validated on different images; {len(common)} images are common to all and compared")
+        notes.append(
+            f"the runs were validated on different images; {len(common)} images are common to all and compared"
+        )
     evaluations: dict[str, Evaluation] = {
-        name: evaluate_run(plan.run_dir, checkpoint=plan.checkpoint_path.name, tta=tta, data=data, progress=progress, plan=plan)
+        name: evaluate_run(
+            plan.run_dir, checkpoint=plan.checkpoint_path.name, tta=tta, data=data, progress=progress, plan=plan
+        )
         for name, plan in plans.items()
     }
     ids = [i for i in evaluations[names[0]].ids if i in common]
@@ -70,8 +81,17 @@ def explore(runs: list[str | os.PathLike], checkpoint: str = "best", tta: bool =
         order = np.array([where[i] for i in ids], dtype=np.int64)
         probs[name] = e.probs[order]
         judges[name] = e.judge[order] if e.judge is not None else None
-    return Explored(names, ids, ds.train_images[positions], ds.train_masks[positions], ds.train_depths[positions],
-                    probs, judges, evaluations, notes)  # fmt: skip
+    return Explored(
+        names,
+        ids,
+        ds.train_images[positions],
+        ds.train_masks[positions],
+        ds.train_depths[positions],
+        probs,
+        judges,
+        evaluations,
+        notes,
+    )
 
 
 def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess()) -> str:
@@ -83,16 +103,24 @@ def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess())
     if summaries:
         lines.append(f"all-empty prediction (every mask empty) on these images: score {summaries[0].empty_score:.4f}")
     for s in summaries:
-        flag = "  <- WORSE THAN PREDICTING NOTHING" if s.below_empty else f" ({s.score - s.empty_score:+.4f} over all-empty)"
+        flag = (
+            "  <- WORSE THAN PREDICTING NOTHING"
+            if s.below_empty
+            else f" ({s.score - s.empty_score:+.4f} over all-empty)"
+        )
         lines.append(f"\n{s.name}: score {s.score:.4f}{flag}, mean IoU {s.mean_iou:.4f}")
         lines.append("  images: " + ", ".join(f"{k} {v}" for k, v in s.confusion.items()))
         if s.judge:
             j = s.judge
-            lines.append(f"  judge accuracy {j['accuracy']:.4f}; honest (judge-gated) score {j['honest score']:.4f}, "
-                         f"oracle-gated score {j['oracle score']:.4f}: the oracle overstates by {j['gap']:+.4f}")  # fmt: skip
+            lines.append(
+                f"  judge accuracy {j['accuracy']:.4f}; honest (judge-gated) score {j['honest score']:.4f}, "
+                f"oracle-gated score {j['oracle score']:.4f}: the oracle overstates by {j['gap']:+.4f}"
+            )
         full, centre = analysis.central_crop_scores(preds[s.name], ex.truth)
-        lines.append(f"  score on the central 90x90 crop {centre:.4f} (full image {full:.4f}; a diagnostic that leaves "
-                     "the edges out, not a competition score)")
+        lines.append(
+            f"  score on the central 90x90 crop {centre:.4f} (full image {full:.4f}; a diagnostic that leaves "
+            "the edges out, not a competition score)"
+        )
     lines.append("\nimages per IoU bucket:")
     lines.append(analysis.bucket_table(summaries).to_string())
     table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)
@@ -104,6 +132,12 @@ def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess())
         lines.append(analysis.bucket_transitions(table[f"score {a}"], table[f"score {b}"]).to_string())
         for x, y in ((a, b), (b, a)):
             beats = analysis.where_beats(table, x, y, limit=10)
-            lines.append(f"\nwhere {y} beats {x} ({int((table[f'score {y}'] > table[f'score {x}']).sum())} images), top 10:")
-            lines.append(beats[["id", "coverage", f"score {x}", f"score {y}", "delta"]].to_string(index=False) if len(beats) else "  none")
+            lines.append(
+                f"\nwhere {y} beats {x} ({int((table[f'score {y}'] > table[f'score {x}']).sum())} images), top 10:"
+            )
+            lines.append(
+                beats[["id", "coverage", f"score {x}", f"score {y}", "delta"]].to_string(index=False)
+                if len(beats)
+                else "  none"
+            )
     return "\n".join(lines)

@@ -23,8 +23,13 @@ def gray_to_rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(image, dtype=np.uint8)[..., None], 3, axis=-1)
 
 
-def mask_overlay(image: np.ndarray, mask: np.ndarray, mode: str = "fill", alpha: float = 0.35,
-                 colour: tuple[int, int, int] = SALT_COLOUR) -> np.ndarray:  # fmt: skip
+def mask_overlay(
+    image: np.ndarray,
+    mask: np.ndarray,
+    mode: str = "fill",
+    alpha: float = 0.35,
+    colour: tuple[int, int, int] = SALT_COLOUR,
+) -> np.ndarray:
     """The image in gray with the mask drawn over it: a translucent fill, a contour, or nothing."""
     rgb = gray_to_rgb(image)
     mask = np.asarray(mask, dtype=bool)
@@ -36,7 +41,9 @@ def mask_overlay(image: np.ndarray, mask: np.ndarray, mode: str = "fill", alpha:
         out[mask] = (1 - alpha) * out[mask] + alpha * colour_arr
         return np.rint(out).astype(np.uint8)
     if mode == "contour":
-        edge = mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
+        edge = mask & ~cv2.erode(
+            mask.astype(np.uint8), np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE
+        ).astype(bool)
         rgb[edge] = colour
         return rgb
     raise ValueError(f"overlay mode must be fill, contour or none, got {mode!r}")
@@ -60,8 +67,14 @@ def outcome_overlay(image: np.ndarray, pred: np.ndarray, truth: np.ndarray, alph
     return np.rint(blended).astype(np.uint8)
 
 
-def mosaic(tiles: list[np.ndarray], columns: int, labels: list[str] | None = None, scale: int = 1, gap: int = 4,
-           background: int = 255) -> np.ndarray:  # fmt: skip
+def mosaic(
+    tiles: list[np.ndarray],
+    columns: int,
+    labels: list[str] | None = None,
+    scale: int = 1,
+    gap: int = 4,
+    background: int = 255,
+) -> np.ndarray:
     """Lay RGB tiles of equal size in a grid, optionally enlarged and labelled in their corner."""
     if not tiles:
         return np.full((10, 10, 3), background, np.uint8)

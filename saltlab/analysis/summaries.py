@@ -15,8 +15,15 @@ import pandas as pd
 from saltlab.core.definitions import coverage, coverage_class, is_constant_image, is_empty, is_vertical_mask
 from saltlab.core.metric import BUCKETS, bucket_index, image_scores, iou  # noqa: F401 (BUCKETS re-exported)
 from saltlab.core.scoring import (  # noqa: F401 (re-exported)
-    PostProcess, empty_score, masks_from_probs, predicted_masks, remove_small_components, score_predictions, threshold_sweep,
+    PostProcess,
+    empty_score,
+    masks_from_probs,
+    predicted_masks,
+    remove_small_components,
+    score_predictions,
+    threshold_sweep,
 )
+
 
 def bucket_counts(scores: np.ndarray) -> pd.Series:
     """Images per IoU bucket 0.0 .. 1.0 (every bucket present, zeros included)."""
@@ -28,9 +35,11 @@ def image_confusion(pred: np.ndarray, truth: np.ndarray) -> dict[str, int]:
     p = ~is_empty(pred)
     t = ~is_empty(truth)
     return {
-        "true positive": int((p & t).sum()), "false positive": int((p & ~t).sum()),
-        "false negative": int((~p & t).sum()), "true negative": int((~p & ~t).sum()),
-    }  # fmt: skip
+        "true positive": int((p & t).sum()),
+        "false positive": int((p & ~t).sum()),
+        "false negative": int((~p & t).sum()),
+        "true negative": int((~p & ~t).sum()),
+    }
 
 
 @dataclass
@@ -50,20 +59,30 @@ class ModelSummary:
         return self.score <= self.empty_score
 
 
-def summarize(name: str, probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray,
-              options: PostProcess = PostProcess()) -> ModelSummary:  # fmt: skip
+def summarize(
+    name: str, probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray, options: PostProcess = PostProcess()
+) -> ModelSummary:
     pred = predicted_masks(probs, judge, options)
     scores = image_scores(pred, truth)
     judge_info = None
     if judge is not None:
         numbers = score_predictions(probs, judge, truth, options.threshold, options.min_size)
         judge_info = {
-            "accuracy": numbers["judge_accuracy"], "honest score": numbers["score"],
-            "oracle score": numbers["score_oracle"], "gap": numbers["score_oracle"] - numbers["score"],
+            "accuracy": numbers["judge_accuracy"],
+            "honest score": numbers["score"],
+            "oracle score": numbers["score_oracle"],
+            "gap": numbers["score_oracle"] - numbers["score"],
             "ungated score": numbers["score_ungated"],
-        }  # fmt: skip
-    return ModelSummary(name, float(scores.mean()), float(iou(pred, truth).mean()), bucket_counts(scores),
-                        image_confusion(pred, truth), judge_info, empty_score=empty_score(truth))  # fmt: skip
+        }
+    return ModelSummary(
+        name,
+        float(scores.mean()),
+        float(iou(pred, truth).mean()),
+        bucket_counts(scores),
+        image_confusion(pred, truth),
+        judge_info,
+        empty_score=empty_score(truth),
+    )
 
 
 def bucket_table(summaries: list[ModelSummary]) -> pd.DataFrame:
@@ -73,14 +92,22 @@ def bucket_table(summaries: list[ModelSummary]) -> pd.DataFrame:
     return table
 
 
-def per_image_table(ids: list[str], truth: np.ndarray, images: np.ndarray, depths: np.ndarray,
-                    preds: dict[str, np.ndarray]) -> pd.DataFrame:  # fmt: skip
+def per_image_table(
+    ids: list[str], truth: np.ndarray, images: np.ndarray, depths: np.ndarray, preds: dict[str, np.ndarray]
+) -> pd.DataFrame:
     """id, coverage, class, depth, anomalies, then per model iou/score/predicted coverage; delta for two models."""
     cov = coverage(truth)
-    table = pd.DataFrame({
-        "id": ids, "coverage": cov, "coverage_class": coverage_class(cov), "depth": depths,
-        "empty": is_empty(truth), "vertical_mask": is_vertical_mask(truth), "constant_image": is_constant_image(images),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "id": ids,
+            "coverage": cov,
+            "coverage_class": coverage_class(cov),
+            "depth": depths,
+            "empty": is_empty(truth),
+            "vertical_mask": is_vertical_mask(truth),
+            "constant_image": is_constant_image(images),
+        }
+    )
     names = list(preds)
     for name in names:
         table[f"iou {name}"] = iou(preds[name], truth)
@@ -114,7 +141,11 @@ def central_crop_scores(pred: np.ndarray, truth: np.ndarray, crop: int = 90) -> 
 
 def score_by_group(scores: np.ndarray, groups: np.ndarray, name: str) -> pd.DataFrame:
     frame = pd.DataFrame({name: groups, "score": scores})
-    return frame.groupby(name, observed=True)["score"].agg(["mean", "count"]).rename(columns={"mean": "score", "count": "images"})
+    return (
+        frame.groupby(name, observed=True)["score"]
+        .agg(["mean", "count"])
+        .rename(columns={"mean": "score", "count": "images"})
+    )
 
 
 def depth_bands(depths: np.ndarray, width: int = 100) -> np.ndarray:
@@ -127,5 +158,3 @@ def where_beats(table: pd.DataFrame, a: str, b: str, limit: int = 50) -> pd.Data
     delta = table[f"score {b}"] - table[f"score {a}"]
     rows = table.assign(delta=delta)[delta > 0]
     return rows.sort_values("delta", ascending=False, kind="stable").head(limit)
-
-

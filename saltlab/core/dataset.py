@@ -94,7 +94,9 @@ def _read_csv(layout: DataLayout, name: str, columns: tuple[str, ...], health: H
             if agree:
                 health.add("", id_, name, f"id appears {len(rows)} times in {name} (identical rows: one kept)", WARNING)
             else:
-                health.add("", id_, name, f"id appears {len(rows)} times in {name} with different values; its rows are ignored")
+                health.add(
+                    "", id_, name, f"id appears {len(rows)} times in {name} with different values; its rows are ignored"
+                )
                 conflicting.add(id_)
         frame = frame[~frame["id"].isin(conflicting)].drop_duplicates("id", keep="first")
     return frame

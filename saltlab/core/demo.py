@@ -155,7 +155,10 @@ def generate_demo_dataset(out: str | os.PathLike, n: int = 1000, n_test: int | N
             image, mask = make_sample(rng)
             _write_png(tmp / "train/images" / f"{id_}.png", np.repeat(image[:, :, None], 3, axis=2))
             # The real set's quirk: non-empty masks are 16-bit {0, 65535}, empty ones 8-bit 0.
-            _write_png(tmp / "train/masks" / f"{id_}.png", mask.astype(np.uint16) * 65535 if mask.any() else mask.astype(np.uint8))
+            _write_png(
+                tmp / "train/masks" / f"{id_}.png",
+                mask.astype(np.uint16) * 65535 if mask.any() else mask.astype(np.uint8),
+            )
             masks.append(mask)
         for id_ in test_ids:
             image, _ = make_sample(rng)

@@ -83,4 +83,3 @@ def write_json_atomic(path: str | os.PathLike, data) -> Path:
 def usual_dir_permissions(folder: str | os.PathLike) -> None:
     """mkdtemp makes 0700 folders; give a folder that is renamed into place the usual 0777 less the umask."""
     os.chmod(folder, 0o777 & ~UMASK)
-

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from saltlab.core.dataset import Dataset
-from saltlab.core.fileio import write_text_atomic
 from saltlab.core.definitions import coverage, coverage_class
+from saltlab.core.fileio import write_text_atomic
 
 DEFAULT_FOLDS = 10
 # Of seeds 0..299, the one whose folds of the 3,499 TGS images are the most even (every fold and

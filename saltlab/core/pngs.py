@@ -17,7 +17,9 @@ from saltlab.core.definitions import IMAGE_SIZE
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MASK_ON_VALUES = (1, 255, 65535)
 
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # a truncated PNG is reported by us; OpenCV's own warnings are noise
+cv2.utils.logging.setLogLevel(
+    cv2.utils.logging.LOG_LEVEL_ERROR
+)  # a truncated PNG is reported by us; OpenCV's own warnings are noise
 
 
 class BadFile(ValueError):
@@ -78,7 +80,5 @@ def decode_mask(data: bytes) -> np.ndarray:
     if top and (top not in MASK_ON_VALUES or (array[on] != top).any()):
         values = np.unique(array)
         shown = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
-        raise BadFile(
-            f"mask has values {{{shown}}}; expected 0 and one 'on' value (1, 255 or 65535)"
-        )
+        raise BadFile(f"mask has values {{{shown}}}; expected 0 and one 'on' value (1, 255 or 65535)")
     return on

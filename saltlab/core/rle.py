@@ -7,8 +7,8 @@ an empty mask is the empty string. Encoding is vectorised over a whole stack of 
 from __future__ import annotations
 
 import csv
-import io
 import functools
+import io
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pandas as pd
-
-import cv2
 
 from saltlab.core.definitions import is_empty
 from saltlab.core.metric import image_scores, iou
@@ -80,11 +79,18 @@ def predicted_masks(probs: np.ndarray, judge: np.ndarray | None, options: PostPr
     return masks_from_probs(probs, judge if options.use_judge else None, options.threshold, options.min_size)
 
 
-def threshold_sweep(probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray,
-                    thresholds: np.ndarray | None = None, min_size: int = 0) -> pd.DataFrame:  # fmt: skip
+def threshold_sweep(
+    probs: np.ndarray,
+    judge: np.ndarray | None,
+    truth: np.ndarray,
+    thresholds: np.ndarray | None = None,
+    min_size: int = 0,
+) -> pd.DataFrame:
     """The data set score at each pixel threshold; the best row is marked."""
     thresholds = np.round(np.arange(0.2, 0.81, 0.05), 2) if thresholds is None else thresholds
-    scores = [float(image_scores(predicted_masks(probs, judge, PostProcess(t, min_size)), truth).mean()) for t in thresholds]
+    scores = [
+        float(image_scores(predicted_masks(probs, judge, PostProcess(t, min_size)), truth).mean()) for t in thresholds
+    ]
     frame = pd.DataFrame({"threshold": thresholds, "score": scores})
     frame["best"] = frame["score"] == frame["score"].max()
     return frame

@@ -109,7 +109,9 @@ def _unique(layout: DataLayout, members: list[Member]) -> list[Member]:
         if len(same) > 1:
             labels = " and ".join(m.label for m in same)
             for m in same:
-                layout.rejected.append((m.part, m.id, m.label, f"duplicate id: {labels} name the same image; both left out"))
+                layout.rejected.append(
+                    (m.part, m.id, m.label, f"duplicate id: {labels} name the same image; both left out")
+                )
     return [m for m in members if len(count[m.id]) == 1]
 
 
@@ -121,7 +123,9 @@ def _scan_zip(layout: DataLayout, split: str, zip_path: Path) -> None:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError) as exc:
         # Only this zip's images are lost: a corrupt test.zip leaves the train images usable.
-        layout.rejected.append((f"{split}/images", "", zip_path.name, f"not a readable zip file ({exc}); its images are left out"))
+        layout.rejected.append(
+            (f"{split}/images", "", zip_path.name, f"not a readable zip file ({exc}); its images are left out")
+        )
         return
     found: dict[str, list[Member]] = {}
     for name in sorted(names):
@@ -165,7 +169,9 @@ def scan(root: str | os.PathLike) -> DataLayout:
             layout._stamp.append(_stamp(name, path.stat()))
     if "train/images" not in layout.parts and "test/images" not in layout.parts:
         if layout.rejected:
-            raise DataSetError(f"no usable images at {root}: " + "; ".join(f"{r[2]}: {r[3]}" for r in layout.rejected[:3]))
+            raise DataSetError(
+                f"no usable images at {root}: " + "; ".join(f"{r[2]}: {r[3]}" for r in layout.rejected[:3])
+            )
         raise DataSetError(
             f"no data set in the Kaggle layout at {root}: expected train/images and train/masks "
             "(or train.zip), test/images (or test.zip), beside train.csv, depths.csv and "

@@ -18,9 +18,18 @@ from saltlab.core.definitions import (
 )
 
 COLUMNS = (
-    "id", "split", "depth", "coverage", "coverage_class", "empty",
-    "constant_image", "vertical_mask", "full_mask", "image_mean", "image_std",
-)  # fmt: skip
+    "id",
+    "split",
+    "depth",
+    "coverage",
+    "coverage_class",
+    "empty",
+    "constant_image",
+    "vertical_mask",
+    "full_mask",
+    "image_mean",
+    "image_std",
+)
 
 
 def image_table(ds: Dataset) -> pd.DataFrame:

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab.runs.config import from_dict
 from saltlab.core.dataset import load_dataset
-from saltlab.core.folds import fold_split
-from saltlab.runs.checkpoint import CheckpointError, load_checkpoint
-from saltlab.core.scoring import threshold_sweep, empty_score, score_predictions
-from saltlab.inference.network import load_model, predict, resolve_device
 from saltlab.core.fileio import atomic_write, write_json_atomic
+from saltlab.core.folds import fold_split
+from saltlab.core.scoring import empty_score, score_predictions, threshold_sweep
+from saltlab.inference.network import load_model, predict, resolve_device
+from saltlab.runs.checkpoint import CheckpointError, load_checkpoint
+from saltlab.runs.config import from_dict
 from saltlab.runs.run_folder import RunFolder
 
 EVAL_VERSION = 4  # 2: scores.json holds the threshold sweep's best; 4: keyed by the exact ids scored
@@ -106,13 +106,17 @@ def plan_evaluation(run: str | os.PathLike, checkpoint: str = "best", data: str 
         ids = [i for i in split["val_ids"] if i in present]
         subset = f"the run's validation images (fold {config.fold} of {config.n_folds})"
         if len(ids) < len(split["val_ids"]):
-            notes.append(f"{len(split['val_ids']) - len(ids)} of the run's {len(split['val_ids'])} validation images "
-                         f"are no longer in {ds.root}; scored on the other {len(ids)}")  # fmt: skip
+            notes.append(
+                f"{len(split['val_ids']) - len(ids)} of the run's {len(split['val_ids'])} validation images "
+                f"are no longer in {ds.root}; scored on the other {len(ids)}"
+            )
     else:
         _, ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
         subset = f"validation fold {config.fold} of {config.n_folds}, recomputed"
-        notes.append(f"{ckpt_path} does not record its validation images: they were recomputed from the current "
-                     "folds and may include images it trained on")  # fmt: skip
+        notes.append(
+            f"{ckpt_path} does not record its validation images: they were recomputed from the current "
+            "folds and may include images it trained on"
+        )
     if not ids:
         raise EvaluationError(f"{ckpt_path}: none of the images to score it on ({subset}) are in {ds.root}")
     return EvaluationPlan(run_dir, ckpt_path, ckpt, config, ds, ids, subset, notes)
@@ -132,7 +136,13 @@ def evaluate_run(
     """Score a checkpoint (cached under RUN/eval/); `plan` from plan_evaluation saves loading it twice."""
     plan = plan or plan_evaluation(run, checkpoint, data)
     run_dir, ckpt_path, ckpt, config, ds, ids, subset = (
-        plan.run_dir, plan.checkpoint_path, plan.checkpoint, plan.config, plan.dataset, plan.ids, plan.subset
+        plan.run_dir,
+        plan.checkpoint_path,
+        plan.checkpoint,
+        plan.config,
+        plan.dataset,
+        plan.ids,
+        plan.subset,
     )
     key_text = json.dumps([EVAL_VERSION, _file_hash(ckpt_path), ds.fingerprint, ids, tta, config.threshold])
     key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
@@ -153,8 +163,17 @@ def evaluate_run(
     dev = resolve_device(device)
     model, _ = load_model(ckpt, dev, str(ckpt_path))
     amp = dev.type == "cuda"
-    probs, judge = predict(model, ds.train_images[positions], config.model.input_size, dev, batch_size, amp,
-                           config.channels_last, tta, progress=(lambda d, t: progress("predict", d, t)) if progress else None)  # fmt: skip
+    probs, judge = predict(
+        model,
+        ds.train_images[positions],
+        config.model.input_size,
+        dev,
+        batch_size,
+        amp,
+        config.channels_last,
+        tta,
+        progress=(lambda d, t: progress("predict", d, t)) if progress else None,
+    )
     # Stored as uint8: 1/255 resolution is ample for thresholds and heat maps, and 4x smaller.
     probs_u8 = np.rint(probs * 255).astype(np.uint8)
     probs = probs_u8.astype(np.float32) / 255.0
@@ -163,11 +182,19 @@ def evaluate_run(
     scores = {
         **score_predictions(probs, judge, truth, config.threshold),
         "score_empty": empty_score(truth),
-        "sweep_threshold": float(best["threshold"]), "sweep_score": float(best["score"]),
-        "n_images": len(ids), "subset": subset, "checkpoint": str(ckpt_path), "epoch": ckpt.get("epoch"),
-        "tta": tta, "threshold": config.threshold, "data": str(ds.root), "arch": config.model.arch,
-        "fingerprint": ds.fingerprint, "notes": plan.notes,
-    }  # fmt: skip
+        "sweep_threshold": float(best["threshold"]),
+        "sweep_score": float(best["score"]),
+        "n_images": len(ids),
+        "subset": subset,
+        "checkpoint": str(ckpt_path),
+        "epoch": ckpt.get("epoch"),
+        "tta": tta,
+        "threshold": config.threshold,
+        "data": str(ds.root),
+        "arch": config.model.arch,
+        "fingerprint": ds.fingerprint,
+        "notes": plan.notes,
+    }
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"ids": np.array(ids), "probs": probs_u8}
     if judge is not None:

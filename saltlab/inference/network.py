@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from saltlab.models.geometry import from_output, images_to_tensor, to_input
 from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.models.geometry import from_output, images_to_tensor, to_input
 
 if TYPE_CHECKING:
     from saltlab.runs.config import TrainConfig
@@ -54,12 +54,10 @@ def forward_101(
 def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoint") -> tuple[nn.Module, "TrainConfig"]:
     """The model of a loaded checkpoint, on the device, in eval mode (channels_last when its config says so).
     CheckpointError naming `name` when its weights do not fit the model its config describes."""
-    from saltlab.runs.config import from_dict
-    from saltlab.models import build_model
-
-    from saltlab.runs.config import ConfigError
     from saltlab.core.fileio import first_line
+    from saltlab.models import build_model
     from saltlab.runs.checkpoint import CheckpointError
+    from saltlab.runs.config import ConfigError, from_dict
 
     try:
         config = from_dict(checkpoint["config"])
@@ -67,8 +65,10 @@ def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoi
         model.load_state_dict(checkpoint["model"])
     except (ConfigError, RuntimeError, ValueError) as exc:
         arch = checkpoint.get("config", {}).get("model", {})
-        raise CheckpointError(f"{name}: its weights do not fit its model {arch.get('arch')}/{arch.get('encoder')} "
-                              f"({type(exc).__name__}: {first_line(exc)})") from None  # fmt: skip
+        raise CheckpointError(
+            f"{name}: its weights do not fit its model {arch.get('arch')}/{arch.get('encoder')} "
+            f"({type(exc).__name__}: {first_line(exc)})"
+        ) from None
     model.to(device)
     if config.channels_last:
         model.to(memory_format=torch.channels_last)

@@ -21,13 +21,13 @@ import cv2
 import numpy as np
 
 from saltlab.core.dataset import load_dataset
+from saltlab.core.definitions import IMAGE_SIZE
 from saltlab.core.pngs import BadFile, decode_image
 from saltlab.core.rle import write_submission
 from saltlab.core.scoring import masks_from_probs
-from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.inference.evaluate import resolve_checkpoint
 from saltlab.inference.network import load_model, predict, resolve_device
-from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.runs.checkpoint import load_checkpoint
 
 
 class PredictError(ValueError):
@@ -45,8 +45,15 @@ class Prediction:
     runs: list[str]
 
 
-def predict_images(runs: list[str | os.PathLike], images: np.ndarray, tta: bool = False, batch_size: int = 64,
-                   device: str = "auto", checkpoint: str = "best", progress=None) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+def predict_images(
+    runs: list[str | os.PathLike],
+    images: np.ndarray,
+    tta: bool = False,
+    batch_size: int = 64,
+    device: str = "auto",
+    checkpoint: str = "best",
+    progress=None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Averaged probabilities (and judge, when any run has one) of the runs on uint8 images."""
     if not runs:
         raise PredictError("no runs given")
@@ -57,17 +64,33 @@ def predict_images(runs: list[str | os.PathLike], images: np.ndarray, tta: bool 
         _, path = resolve_checkpoint(run, checkpoint)
         model, config = load_model(load_checkpoint(path), dev, str(path))
         step = (lambda d, t, k=k: progress(f"run {k + 1}/{len(runs)}", d, t)) if progress else None
-        probs, judge = predict(model, images, config.model.input_size, dev, batch_size, dev.type == "cuda",
-                               config.channels_last, tta, progress=step)  # fmt: skip
+        probs, judge = predict(
+            model,
+            images,
+            config.model.input_size,
+            dev,
+            batch_size,
+            dev.type == "cuda",
+            config.channels_last,
+            tta,
+            progress=step,
+        )
         total = probs if total is None else total + probs
         if judge is not None:
             judges.append(judge)
     return total / len(runs), (np.mean(judges, axis=0) if judges else None)
 
 
-def predict_test_set(runs: list[str | os.PathLike], data: str | None = None, tta: bool = False,
-                     threshold: float = 0.5, min_size: int = 0, batch_size: int = 64, device: str = "auto",
-                     progress=None) -> Prediction:  # fmt: skip
+def predict_test_set(
+    runs: list[str | os.PathLike],
+    data: str | None = None,
+    tta: bool = False,
+    threshold: float = 0.5,
+    min_size: int = 0,
+    batch_size: int = 64,
+    device: str = "auto",
+    progress=None,
+) -> Prediction:
     ds = load_dataset(data)
     if not ds.n_test:
         raise PredictError(f"{ds.root} has no test images (test/images or test.zip)")
@@ -80,8 +103,9 @@ def predict_test_set(runs: list[str | os.PathLike], data: str | None = None, tta
     return Prediction(ids, probs, judge, masks, threshold, min_size, [str(r) for r in runs])
 
 
-def check_request(out: str | os.PathLike, png_dir: str | os.PathLike | None, threshold: float | None,
-                  batch_size: int, min_size: int) -> None:  # fmt: skip
+def check_request(
+    out: str | os.PathLike, png_dir: str | os.PathLike | None, threshold: float | None, batch_size: int, min_size: int
+) -> None:
     """Refuse, before any inference, options and output paths that would fail or write nonsense later."""
     if threshold is not None and not (math.isfinite(threshold) and 0 < threshold < 1):
         raise PredictError(f"--threshold must be between 0 and 1 (exclusive), got {threshold}")
@@ -115,7 +139,9 @@ def write_outputs(prediction: Prediction, out: str | os.PathLike, png_dir: str |
     return path
 
 
-def suggested_threshold(runs: list[str | os.PathLike], tta: bool = False, checkpoint: str = "best") -> tuple[float, str] | None:
+def suggested_threshold(
+    runs: list[str | os.PathLike], tta: bool = False, checkpoint: str = "best"
+) -> tuple[float, str] | None:
     """The pixel threshold the validation sweep found best, averaged over the runs that have one.
 
     Read from the runs' cached evaluations (RUN/eval/*/scores.json, written by the Explorer,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab.runs.config import PseudoConfig
-from saltlab.core.fileio import atomic_write
 from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.fileio import atomic_write
+from saltlab.runs.config import PseudoConfig
 
 IGNORE = 255  # the label of a pixel the loss skips
 FILE_NAME = "pseudo-labels.npz"
@@ -39,11 +39,15 @@ class PseudoLabels:
 
     def describe(self) -> str:
         ignored = float((self.masks == IGNORE).mean()) if len(self.masks) else 0.0
-        return (f"{len(self.ids)} of {self.n_candidates} test images pseudo-labelled "
-                f"({100 * ignored:.1f}% of their pixels ignored as unconfident)")  # fmt: skip
+        return (
+            f"{len(self.ids)} of {self.n_candidates} test images pseudo-labelled "
+            f"({100 * ignored:.1f}% of their pixels ignored as unconfident)"
+        )
 
 
-def select_confident(probs: np.ndarray, judge: np.ndarray | None, options: PseudoConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def select_confident(
+    probs: np.ndarray, judge: np.ndarray | None, options: PseudoConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(positions of the images used, their labels uint8 0/1/IGNORE, their confident fraction)."""
     probs = np.asarray(probs, np.float32)
     usable = np.ones(len(probs), bool)
@@ -67,23 +71,32 @@ def select_confident(probs: np.ndarray, judge: np.ndarray | None, options: Pseud
     return positions, labels, confident[positions].astype(np.float32)
 
 
-def make_pseudo_labels(options: PseudoConfig, test_ids: list[str], test_images: np.ndarray, device: str = "auto",
-                       progress=None) -> PseudoLabels:  # fmt: skip
+def make_pseudo_labels(
+    options: PseudoConfig, test_ids: list[str], test_images: np.ndarray, device: str = "auto", progress=None
+) -> PseudoLabels:
     from saltlab.inference.predict import PredictError, predict_images
 
     if not len(test_images):
         raise PredictError("pseudo-labelling needs test images, and this data set has none")
-    probs, judge = predict_images(options.runs, test_images, tta=options.tta, device=device, checkpoint=options.checkpoint,
-                                  progress=progress)  # fmt: skip
+    probs, judge = predict_images(
+        options.runs, test_images, tta=options.tta, device=device, checkpoint=options.checkpoint, progress=progress
+    )
     positions, labels, confident = select_confident(probs, judge, options)
     return PseudoLabels([test_ids[p] for p in positions], labels, confident, len(test_images))
 
 
 def save(labels: PseudoLabels, folder: str | os.PathLike) -> Path:
     path = Path(folder) / FILE_NAME
-    return atomic_write(path, lambda f: np.savez_compressed(
-        f, ids=np.array(labels.ids, dtype=str), masks=labels.masks, confident=labels.confident,
-        n_candidates=np.int64(labels.n_candidates)))  # fmt: skip
+    return atomic_write(
+        path,
+        lambda f: np.savez_compressed(
+            f,
+            ids=np.array(labels.ids, dtype=str),
+            masks=labels.masks,
+            confident=labels.confident,
+            n_candidates=np.int64(labels.n_candidates),
+        ),
+    )
 
 
 def load(folder: str | os.PathLike) -> PseudoLabels | None:
@@ -97,7 +110,9 @@ def load(folder: str | os.PathLike) -> PseudoLabels | None:
         return None  # a damaged file: made again
 
 
-def pseudo_training_data(options: PseudoConfig, run_dir: str | os.PathLike, ds, device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def pseudo_training_data(
+    options: PseudoConfig, run_dir: str | os.PathLike, ds, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of the pseudo-labelled test images for a run: from its folder, else predicted and saved."""
     labels = load(run_dir)
     if labels is None:
@@ -109,5 +124,9 @@ def pseudo_training_data(options: PseudoConfig, run_dir: str | os.PathLike, ds, 
     missing = [i for i in labels.ids if i not in positions]
     if missing:
         raise ValueError(f"{len(missing)} pseudo-labelled ids are not test images of {ds.root} (first: {missing[0]})")
-    images = ds.test_images[[positions[i] for i in labels.ids]] if labels.ids else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    images = (
+        ds.test_images[[positions[i] for i in labels.ids]]
+        if labels.ids
+        else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    )
     return images, labels.masks

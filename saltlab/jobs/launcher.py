@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from saltlab.runs.config import TrainConfig
 from saltlab.core.dataset import check_training_data
+from saltlab.runs.config import TrainConfig
 from saltlab.runs.run_folder import RunFolder, checkpoints_root, list_runs, new_run_dir, process_start, spawn_saltlab
 
 
@@ -55,8 +55,15 @@ def submit(config: TrainConfig, root: str | os.PathLike | None = None, start: bo
         path.mkdir(parents=True)
         run.write_config(config)
         now = time.time()
-        run.write_status(state="queued", slot=device_slot(config.device), created=now, queued=now, epochs=config.total_epochs,
-                         message="waiting for its device", cancel_requested=False)  # fmt: skip
+        run.write_status(
+            state="queued",
+            slot=device_slot(config.device),
+            created=now,
+            queued=now,
+            epochs=config.total_epochs,
+            message="waiting for its device",
+            cancel_requested=False,
+        )
     if start:
         tick(root)
     return run
@@ -68,7 +75,9 @@ def request_resume(run: RunFolder, start: bool = True) -> None:
         raise ValueError(f"only a cancelled or failed run can be resumed; {run.path.name} is {status.get('state')}")
     check_training_data(run.read_config().get("data"))  # DataSetError: its data set is gone or unusable
     with _queue_lock(run.path.parent):
-        run.write_status(state="queued", queued=time.time(), error=None, message="waiting to resume", cancel_requested=False)
+        run.write_status(
+            state="queued", queued=time.time(), error=None, message="waiting to resume", cancel_requested=False
+        )
     if start:
         tick(run.path.parent)
 
@@ -92,8 +101,9 @@ def cancel(run: RunFolder) -> str:
 
 
 def _spawn(run: RunFolder) -> int:
-    return spawn_saltlab(["train", "--resume", str(run.path)], run.path / "process.log",
-                         {"SALTLAB_CHECKPOINTS": str(run.path.parent)})  # fmt: skip
+    return spawn_saltlab(
+        ["train", "--resume", str(run.path)], run.path / "process.log", {"SALTLAB_CHECKPOINTS": str(run.path.parent)}
+    )
 
 
 def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:
@@ -109,7 +119,9 @@ def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:
             if slot in busy:
                 continue
             pid = _spawn(run)
-            run.write_status(state="running", pid=pid, pid_start=process_start(pid), message="starting", started=time.time())
+            run.write_status(
+                state="running", pid=pid, pid_start=process_start(pid), message="starting", started=time.time()
+            )
             busy.add(slot)
             started.append(run)
     return started
@@ -121,7 +133,8 @@ def queue_position(run: RunFolder) -> int | None:
     if status.get("state") != "queued":
         return None
     same = [
-        s for r in list_runs(run.path.parent)
+        s
+        for r in list_runs(run.path.parent)
         if (s := r.read_status() or {}).get("state") == "queued" and s.get("slot") == status.get("slot")
-    ]  # fmt: skip
+    ]
     return 1 + sum(s.get("queued", 0) < status.get("queued", 0) for s in same)

@@ -15,8 +15,8 @@ import signal
 import time
 from pathlib import Path
 
-from saltlab.core.sources import DataSetError
 from saltlab.core.fileio import write_json_atomic
+from saltlab.core.sources import DataSetError
 from saltlab.runs.run_folder import RunFolder, checkpoints_root, process_start, spawn_saltlab, stamped_folder
 
 
@@ -41,8 +41,15 @@ class PredictJob(RunFolder):
         return json.loads(self.options_path.read_text())
 
 
-def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 0.5, min_size: int = 0,
-              root: str | os.PathLike | None = None, device: str = "auto") -> PredictJob:  # fmt: skip
+def start_job(
+    runs: list[str],
+    data: str,
+    tta: bool = False,
+    threshold: float = 0.5,
+    min_size: int = 0,
+    root: str | os.PathLike | None = None,
+    device: str = "auto",
+) -> PredictJob:
     """Start predicting every test image of `data` with the runs (averaged) in the background.
 
     DataSetError, before any folder is made, when `data` has no test images; job.json records the data
@@ -57,12 +64,36 @@ def start_job(runs: list[str], data: str, tta: bool = False, threshold: float = 
     path = stamped_folder(root, "predict")
     path.mkdir()
     job = PredictJob(path)
-    options = {"runs": [str(Path(r).absolute()) for r in runs], "data": str(ds.root), "fingerprint": ds.fingerprint,
-               "n_test": ds.n_test, "tta": tta, "threshold": threshold, "min_size": min_size, "device": device}  # fmt: skip
+    options = {
+        "runs": [str(Path(r).absolute()) for r in runs],
+        "data": str(ds.root),
+        "fingerprint": ds.fingerprint,
+        "n_test": ds.n_test,
+        "tta": tta,
+        "threshold": threshold,
+        "min_size": min_size,
+        "device": device,
+    }
     write_json_atomic(job.options_path, options)
-    command = ["predict", "--runs", *options["runs"], "--data", options["data"],
-               "--out", str(job.csv_path), "--png-dir", str(job.masks_dir), "--threshold", str(threshold),
-               "--min-size", str(min_size), "--device", device, "--status", str(job.status_path)]  # fmt: skip
+    command = [
+        "predict",
+        "--runs",
+        *options["runs"],
+        "--data",
+        options["data"],
+        "--out",
+        str(job.csv_path),
+        "--png-dir",
+        str(job.masks_dir),
+        "--threshold",
+        str(threshold),
+        "--min-size",
+        str(min_size),
+        "--device",
+        device,
+        "--status",
+        str(job.status_path),
+    ]
     if tta:
         command.append("--tta")
     job.write_status(state="running", message="starting", started=time.time(), done=0, total=0)

@@ -57,7 +57,13 @@ def _load_local_weights(encoder: nn.Module, path: Path) -> None:
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     # A 3-channel first convolution onto our 1 (or 3 with CoordConv) input channels: sum, as smp does.
     for k, v in state.items():
-        if k in own and k not in fitting and v.ndim == 4 and own[k].shape[0] == v.shape[0] and own[k].shape[2:] == v.shape[2:]:
+        if (
+            k in own
+            and k not in fitting
+            and v.ndim == 4
+            and own[k].shape[0] == v.shape[0]
+            and own[k].shape[2:] == v.shape[2:]
+        ):
             fitting[k] = v.sum(dim=1, keepdim=True).expand_as(own[k]).clone() / own[k].shape[1]
     if len(fitting) < len(own) // 2:
         raise WeightsUnavailable(

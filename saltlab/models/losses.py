@@ -15,7 +15,6 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-
 Tensor = torch.Tensor
 
 
@@ -77,7 +76,7 @@ def lovasz_hinge(logits: Tensor, target: Tensor, symmetric: bool = False, valid:
         losses = lovasz_hinge_batch(flat_logits, flat_target) if n else flat_logits.sum(1)
     else:
         flat_valid = valid.reshape(n, -1)
-        losses = [lovasz_hinge_flat(l[v], t[v]) for l, t, v in zip(flat_logits, flat_target, flat_valid)]
+        losses = [lovasz_hinge_flat(x[v], t[v]) for x, t, v in zip(flat_logits, flat_target, flat_valid)]
     loss = (losses if valid is None else torch.stack(losses)).mean()
     if symmetric:
         loss = (loss + lovasz_hinge(-logits, 1.0 - target, valid=valid)) / 2
@@ -113,7 +112,9 @@ def judge_loss(logits: Tensor, judge_logits: Tensor, target: Tensor, valid: Tens
     non_empty = _non_empty(target)
     judge_term = F.binary_cross_entropy_with_logits(judge_logits.float(), non_empty.float())
     if non_empty.any():
-        mask_term = lovasz_hinge(logits[non_empty], target[non_empty], valid=None if valid is None else valid[non_empty])
+        mask_term = lovasz_hinge(
+            logits[non_empty], target[non_empty], valid=None if valid is None else valid[non_empty]
+        )
     else:
         mask_term = logits.sum() * 0.0  # keeps the graph connected on an all-empty batch
     return (0.1 / 2.1) * judge_term + (2.0 / 2.1) * mask_term
@@ -122,15 +123,17 @@ def judge_loss(logits: Tensor, judge_logits: Tensor, target: Tensor, valid: Tens
 MASK_LOSSES: dict[str, Callable[..., Tensor]] = {
     "bce": bce,
     "lovasz": lovasz_hinge,
-    "lovasz_symmetric": lambda l, t, valid=None: lovasz_hinge(l, t, symmetric=True, valid=valid),
+    "lovasz_symmetric": lambda x, t, valid=None: lovasz_hinge(x, t, symmetric=True, valid=valid),
     "dice": dice,
     "focal": focal,
-    "bce_dice": lambda l, t, valid=None: bce(l, t, valid=valid) + dice(l, t, valid=valid),
-    "bce_lovasz": lambda l, t, valid=None: bce(l, t, valid=valid) + lovasz_hinge(l, t, valid=valid),
+    "bce_dice": lambda x, t, valid=None: bce(x, t, valid=valid) + dice(x, t, valid=valid),
+    "bce_lovasz": lambda x, t, valid=None: bce(x, t, valid=valid) + lovasz_hinge(x, t, valid=valid),
 }
 
 
-def compute_loss(name: str, outputs: dict, target: Tensor, aux_weight: float = 0.1, valid: Tensor | None = None) -> Tensor:
+def compute_loss(
+    name: str, outputs: dict, target: Tensor, aux_weight: float = 0.1, valid: Tensor | None = None
+) -> Tensor:
     """The stage's loss on the model outputs (already at 101x101), plus deep-supervision terms.
 
     valid: pixels that count (None: all); the target's value elsewhere is ignored.

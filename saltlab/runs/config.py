@@ -39,7 +39,9 @@ class ScheduleConfig:
     # constant | cyclic ("triangular2" between lr and max_lr) | cosine (warm restarts) |
     # onecycle (linear warm-up to the peak, then one cosine decay to min_lr at the stage's end)
     kind: str = "constant"
-    max_lr: float | None = None  # cyclic: the peak; cosine: the restart value; onecycle: the peak (default: the stage lr)
+    max_lr: float | None = (
+        None  # cyclic: the peak; cosine: the restart value; onecycle: the peak (default: the stage lr)
+    )
     min_lr: float = 1e-6  # cosine, onecycle: the floor
     cycle_epochs: float = 10.0
     warmup: float = 0.0  # onecycle: the share of the stage spent warming up from min_lr to the peak
@@ -181,8 +183,13 @@ def validate(config: TrainConfig) -> TrainConfig:
         _check_choice(stage.schedule.kind, SCHEDULES, f"stages.{i}.schedule.kind")
         if stage.epochs < 1:
             raise ConfigError(f"stages.{i}.epochs must be at least 1")
-        for key, value in (("lr", stage.lr), ("weight_decay", stage.weight_decay), ("momentum", stage.momentum),
-                           ("schedule.min_lr", stage.schedule.min_lr), ("schedule.max_lr", stage.schedule.max_lr)):  # fmt: skip
+        for key, value in (
+            ("lr", stage.lr),
+            ("weight_decay", stage.weight_decay),
+            ("momentum", stage.momentum),
+            ("schedule.min_lr", stage.schedule.min_lr),
+            ("schedule.max_lr", stage.schedule.max_lr),
+        ):
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise ConfigError(f"stages.{i}.{key} must be a finite number >= 0, got {value}")
         if stage.lr <= 0:
@@ -202,7 +209,9 @@ def validate(config: TrainConfig) -> TrainConfig:
     from saltlab.models import encoder_names  # here: smp takes a second to import
 
     if config.model.encoder not in encoder_names():
-        raise ConfigError(f"model.encoder: unknown encoder {config.model.encoder!r} (e.g. resnet18, resnet34, efficientnet-b0)")
+        raise ConfigError(
+            f"model.encoder: unknown encoder {config.model.encoder!r} (e.g. resnet18, resnet34, efficientnet-b0)"
+        )
     if config.model.decoder_channels < 16:
         raise ConfigError(f"model.decoder_channels must be at least 16, got {config.model.decoder_channels}")
     for key in ("log_every",):
@@ -233,23 +242,46 @@ def validate(config: TrainConfig) -> TrainConfig:
             raise ConfigError("pseudo.runs: name at least one run whose test predictions become labels")
         _check_choice(pseudo.mode, PSEUDO_MODES, "pseudo.mode")
         if not 0 <= pseudo.low < 0.5 < pseudo.high <= 1:
-            raise ConfigError(f"pseudo.low and pseudo.high must satisfy 0 <= low < 0.5 < high <= 1, got {pseudo.low} and {pseudo.high}")
+            raise ConfigError(
+                "pseudo.low and pseudo.high must satisfy 0 <= low < 0.5 < high <= 1, "
+                f"got {pseudo.low} and {pseudo.high}"
+            )
         if not 0 <= pseudo.min_confident <= 1:
             raise ConfigError("pseudo.min_confident must be between 0 and 1")
     return config
 
 
-TABLE_COLUMNS = ("name", "epochs", "loss", "optimizer", "lr", "schedule", "max_lr", "cycle_epochs", "snapshots", "swa_start")
+TABLE_COLUMNS = (
+    "name",
+    "epochs",
+    "loss",
+    "optimizer",
+    "lr",
+    "schedule",
+    "max_lr",
+    "cycle_epochs",
+    "snapshots",
+    "swa_start",
+)
 
 
 def stage_table(stages: list[StageConfig]) -> list[dict]:
     """The Train page's stage table: one row per stage, the settings a user edits there."""
     return [
-        {"name": s.name, "epochs": s.epochs, "loss": s.loss, "optimizer": s.optimizer, "lr": s.lr,
-         "schedule": s.schedule.kind, "max_lr": s.schedule.max_lr, "cycle_epochs": s.schedule.cycle_epochs,
-         "snapshots": s.snapshot_every_cycle, "swa_start": s.swa_start}
+        {
+            "name": s.name,
+            "epochs": s.epochs,
+            "loss": s.loss,
+            "optimizer": s.optimizer,
+            "lr": s.lr,
+            "schedule": s.schedule.kind,
+            "max_lr": s.schedule.max_lr,
+            "cycle_epochs": s.schedule.cycle_epochs,
+            "snapshots": s.snapshot_every_cycle,
+            "swa_start": s.swa_start,
+        }
         for s in stages
-    ]  # fmt: skip
+    ]
 
 
 def stages_from_table(preset_stages: list[dict], rows: list[dict]) -> list[dict]:
@@ -268,11 +300,19 @@ def stages_from_table(preset_stages: list[dict], rows: list[dict]) -> list[dict]
             continue  # an empty row the editor added
         empty = [c for c in ("epochs", "optimizer", "lr", "schedule") if blank(row.get(c))]
         if empty:
-            raise ConfigError(f"stage row {len(stages) + 1} ({row.get('name') or 'unnamed'}): fill in {', '.join(empty)}")
+            raise ConfigError(
+                f"stage row {len(stages) + 1} ({row.get('name') or 'unnamed'}): fill in {', '.join(empty)}"
+            )
         stage = json.loads(json.dumps(by_name.get(row.get("name"), {})))
-        stage.update(name=row.get("name") or f"stage{len(stages) + 1}", epochs=int(row["epochs"]), loss=row["loss"],
-                     optimizer=row["optimizer"], lr=float(row["lr"]), snapshot_every_cycle=bool(row.get("snapshots")),
-                     swa_start=None if blank(row.get("swa_start")) else int(row["swa_start"]))  # fmt: skip
+        stage.update(
+            name=row.get("name") or f"stage{len(stages) + 1}",
+            epochs=int(row["epochs"]),
+            loss=row["loss"],
+            optimizer=row["optimizer"],
+            lr=float(row["lr"]),
+            snapshot_every_cycle=bool(row.get("snapshots")),
+            swa_start=None if blank(row.get("swa_start")) else int(row["swa_start"]),
+        )
         schedule = stage.setdefault("schedule", {})
         schedule.update(kind=row["schedule"], max_lr=None if blank(row.get("max_lr")) else float(row["max_lr"]))
         if not blank(row.get("cycle_epochs")):

@@ -65,14 +65,18 @@ def format_row(row: dict) -> str:
     """A line for the terminal."""
     if row["state"] == "unreadable":
         return f"{row['run']:<44} unreadable: {row['error']}"
+
     def num(value) -> str:
         return "-" if value is None else f"{value:.4f}"
+
     flag = "  BELOW ALL-EMPTY" if row["below all-empty"] else ""
     budget = f"{row['budget min']:g} min budget, " if row["budget min"] else ""
     used = f"{row['used min']} min" if row["used min"] is not None else "-"
-    return (f"{row['run']:<44} {row['state']:<10} {row['epoch']:>7} {num(row['best score']):>7} "
-            f"{num(row['all-empty score']):>9}  {row['model']}, {row['losses']}, fold {row['fold']}, {budget}{used}, "
-            f"{row['device'] or ''}, data {row['data set'] or 'default'}{flag}")
+    return (
+        f"{row['run']:<44} {row['state']:<10} {row['epoch']:>7} {num(row['best score']):>7} "
+        f"{num(row['all-empty score']):>9}  {row['model']}, {row['losses']}, fold {row['fold']}, {budget}{used}, "
+        f"{row['device'] or ''}, data {row['data set'] or 'default'}{flag}"
+    )
 
 
 HEADER = f"{'run':<44} {'state':<10} {'epoch':>7} {'best':>7} {'all-empty':>9}  recipe"

@@ -81,8 +81,14 @@ def spawn_saltlab(args: list[str], log_path: Path, env: dict | None = None) -> i
     env = {**os.environ, **(env or {})}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH", "")) if p)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "saltlab", *args], stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True, env=env)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "saltlab", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
     return proc.pid
 
 
@@ -153,8 +159,10 @@ class RunFolder:
         except BlockingIOError:
             os.close(fd)
             pid = (self.read_status(check_process=False) or {}).get("pid")
-            raise RunBusy(f"{self.path} is in use by another live process{f' (pid {pid})' if pid else ''}: "
-                          "cancel it first, or wait for it to end") from None  # fmt: skip
+            raise RunBusy(
+                f"{self.path} is in use by another live process{f' (pid {pid})' if pid else ''}: "
+                "cancel it first, or wait for it to end"
+            ) from None
         return fd
 
     def data_path(self) -> str | None:
@@ -176,7 +184,11 @@ class RunFolder:
             config = json.loads(self.config_path.read_text())
         except (OSError, ValueError) as exc:
             return f"config.json unreadable ({type(exc).__name__}: {str(exc)[:80]})"
-        if not isinstance(config, dict) or not isinstance(config.get("model"), dict) or not isinstance(config.get("stages"), list):
+        if (
+            not isinstance(config, dict)
+            or not isinstance(config.get("model"), dict)
+            or not isinstance(config.get("stages"), list)
+        ):
             return "config.json is not a run's config (no model or stages)"
         if self.status_path.exists():
             try:

@@ -29,8 +29,15 @@ log = logging.getLogger("saltlab.train")
 MARGIN = 0.03  # the share of a time budget kept free when planning epochs
 
 
-def probe_seconds(model: nn.Module, trainset, val_images: np.ndarray | torch.Tensor, config: TrainConfig,
-                  device: torch.device, amp: bool, workers: int) -> tuple[float, float]:  # fmt: skip
+def probe_seconds(
+    model: nn.Module,
+    trainset,
+    val_images: np.ndarray | torch.Tensor,
+    config: TrainConfig,
+    device: torch.device,
+    amp: bool,
+    workers: int,
+) -> tuple[float, float]:
     """(seconds per training step, seconds per validation image), timed on a copy of the model.
 
     Two warm-up steps, then four timed ones with real batches of epoch 0 through the real loader;
@@ -84,7 +91,9 @@ def plan(s: Session) -> None:
         return
     if s.main:
         s.run.write_status(message="timing a few steps to plan the time budget")
-        step_s, val_per_image = probe_seconds(s.model, s.data.trainset, s.data.val_images, config, s.device, s.amp, s.workers)
+        step_s, val_per_image = probe_seconds(
+            s.model, s.data.trainset, s.data.val_images, config, s.device, s.amp, s.workers
+        )
         budget.epoch_estimate = s.data.steps_per_epoch * step_s + len(s.data.val_images) * val_per_image
         # SWA's BatchNorm pass: a forward over the training images, plus one more validation.
         if any(stage.swa_start for stage in config.stages):
@@ -95,13 +104,26 @@ def plan(s: Session) -> None:
         budget.replan = s.world == 1
         budget.last_epoch_wall = budget.epoch_estimate
         s.run.write_config(config)
-        log.info("time budget %.1f min: %.3f s/step, %.1f s/epoch with validation -> epochs %s (asked %s)",
-                 config.minutes, step_s, budget.epoch_estimate, [st.epochs for st in config.stages], budget.wanted)  # fmt: skip
+        log.info(
+            "time budget %.1f min: %.3f s/step, %.1f s/epoch with validation -> epochs %s (asked %s)",
+            config.minutes,
+            step_s,
+            budget.epoch_estimate,
+            [st.epochs for st in config.stages],
+            budget.wanted,
+        )
         if fixed + budget.epoch_estimate > budget.seconds:
-            log.warning("time budget %.1f min is shorter than one epoch (about %.0f s with validation): the run "
-                        "trains one epoch and stops, over budget", config.minutes, budget.epoch_estimate)  # fmt: skip
-        s.run.write_status(budget_s=budget.seconds, planned_epochs=[st.epochs for st in config.stages],
-                           epoch_estimate_s=budget.epoch_estimate)  # fmt: skip
+            log.warning(
+                "time budget %.1f min is shorter than one epoch (about %.0f s with validation): the run "
+                "trains one epoch and stops, over budget",
+                config.minutes,
+                budget.epoch_estimate,
+            )
+        s.run.write_status(
+            budget_s=budget.seconds,
+            planned_epochs=[st.epochs for st in config.stages],
+            epoch_estimate_s=budget.epoch_estimate,
+        )
     if s.world > 1:
         torch.distributed.barrier()
         if not s.main:
@@ -111,14 +133,25 @@ def plan(s: Session) -> None:
 def replan_after_first_epoch(s: Session) -> None:
     """Plan again once from a real epoch when the probe's estimate was off (e.g. other work shared the machine)."""
     budget = s.budget
-    if budget.replan and s.pos.epoch == 1 and abs(budget.last_epoch_wall - budget.epoch_estimate) > 0.1 * budget.epoch_estimate:
+    if (
+        budget.replan
+        and s.pos.epoch == 1
+        and abs(budget.last_epoch_wall - budget.epoch_estimate) > 0.1 * budget.epoch_estimate
+    ):
         remaining = budget.seconds - s.wall_used(time.monotonic()) - budget.swa_s - MARGIN * budget.seconds
         apply_plan(s.config, plan_epochs(budget.wanted, s.pos.epoch + int(max(remaining, 0) // budget.last_epoch_wall)))
         s.run.write_config(s.config)
-        s.run.write_status(planned_epochs=[st.epochs for st in s.config.stages], epochs=s.config.total_epochs,
-                           total_steps=s.data.steps_per_epoch * s.config.total_epochs)  # fmt: skip
-        log.info("time budget: the first epoch took %.1f s, not the %.1f s estimated -> epochs %s",
-                 budget.last_epoch_wall, budget.epoch_estimate, [st.epochs for st in s.config.stages])  # fmt: skip
+        s.run.write_status(
+            planned_epochs=[st.epochs for st in s.config.stages],
+            epochs=s.config.total_epochs,
+            total_steps=s.data.steps_per_epoch * s.config.total_epochs,
+        )
+        log.info(
+            "time budget: the first epoch took %.1f s, not the %.1f s estimated -> epochs %s",
+            budget.last_epoch_wall,
+            budget.epoch_estimate,
+            [st.epochs for st in s.config.stages],
+        )
     if s.pos.epoch >= 1:
         budget.replan = False
 

@@ -37,7 +37,10 @@ _MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 def uniforms(seeds: np.ndarray, k: int = N_DRAWS) -> np.ndarray:
     """(len(seeds), k) uniforms in [0, 1): splitmix64 of (seed, draw number). Pure and device-independent."""
     with np.errstate(over="ignore"):
-        z = np.asarray(seeds, dtype=np.uint64)[:, None] * _GOLDEN + np.arange(1, k + 1, dtype=np.uint64)[None, :] * _MIX1
+        z = (
+            np.asarray(seeds, dtype=np.uint64)[:, None] * _GOLDEN
+            + np.arange(1, k + 1, dtype=np.uint64)[None, :] * _MIX1
+        )
         z ^= z >> np.uint64(30)
         z *= _MIX1
         z ^= z >> np.uint64(27)
@@ -81,8 +84,14 @@ def crop_geometry(x0: np.ndarray, y0: np.ndarray) -> dict[str, np.ndarray]:
     rows, rows_nn = _axis(y0)
     cols, cols_nn = _axis(x0)
     r0, c0 = np.floor(rows), np.floor(cols)
-    return {"r0": r0.astype(np.int64), "fr": rows - r0, "c0": c0.astype(np.int64), "fc": cols - c0,
-            "rn": rows_nn, "cn": cols_nn}  # fmt: skip
+    return {
+        "r0": r0.astype(np.int64),
+        "fr": rows - r0,
+        "c0": c0.astype(np.int64),
+        "fc": cols - c0,
+        "rn": rows_nn,
+        "cn": cols_nn,
+    }
 
 
 class DeviceTrainData:
@@ -106,7 +115,9 @@ class DeviceTrainData:
         params = draw_params(np.array([s for _, s in items], dtype=np.int64))
         return self.apply(images, masks, params)
 
-    def apply(self, images: torch.Tensor, masks: torch.Tensor, params: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    def apply(
+        self, images: torch.Tensor, masks: torch.Tensor, params: dict[str, np.ndarray]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Augment uint8 (B, 101, 101) images and masks on their device with the given parameters.
 
         Each step touches only the samples it applies to: flip, then crop + resize, then colour.
@@ -120,8 +131,10 @@ class DeviceTrainData:
         crop = self._where(params["x0"] >= 0)
         if len(crop):
             keep = params["x0"] >= 0
-            geo = {k: torch.from_numpy(v).to(self.device, non_blocking=True)
-                   for k, v in crop_geometry(params["x0"][keep], params["y0"][keep]).items()}  # fmt: skip
+            geo = {
+                k: torch.from_numpy(v).to(self.device, non_blocking=True)
+                for k, v in crop_geometry(params["x0"][keep], params["y0"][keep]).items()
+            }
             b = torch.arange(len(crop), device=self.device)[:, None, None]
             last = IMAGE_SIZE - 1
             r0, c0 = geo["r0"][:, :, None], geo["c0"][:, None, :]
@@ -140,7 +153,9 @@ class DeviceTrainData:
             x[linear] = torch.addcmul(beta, x[linear], alpha).clamp_(0.0, 1.0)
         gamma = self._where(params["which"] == 2)
         if len(gamma):
-            power = torch.from_numpy(params["gamma"][params["which"] == 2]).to(self.device, torch.float32)[:, None, None]
+            power = torch.from_numpy(params["gamma"][params["which"] == 2]).to(self.device, torch.float32)[
+                :, None, None
+            ]
             x[gamma] = x[gamma].pow(power)
         return x.unsqueeze(1), y.unsqueeze(1).float()
 

@@ -31,7 +31,7 @@ from saltlab.core.dataset import Dataset, check_training_data, load_dataset
 from saltlab.core.folds import FOLDS_VERSION, fold_split
 from saltlab.core.scoring import empty_score, score_predictions
 from saltlab.core.sources import DataSetError
-from saltlab.inference.network import predict, forward_101, resolve_device
+from saltlab.inference.network import forward_101, predict, resolve_device
 from saltlab.inference.pseudo import IGNORE, pseudo_training_data
 from saltlab.models import WeightsUnavailable, build_model
 from saltlab.models.losses import compute_loss
@@ -65,25 +65,31 @@ def record_split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> d
         present = set(ds.train_ids)
         missing = [i for i in recorded["train_ids"] + recorded["monitor_ids"] if i not in present]
         if missing:
-            raise ValueError(f"cannot resume: {len(missing)} of the run's images are no longer in {ds.root} "
-                             f"(e.g. {missing[0]}); start a new run")  # fmt: skip
+            raise ValueError(
+                f"cannot resume: {len(missing)} of the run's images are no longer in {ds.root} "
+                f"(e.g. {missing[0]}); start a new run"
+            )
         return {**recorded, "data": str(ds.root), "fingerprint": ds.fingerprint}
     if checkpoint is not None:
-        raise ValueError("cannot resume: this run's last.pt was written before runs recorded their split, and the "
-                         "folds have changed since (folds v2); start a new run")  # fmt: skip
+        raise ValueError(
+            "cannot resume: this run's last.pt was written before runs recorded their split, and the "
+            "folds have changed since (folds v2); start a new run"
+        )
     train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
     train_pos, val_pos = ds.train_index(train_ids), ds.train_index(val_ids)
     keep_train = stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)
     keep_val = stratified_subset(val_ids, ds.train_masks[val_pos], config.max_val_images, config.seed)
     return {
-        "data": str(ds.root), "fingerprint": ds.fingerprint, "folds_version": FOLDS_VERSION, "fold": config.fold,
-        "n_folds": config.n_folds, "fold_seed": config.fold_seed,
+        "data": str(ds.root),
+        "fingerprint": ds.fingerprint,
+        "folds_version": FOLDS_VERSION,
+        "fold": config.fold,
+        "n_folds": config.n_folds,
+        "fold_seed": config.fold_seed,
         "train_ids": [train_ids[i] for i in keep_train],
         "val_ids": val_ids,  # every image of the fold: none is trained on; evaluation scores these
         "monitor_ids": [val_ids[i] for i in keep_val],  # validated after every epoch (max_val_images)
-    }  # fmt: skip
-
-
+    }
 
 
 def stage_of(config: TrainConfig, epoch: int) -> tuple[int, int]:
@@ -124,15 +130,32 @@ def weights_only(s: Session, model: nn.Module | None = None) -> dict:
 
 
 def validate(
-    model: nn.Module, images: np.ndarray | torch.Tensor, masks: np.ndarray, config: TrainConfig, device: torch.device,
-    amp: bool, loss_name: str,
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    masks: np.ndarray,
+    config: TrainConfig,
+    device: torch.device,
+    amp: bool,
+    loss_name: str,
 ) -> dict:
     """Scores of the validation images: the competition score (judge-gated and oracle-gated for judge models)."""
-    probs, judge = predict(unwrap(model), images, config.model.input_size, device, batch_size=max(2 * config.batch_size, 32),
-                           amp=amp, channels_last=config.channels_last)  # fmt: skip
+    probs, judge = predict(
+        unwrap(model),
+        images,
+        config.model.input_size,
+        device,
+        batch_size=max(2 * config.batch_size, 32),
+        amp=amp,
+        channels_last=config.channels_last,
+    )
     truth = masks
-    named = {"score": "val_score", "mean_iou": "val_iou", "score_oracle": "val_score_oracle",
-             "score_ungated": "val_score_ungated", "judge_accuracy": "judge_accuracy"}  # fmt: skip
+    named = {
+        "score": "val_score",
+        "mean_iou": "val_iou",
+        "score_oracle": "val_score_oracle",
+        "score_ungated": "val_score_ungated",
+        "judge_accuracy": "judge_accuracy",
+    }
     scores = {named[k]: v for k, v in score_predictions(probs, judge, truth, config.threshold).items()}
     scores["val_score_empty"] = empty_score(truth)
     with torch.no_grad():
@@ -145,9 +168,16 @@ def validate(
     return scores
 
 
-
-def prepare_data(config: TrainConfig, run: RunFolder, checkpoint: dict | None, device: torch.device, rank: int,
-                 world: int, amp: bool, workers: int) -> TrainingData:  # fmt: skip
+def prepare_data(
+    config: TrainConfig,
+    run: RunFolder,
+    checkpoint: dict | None,
+    device: torch.device,
+    rank: int,
+    world: int,
+    amp: bool,
+    workers: int,
+) -> TrainingData:
     """The split (recorded in split.json), the images it names, pseudo-labels, and the training set in its pipeline.
 
     Rank 0 first: it writes the data set cache and the folds file; the other ranks then read them.
@@ -172,14 +202,26 @@ def prepare_data(config: TrainConfig, run: RunFolder, checkpoint: dict | None, d
     train_images, train_masks = ds.train_images[train_pos], ds.train_masks[train_pos]
     val_images, val_masks = ds.train_images[val_pos], ds.train_masks[val_pos]
     if len(train_images) < 2 or len(val_images) < 1:
-        raise ValueError(f"fold {config.fold} of {ds.root} leaves {len(train_images)} train and {len(val_images)} validation images: too few")
+        raise ValueError(
+            f"fold {config.fold} of {ds.root} leaves {len(train_images)} train and {len(val_images)} "
+            "validation images: too few"
+        )
     n_pseudo = 0 if pseudo_images is None else len(pseudo_images)
     if n_pseudo:
         train_images = np.concatenate([train_images, pseudo_images])
         train_masks = np.concatenate([train_masks.astype(np.uint8), pseudo_masks])
-    log.info("data %s: %d train%s, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
-             ds.root, len(train_images), f" ({n_pseudo} of them pseudo-labelled test images)" if n_pseudo else "",
-             len(val_images), config.fold, config.n_folds, device, amp, workers)  # fmt: skip
+    log.info(
+        "data %s: %d train%s, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
+        ds.root,
+        len(train_images),
+        f" ({n_pseudo} of them pseudo-labelled test images)" if n_pseudo else "",
+        len(val_images),
+        config.fold,
+        config.n_folds,
+        device,
+        amp,
+        workers,
+    )
     pipeline = resolve_pipeline(config.pipeline, device)
     trainset = make_train_data(train_images, train_masks, config.augment, pipeline, device)
     if pipeline == "device":  # validation and SWA's BatchNorm pass read device-resident images too
@@ -191,9 +233,11 @@ def prepare_data(config: TrainConfig, run: RunFolder, checkpoint: dict | None, d
     return TrainingData(split, train_images, train_masks, val_images, val_masks, trainset, steps, n_pseudo)
 
 
-def restore_model(config: TrainConfig, checkpoint: dict | None, device: torch.device, world: int
-                  ) -> tuple[nn.Module, Position, dict | None]:  # fmt: skip
-    """The model (from last.pt when resuming, else fresh or from init_from) on the device, its position and SWA average."""
+def restore_model(
+    config: TrainConfig, checkpoint: dict | None, device: torch.device, world: int
+) -> tuple[nn.Module, Position, dict | None]:
+    """The model (from last.pt when resuming, else fresh or from init_from) on the device,
+    its position and SWA average."""
     torch.manual_seed(config.seed)
     model = build_model(config.model)
     pos, swa = Position(), None
@@ -228,8 +272,17 @@ def start_stage(s: Session, stage_index: int) -> None:
         s.optimizer.load_state_dict(checkpoint["optimizer"])
     s.stage_index = stage_index
     stage = s.stage
-    log.info("stage %d/%d '%s': %d epochs, loss %s, %s lr %g, schedule %s", stage_index + 1, len(s.config.stages),
-             stage.name, stage.epochs, stage.loss, stage.optimizer, stage.lr, stage.schedule.kind)  # fmt: skip
+    log.info(
+        "stage %d/%d '%s': %d epochs, loss %s, %s lr %g, schedule %s",
+        stage_index + 1,
+        len(s.config.stages),
+        stage.name,
+        stage.epochs,
+        stage.loss,
+        stage.optimizer,
+        stage.lr,
+        stage.schedule.kind,
+    )
 
 
 def train_one_epoch(s: Session, stage_start: int) -> tuple[float, int, float, float]:
@@ -255,7 +308,10 @@ def train_one_epoch(s: Session, stage_start: int) -> tuple[float, int, float, fl
         loss = compute_loss(stage.loss, outputs, masks, config.aux_weight, valid)
         loss_value = float(loss.detach())
         if not np.isfinite(loss_value):
-            raise FloatingPointError(f"loss became {loss_value} at epoch {pos.epoch + 1}, step {pos.step_in_epoch + 1}: lower the learning rate")
+            raise FloatingPointError(
+                f"loss became {loss_value} at epoch {pos.epoch + 1}, step {pos.step_in_epoch + 1}: "
+                "lower the learning rate"
+            )
         s.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         s.optimizer.step()
@@ -284,7 +340,9 @@ def train_one_epoch(s: Session, stage_start: int) -> tuple[float, int, float, fl
     return loss_sum / max(loss_count, 1), loss_count, train_s, compile_s
 
 
-def end_of_epoch(s: Session, stage_start: int, train_loss: float, steps_done: int, train_s: float, epoch_start: float) -> None:
+def end_of_epoch(
+    s: Session, stage_start: int, train_loss: float, steps_done: int, train_s: float, epoch_start: float
+) -> None:
     """Validate, keep the best, fold the weights into SWA, save best / snapshot / swa / last (rank 0)."""
     config, pos, stage = s.config, s.pos, s.stage
     pos.epoch += 1
@@ -301,8 +359,16 @@ def end_of_epoch(s: Session, stage_start: int, train_loss: float, steps_done: in
     improved = s.scores["val_score"] > pos.best_score
     if improved:
         pos.best_score, pos.best_epoch = s.scores["val_score"], pos.epoch
-    record = {"kind": "epoch", "epoch": pos.epoch, "stage": stage.name, "lr": lr_at(stage, pos.epoch - stage_start),
-              "epoch_s": time.monotonic() - epoch_start, "train_s": train_s, "time": time.time(), **s.scores}  # fmt: skip
+    record = {
+        "kind": "epoch",
+        "epoch": pos.epoch,
+        "stage": stage.name,
+        "lr": lr_at(stage, pos.epoch - stage_start),
+        "epoch_s": time.monotonic() - epoch_start,
+        "train_s": train_s,
+        "time": time.time(),
+        **s.scores,
+    }
     if s.device.type == "cuda":
         record["gpu_memory_gib"] = torch.cuda.max_memory_allocated(s.device) / 2**30
     pos.history.append(record)
@@ -319,9 +385,16 @@ def end_of_epoch(s: Session, stage_start: int, train_loss: float, steps_done: in
     # last.pt last: a kill before this line redoes the epoch on resume, and rewrites the same files.
     pos.wall_s = s.wall_used(time.monotonic())
     save_checkpoint(s.run.last_path, payload(s))
-    s.run.write_status(epoch=pos.epoch, step=pos.global_step, best_score=pos.best_score, best_epoch=pos.best_epoch,
-                       last_score=s.scores["val_score"], empty_score=s.scores["val_score_empty"], wall_s=pos.wall_s,
-                       message="training")  # fmt: skip
+    s.run.write_status(
+        epoch=pos.epoch,
+        step=pos.global_step,
+        best_score=pos.best_score,
+        best_epoch=pos.best_epoch,
+        last_score=s.scores["val_score"],
+        empty_score=s.scores["val_score_empty"],
+        wall_s=pos.wall_s,
+        message="training",
+    )
 
 
 def finish_swa(s: Session) -> None:
@@ -330,8 +403,15 @@ def finish_swa(s: Session) -> None:
     s.run.write_status(message=f"SWA: BatchNorm statistics of the average of {swa['count']} epochs")
     averaged = copy.deepcopy(unwrap(s.model))
     averaged.load_state_dict(swa["state"])
-    recompute_batchnorm(averaged, s.data.train_images, config.model.input_size, s.device, max(2 * config.batch_size, 32),
-                        s.amp, config.channels_last)  # fmt: skip
+    recompute_batchnorm(
+        averaged,
+        s.data.train_images,
+        config.model.input_size,
+        s.device,
+        max(2 * config.batch_size, 32),
+        s.amp,
+        config.channels_last,
+    )
     scores = validate(averaged, s.data.val_images, s.data.val_masks, config, s.device, s.amp, stage.loss)
     scores["swa_epochs"] = swa["count"]
     checkpoint = weights_only(s, averaged)
@@ -339,8 +419,13 @@ def finish_swa(s: Session) -> None:
     save_checkpoint(s.run.path / "swa.pt", checkpoint)
     s.run.append_metrics({"kind": "swa", "epoch": s.pos.epoch, "stage": stage.name, "time": time.time(), **scores})
     s.run.write_status(swa_score=scores["val_score"], swa_epochs=swa["count"])
-    log.info("SWA of stage '%s' (%d epochs averaged): val score %.4f, val IoU %.4f -> swa.pt",
-             stage.name, swa["count"], scores["val_score"], scores["val_iou"])  # fmt: skip
+    log.info(
+        "SWA of stage '%s' (%d epochs averaged): val score %.4f, val IoU %.4f -> swa.pt",
+        stage.name,
+        swa["count"],
+        scores["val_score"],
+        scores["val_iou"],
+    )
     s.swa = None
 
 
@@ -398,8 +483,17 @@ def train(
             if device.type == "cuda":
                 device = torch.device("cuda", local_rank)
         if rank == 0:
-            run.write_status(state="running", pid=os.getpid(), pid_start=process_start(os.getpid()), host=socket.gethostname(), device=str(device),
-                             started=time.time(), error=None, message="loading data", world_size=world)  # fmt: skip
+            run.write_status(
+                state="running",
+                pid=os.getpid(),
+                pid_start=process_start(os.getpid()),
+                host=socket.gethostname(),
+                device=str(device),
+                started=time.time(),
+                error=None,
+                message="loading data",
+                world_size=world,
+            )
         _run(config, run, resume, device, rank, world, stop, started)
         return run
     except Cancelled:
@@ -425,9 +519,16 @@ def train(
             os.close(lock)
 
 
-
-def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device, rank: int, world: int, stop: dict,
-         started: float) -> None:  # fmt: skip
+def _run(
+    config: TrainConfig,
+    run: RunFolder,
+    resume: bool,
+    device: torch.device,
+    rank: int,
+    world: int,
+    stop: dict,
+    started: float,
+) -> None:
     amp = config.amp if config.amp is not None else device.type == "cuda"
     workers = config.workers if config.workers is not None else (4 if device.type == "cuda" else 0)
     checkpoint = None
@@ -439,16 +540,39 @@ def _run(config: TrainConfig, run: RunFolder, resume: bool, device: torch.device
     model, pos, swa = restore_model(config, checkpoint, device, world)
     if resume and checkpoint is None:
         log.info("starting %s from the beginning (no last.pt yet)", run.path.name)
-    s = Session(config, run, device, rank, world, amp, workers, stop, started, data, model, pos, swa, checkpoint,
-                wall_base=pos.wall_s)  # fmt: skip
+    s = Session(
+        config,
+        run,
+        device,
+        rank,
+        world,
+        amp,
+        workers,
+        stop,
+        started,
+        data,
+        model,
+        pos,
+        swa,
+        checkpoint,
+        wall_base=pos.wall_s,
+    )
     budget.plan(s)
     config = s.config  # the other ranks of a planned run read the plan from config.json
     if config.compile:
         unwrap(s.model).compile()  # in place: the state_dict keeps its names
         log.info("torch.compile: on; the first training step and the first validation compile (timed apart)")
-    status(s, state="running", message="training", epochs=config.total_epochs, steps_per_epoch=data.steps_per_epoch,
-           total_steps=data.steps_per_epoch * config.total_epochs, n_train=len(data.train_images),
-           n_val=len(data.val_images), n_pseudo=data.n_pseudo)  # fmt: skip
+    status(
+        s,
+        state="running",
+        message="training",
+        epochs=config.total_epochs,
+        steps_per_epoch=data.steps_per_epoch,
+        total_steps=data.steps_per_epoch * config.total_epochs,
+        n_train=len(data.train_images),
+        n_val=len(data.val_images),
+        n_pseudo=data.n_pseudo,
+    )
 
     stopped_early = False
     while s.pos.epoch < s.config.total_epochs:
@@ -487,10 +611,22 @@ def finish(s: Session, stopped_early: bool) -> None:
             finish_swa(s)
         pos.wall_s = s.wall_used(time.monotonic())
         save_checkpoint(s.run.last_path, payload(s))
-        log.info("time budget: stopped after %d of %d planned epochs (%.0f s used of %.0f s)",
-                 pos.epoch, s.config.total_epochs, pos.wall_s, s.budget.seconds)  # fmt: skip
+        log.info(
+            "time budget: stopped after %d of %d planned epochs (%.0f s used of %.0f s)",
+            pos.epoch,
+            s.config.total_epochs,
+            pos.wall_s,
+            s.budget.seconds,
+        )
     pos.wall_s = s.wall_used(time.monotonic())
-    message = f"done: time budget reached after {pos.epoch} of {s.config.total_epochs} epochs" if stopped_early else "done"
+    message = (
+        f"done: time budget reached after {pos.epoch} of {s.config.total_epochs} epochs" if stopped_early else "done"
+    )
     s.run.write_status(state="done", eta_s=0, message=message, finished=time.time(), wall_s=pos.wall_s)
-    log.info("done: best val score %.4f at epoch %s (all-empty score of these images %.4f), %.0f s",
-             pos.best_score, pos.best_epoch, empty_score(s.data.val_masks), pos.wall_s)  # fmt: skip
+    log.info(
+        "done: best val score %.4f at epoch %s (all-empty score of these images %.4f), %.0f s",
+        pos.best_score,
+        pos.best_epoch,
+        empty_score(s.data.val_masks),
+        pos.wall_s,
+    )

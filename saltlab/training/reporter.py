@@ -41,9 +41,20 @@ def report_step(s: Session, lr: float, loss: float, seconds_this_epoch: float) -
         return
     rate = s.session_steps / max(s.train_seconds + seconds_this_epoch, 1e-9)
     total_steps = s.data.steps_per_epoch * config.total_epochs
-    eta = (total_steps - pos.global_step) / rate + (np.mean(s.val_seconds) if s.val_seconds else 0) * (config.total_epochs - pos.epoch)
-    s.run.append_metrics({"kind": "step", "epoch": pos.epoch + 1, "step": pos.global_step, "loss": loss, "lr": lr,
-                          "img_per_s": rate * config.batch_size * s.world, "time": time.time()})  # fmt: skip
+    eta = (total_steps - pos.global_step) / rate + (np.mean(s.val_seconds) if s.val_seconds else 0) * (
+        config.total_epochs - pos.epoch
+    )
+    s.run.append_metrics(
+        {
+            "kind": "step",
+            "epoch": pos.epoch + 1,
+            "step": pos.global_step,
+            "loss": loss,
+            "lr": lr,
+            "img_per_s": rate * config.batch_size * s.world,
+            "time": time.time(),
+        }
+    )
     s.run.write_status(epoch=pos.epoch, step=pos.global_step, eta_s=eta, stage=s.stage.name, lr=lr, loss=loss)
 
 
@@ -54,6 +65,15 @@ def report_epoch(s: Session, record: dict, improved: bool, steps_done: int, trai
     speed = f"; training {train_s:.1f} s, {steps_done * s.config.batch_size * s.world / max(train_s, 1e-9):.0f} img/s"
     if "gpu_memory_gib" in record:
         speed += f", GPU memory peak {record['gpu_memory_gib']:.1f} GiB"
-    log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val score %.4f, val IoU %.4f%s%s%s",
-             s.pos.epoch, s.config.total_epochs, record["train_loss"], record["val_loss"], record["val_score"],
-             record["val_iou"], extra, " (best)" if improved else "", speed)  # fmt: skip
+    log.info(
+        "epoch %d/%d: train loss %.4f, val loss %.4f, val score %.4f, val IoU %.4f%s%s%s",
+        s.pos.epoch,
+        s.config.total_epochs,
+        record["train_loss"],
+        record["val_loss"],
+        record["val_score"],
+        record["val_iou"],
+        extra,
+        " (best)" if improved else "",
+        speed,
+    )

@@ -1,4 +1,5 @@
-"""A stage's optimiser, and learning-rate schedules as pure functions of the position in a stage (in epochs, fractional).
+"""A stage's optimiser, and learning-rate schedules as pure functions of the position in a stage
+(in epochs, fractional).
 
 Being pure, the schedule needs no state in the checkpoint: a resumed run lands on the same LR.
 - constant: the stage lr.

@@ -29,11 +29,15 @@ class Position:
     @classmethod
     def from_checkpoint(cls, checkpoint: dict) -> Position:
         return cls(
-            epoch=checkpoint["epoch"], step_in_epoch=checkpoint["step_in_epoch"], global_step=checkpoint["global_step"],
+            epoch=checkpoint["epoch"],
+            step_in_epoch=checkpoint["step_in_epoch"],
+            global_step=checkpoint["global_step"],
             best_score=checkpoint["best_score"] if checkpoint["best_score"] is not None else float("-inf"),
-            best_epoch=checkpoint["best_epoch"], elapsed_s=checkpoint["elapsed_s"], history=list(checkpoint["history"]),
+            best_epoch=checkpoint["best_epoch"],
+            elapsed_s=checkpoint["elapsed_s"],
+            history=list(checkpoint["history"]),
             wall_s=checkpoint.get("wall_s", 0.0),
-        )  # fmt: skip
+        )
 
 
 @dataclass

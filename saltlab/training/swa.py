@@ -31,8 +31,15 @@ def swa_update(average: dict | None, model: nn.Module) -> dict:
 
 
 @torch.no_grad()
-def recompute_batchnorm(model: nn.Module, images: np.ndarray | torch.Tensor, input_size: int, device: torch.device,
-                        batch_size: int, amp: bool = False, channels_last: bool = True) -> None:  # fmt: skip
+def recompute_batchnorm(
+    model: nn.Module,
+    images: np.ndarray | torch.Tensor,
+    input_size: int,
+    device: torch.device,
+    batch_size: int,
+    amp: bool = False,
+    channels_last: bool = True,
+) -> None:
     """Set every BatchNorm's running statistics to their average over the images (the SWA 'bn_update')."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:

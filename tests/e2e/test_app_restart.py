@@ -5,8 +5,8 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from saltlab.runs.config import from_dict, load_config
 from saltlab.jobs.launcher import submit
+from saltlab.runs.config import from_dict, load_config
 from saltlab.runs.run_folder import RunFolder
 
 from .conftest import kill_runs, start_app, stop_app

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.e2e
 def explorer_app(demo_root, trained_run, tmp_path_factory):
     runs = tmp_path_factory.mktemp("explorer-runs")
     shutil.copytree(trained_run.path, runs / "a-baseline", ignore=shutil.ignore_patterns("eval"))
-    train(tiny_config(demo_root, seed=9, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
-          run_dir=runs / "b-other")  # fmt: skip
+    train(
+        tiny_config(demo_root, seed=9, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
+        run_dir=runs / "b-other",
+    )
     env = {**os.environ, "SALTLAB_DATA": str(demo_root), "SALTLAB_CHECKPOINTS": str(runs)}
     proc, url = start_app(env, tmp_path_factory.mktemp("explorer-app") / "streamlit.log")
     yield url

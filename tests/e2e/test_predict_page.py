@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from playwright.sync_api import expect
 
-from saltlab.jobs.predict_jobs import list_jobs
 from saltlab.core.rle import decode
+from saltlab.jobs.predict_jobs import list_jobs
 from saltlab.runs.run_folder import pid_alive
 
 from .conftest import ARTIFACTS, start_app, stop_app
