@@ -13,7 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-EXIT_OK, EXIT_BAD_ITEMS, EXIT_USAGE = 0, 1, 2
+# Exit codes (README, "Command line"): 0 done; 1 the data set loaded but some items are bad; 2 an input that
+# cannot be used (SaltLabError: the message names it); 3 a training run failed; 130 cancelled.
+EXIT_OK, EXIT_BAD_ITEMS, EXIT_USAGE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
 
 def _progress_printer():
@@ -158,11 +160,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from saltlab.training.engine import train
 
         try:
-            run = train({}, run_dir=args.resume, resume=True, pending_signals=pending)
+            run = _train_or_fail(train, {}, run_dir=args.resume, resume=True, pending_signals=pending)
         finally:
             if int(os.environ.get("RANK", "0")) == 0:
                 tick(Path(args.resume).parent)  # the queue moves on when this run ends, whatever the outcome
-        return _run_exit(run)
+        return run if isinstance(run, int) else _run_exit(run)
     if not args.config:
         print("error: give --config PRESET_OR_FILE (or --resume RUN)", file=sys.stderr)
         return EXIT_USAGE
@@ -207,14 +209,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         return EXIT_OK
     from saltlab.training.engine import train
 
-    run = train(config, run_dir=args.out, pending_signals=pending)
-    return _run_exit(run)
+    run = _train_or_fail(train, config, run_dir=args.out, pending_signals=pending)
+    return run if isinstance(run, int) else _run_exit(run)
+
+
+def _train_or_fail(train, *args, **kwargs):
+    """The finished run folder, or EXIT_FAILED after one line when the run failed (its train.log has the rest).
+    Inputs that cannot be used (SaltLabError) go on to main()."""
+    from saltlab.core.errors import SaltLabError
+    from saltlab.core.fileio import first_line
+
+    try:
+        return train(*args, **kwargs)
+    except SaltLabError:
+        raise
+    except Exception as exc:
+        print(f"error: the run failed: {type(exc).__name__}: {first_line(exc)}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _run_exit(run) -> int:
     status = run.read_status() or {}
     print(f"run {run.path}: {status.get('state')}, best val score {status.get('best_score')}")
-    return {"done": EXIT_OK, "cancelled": 130}.get(status.get("state"), EXIT_BAD_ITEMS)
+    return {"done": EXIT_OK, "cancelled": EXIT_CANCELLED}.get(status.get("state"), EXIT_FAILED)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -326,7 +343,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if job:
             job.write_status(state="cancelled", message="cancelled; no CSV written")
         print("cancelled; no CSV written", file=sys.stderr)
-        return 130
+        return EXIT_CANCELLED
     except Exception as exc:
         if job:
             job.write_status(state="failed", error=str(exc))
@@ -503,32 +520,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from saltlab.core.sources import DataSetError
+    from saltlab.core.errors import SaltLabError
 
     args = build_parser().parse_args(argv)
-    from saltlab.core.fileio import WriteError
-
-    known: tuple[type[BaseException], ...] = (DataSetError, FileNotFoundError, FileExistsError, WriteError)
-    if args.command in ("train", "evaluate", "compare", "predict"):
-        from saltlab.analysis.explore import ExploreError
-        from saltlab.inference.evaluate import EvaluationError
-        from saltlab.inference.predict import PredictError
-        from saltlab.models import WeightsUnavailable
-        from saltlab.runs.checkpoint import CheckpointError
-        from saltlab.runs.config import ConfigError
-        from saltlab.runs.run_folder import RunBusy
-
-        known += (
-            ConfigError,
-            WeightsUnavailable,
-            CheckpointError,
-            ExploreError,
-            PredictError,
-            EvaluationError,
-            RunBusy,
-        )
     try:
         return args.func(args)
-    except known as exc:
+    except SaltLabError as exc:  # the item and the reason, in one line
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (FileNotFoundError, FileExistsError) as exc:  # a path given on the command line
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

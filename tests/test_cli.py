@@ -85,3 +85,47 @@ def test_saltlab_data_env_wins(demo_root, tmp_path):
     result = saltlab("info", "--json", cwd=tmp_path, env={"PYTHONPATH": str(PROJECT), "SALTLAB_DATA": str(demo_root)})
     assert json.loads(result.stdout)["root"] == str(demo_root)
     assert not (tmp_path / "data").exists()
+
+
+def test_every_error_a_user_can_act_on_shares_one_base_class():
+    import importlib
+    import inspect
+
+    from saltlab.core.errors import SaltLabError
+
+    internal = {"Cancelled", "BadFile"}  # control flow; a bad file is an item in the health report, never raised out
+    found = []
+    for path in sorted((PROJECT / "saltlab").rglob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        module = importlib.import_module(
+            ".".join(path.relative_to(PROJECT).with_suffix("").parts).replace(".__init__", "")
+        )
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and issubclass(cls, Exception) and name not in internal:
+                found.append(name)
+                assert issubclass(cls, SaltLabError), f"{module.__name__}.{name} is not a SaltLabError"
+    assert {"DataSetError", "ConfigError", "CheckpointError", "PredictError", "RunBusy", "WriteError"} <= set(found)
+
+
+def test_exit_codes_tell_a_failed_run_from_an_unusable_input(demo_root, tmp_path):
+    from tests.helpers import tiny_config
+
+    bad = tiny_config(
+        demo_root,
+        max_train_images=16,
+        max_val_images=8,
+        stages=[{"name": "bad", "epochs": 1, "loss": "bce", "optimizer": "sgd", "lr": 1e30}],
+    )
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps(bad))
+    failed = saltlab("train", "--config", str(config), "--out", str(tmp_path / "run"))
+    assert failed.returncode == 3, failed.stderr
+    last = failed.stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith("error: the run failed: FloatingPointError: loss became") and "Traceback" not in failed.stderr
+    )
+    unusable = saltlab(
+        "train", "--config", str(config), "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r2")
+    )
+    assert unusable.returncode == 2 and "error:" in unusable.stderr and not (tmp_path / "r2").exists()

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from saltlab.analysis import summaries as analysis
+from saltlab.core.errors import SaltLabError
 from saltlab.inference.evaluate import Evaluation, evaluate_run, plan_evaluation
 
 
-class ExploreError(ValueError):
+class ExploreError(SaltLabError, ValueError):
     """Runs that cannot be compared (no validation images in common)."""
 
 

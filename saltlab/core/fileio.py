@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from saltlab.core.errors import SaltLabError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -26,7 +28,7 @@ def _umask() -> int:
 UMASK = _umask()
 
 
-class WriteError(OSError):
+class WriteError(SaltLabError, OSError):
     """A file that could not be written (disk full, no permission...), with the reason and the free space."""
 
 

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import write_text_atomic
 
 
-class RLEError(ValueError):
+class RLEError(SaltLabError, ValueError):
     """An RLE string that cannot be decoded into a mask of the given shape."""
 
 

@@ -14,13 +14,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from saltlab.core.errors import SaltLabError
+
 PARTS = ("train/images", "train/masks", "test/images")
 CSV_NAMES = ("train.csv", "depths.csv", "sample_submission.csv")
 # Bumped whenever the decoding or the checks change, so old caches are not reused.
 LOADER_VERSION = "2"  # 2: duplicate ids, duplicate CSV rows, unreadable zips reported
 
 
-class DataSetError(Exception):
+class DataSetError(SaltLabError):
     """The path is not a usable data set (missing, not a folder, nothing in the Kaggle layout)."""
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from saltlab.core.dataset import load_dataset
+from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write, write_json_atomic
 from saltlab.core.folds import fold_split
 from saltlab.core.scoring import empty_score, score_predictions, threshold_sweep
@@ -33,7 +34,7 @@ from saltlab.runs.run_folder import RunFolder
 EVAL_VERSION = 4  # 2: scores.json holds the threshold sweep's best; 4: keyed by the exact ids scored
 
 
-class EvaluationError(ValueError):
+class EvaluationError(SaltLabError, ValueError):
     """A checkpoint that cannot be scored on the data set (no images left to score it on)."""
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from saltlab.core.dataset import load_dataset
 from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.errors import SaltLabError
 from saltlab.core.pngs import BadFile, decode_image
 from saltlab.core.rle import write_submission
 from saltlab.core.scoring import masks_from_probs
@@ -30,7 +31,7 @@ from saltlab.inference.network import load_model, predict, resolve_device
 from saltlab.runs.checkpoint import load_checkpoint
 
 
-class PredictError(ValueError):
+class PredictError(SaltLabError, ValueError):
     """A prediction that cannot be made (no test images, no runs...), with the reason."""
 
 

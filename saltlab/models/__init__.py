@@ -18,6 +18,7 @@ if not os.environ.get("SALTLAB_ALLOW_DOWNLOAD"):
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from saltlab.core.errors import SaltLabError
 from saltlab.models.spec import ModelConfig  # noqa: E402
 from saltlab.models.unet import SaltUNet  # noqa: E402
 
@@ -28,7 +29,7 @@ ARCH_OPTIONS = {
 }
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(SaltLabError, RuntimeError):
     """Pretrained weights that cannot be had here (offline hub, missing or unfitting file)."""
 
 

@@ -13,13 +13,14 @@ from pathlib import Path
 import torch
 
 from saltlab import __version__
+from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write, first_line
 
 FORMAT = "saltlab.checkpoint"
 FORMAT_VERSION = 3  # 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26)
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(SaltLabError, RuntimeError):
     """A file that is not a usable SaltLab checkpoint, with the reason."""
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from saltlab.core.errors import SaltLabError
 from saltlab.core.folds import DEFAULT_FOLDS, DEFAULT_SEED
 from saltlab.models.spec import ARCHS, INPUT_SIZES, ModelConfig  # noqa: F401 (re-exported: a run's config holds its model's)
 
@@ -30,7 +31,7 @@ PSEUDO_MODES = ("pixels", "images")
 PIPELINES = ("auto", "device", "albumentations")
 
 
-class ConfigError(ValueError):
+class ConfigError(SaltLabError, ValueError):
     """A config that cannot be used, with the key and the reason."""
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import write_json_atomic, write_text_atomic  # noqa: F401 (write_json_atomic re-exported)
 from saltlab.core.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
 
@@ -32,7 +33,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 STATES = ("queued", "running", "done", "failed", "cancelled")
 
 
-class RunBusy(RuntimeError):
+class RunBusy(SaltLabError, RuntimeError):
     """The run folder is in use by a live process (training, or being resumed elsewhere)."""
 
 

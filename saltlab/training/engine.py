@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from saltlab.core.dataset import Dataset, check_training_data, load_dataset
+from saltlab.core.errors import SaltLabError
 from saltlab.core.folds import FOLDS_VERSION, fold_split
 from saltlab.core.scoring import empty_score, score_predictions
 from saltlab.core.sources import DataSetError
@@ -56,6 +57,10 @@ class Cancelled(Exception):
     pass
 
 
+class RunDataError(SaltLabError, ValueError):
+    """The run's images cannot be had: gone since it was saved, or too few in its fold."""
+
+
 def record_split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> dict:
     """The ids the run trains on, holds out and validates on each epoch: the ones its checkpoint recorded
     when resuming, else its fold of the data set (limited to max_train_images / max_val_images), with the
@@ -65,13 +70,13 @@ def record_split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> d
         present = set(ds.train_ids)
         missing = [i for i in recorded["train_ids"] + recorded["monitor_ids"] if i not in present]
         if missing:
-            raise ValueError(
+            raise RunDataError(
                 f"cannot resume: {len(missing)} of the run's images are no longer in {ds.root} "
                 f"(e.g. {missing[0]}); start a new run"
             )
         return {**recorded, "data": str(ds.root), "fingerprint": ds.fingerprint}
     if checkpoint is not None:
-        raise ValueError(
+        raise RunDataError(
             "cannot resume: this run's last.pt was written before runs recorded their split, and the "
             "folds have changed since (folds v2); start a new run"
         )
@@ -202,7 +207,7 @@ def prepare_data(
     train_images, train_masks = ds.train_images[train_pos], ds.train_masks[train_pos]
     val_images, val_masks = ds.train_images[val_pos], ds.train_masks[val_pos]
     if len(train_images) < 2 or len(val_images) < 1:
-        raise ValueError(
+        raise RunDataError(
             f"fold {config.fold} of {ds.root} leaves {len(train_images)} train and {len(val_images)} "
             "validation images: too few"
         )
