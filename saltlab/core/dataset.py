@@ -24,9 +24,8 @@ from saltlab.core.definitions import IMAGE_SIZE
 from saltlab.core.health import WARNING, HealthReport
 from saltlab.core.paths import resolve_data_path
 from saltlab.core.pngs import BadFile, decode_image, decode_mask
+from saltlab.core.progress import Progress
 from saltlab.core.sources import DataLayout, DataSetError, Member, scan
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 __all__ = ["Dataset", "DataSetError", "load_dataset"]
 

@@ -25,6 +25,7 @@ from saltlab.core.dataset import load_dataset
 from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write, write_json_atomic
 from saltlab.core.folds import fold_split
+from saltlab.core.progress import Progress
 from saltlab.core.scoring import empty_score, score_predictions, threshold_sweep
 from saltlab.inference.network import load_model, predict, resolve_device
 from saltlab.runs.checkpoint import CheckpointError, load_checkpoint
@@ -130,7 +131,7 @@ def evaluate_run(
     tta: bool = False,
     batch_size: int = 64,
     device: str = "auto",
-    progress=None,
+    progress: Progress | None = None,
     use_cache: bool = True,
     plan: EvaluationPlan | None = None,
 ) -> Evaluation:
@@ -173,7 +174,7 @@ def evaluate_run(
         amp,
         config.channels_last,
         tta,
-        progress=(lambda d, t: progress("predict", d, t)) if progress else None,
+        progress=progress,
     )
     # Stored as uint8: 1/255 resolution is ample for thresholds and heat maps, and 4x smaller.
     probs_u8 = np.rint(probs * 255).astype(np.uint8)

@@ -7,7 +7,6 @@ device until the end.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from torch import nn
 
 from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.progress import Progress
 from saltlab.models.geometry import from_output, images_to_tensor, to_input
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ def predict(
     amp: bool = False,
     channels_last: bool = True,
     tta: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
+    label: str = "predict",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(probabilities float32 (N, 101, 101), judge probabilities (N,) or None) for uint8 images
     (an array, or a tensor already on the device, as the training engine keeps its validation images)."""
@@ -106,7 +107,7 @@ def predict(
         if j is not None:
             judges.append(j)
         if progress:
-            progress(min(start + batch_size, n), n)
+            progress(label, min(start + batch_size, n), n)
     if not probs:
         return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32), None
     prob = torch.cat(probs).cpu().numpy()

@@ -24,6 +24,7 @@ from saltlab.core.dataset import load_dataset
 from saltlab.core.definitions import IMAGE_SIZE
 from saltlab.core.errors import SaltLabError
 from saltlab.core.pngs import BadFile, decode_image
+from saltlab.core.progress import Progress
 from saltlab.core.rle import write_submission
 from saltlab.core.scoring import masks_from_probs
 from saltlab.inference.evaluate import resolve_checkpoint
@@ -53,7 +54,7 @@ def predict_images(
     batch_size: int = 64,
     device: str = "auto",
     checkpoint: str = "best",
-    progress=None,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Averaged probabilities (and judge, when any run has one) of the runs on uint8 images."""
     if not runs:
@@ -64,7 +65,6 @@ def predict_images(
     for k, run in enumerate(runs):
         _, path = resolve_checkpoint(run, checkpoint)
         model, config = load_model(load_checkpoint(path), dev, str(path))
-        step = (lambda d, t, k=k: progress(f"run {k + 1}/{len(runs)}", d, t)) if progress else None
         probs, judge = predict(
             model,
             images,
@@ -74,7 +74,8 @@ def predict_images(
             dev.type == "cuda",
             config.channels_last,
             tta,
-            progress=step,
+            progress=progress,
+            label=f"run {k + 1}/{len(runs)}",
         )
         total = probs if total is None else total + probs
         if judge is not None:
@@ -90,7 +91,7 @@ def predict_test_set(
     min_size: int = 0,
     batch_size: int = 64,
     device: str = "auto",
-    progress=None,
+    progress: Progress | None = None,
 ) -> Prediction:
     ds = load_dataset(data)
     if not ds.n_test:
