@@ -17,9 +17,8 @@ if len(ex.names) != 2:
     st.info("Pick exactly two runs to compare.")
     st.stop()
 a, b = ex.names
-preds = ex.preds(options)
-table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)
-summaries = [analysis.summarize(n, ex.probs[n], ex.judges[n], ex.truth, options) for n in ex.names]
+view = ex.view(options)  # computed once per (runs, options); a click that changes neither reuses it
+preds, summaries, table = view.preds, view.summaries, view.table
 c1, c2, c3 = st.columns(3)
 c1.metric(f"A: {a[:40]}", f"{summaries[0].score:.4f}")
 c2.metric(f"B: {b[:40]}", f"{summaries[1].score:.4f}", f"{summaries[1].score - summaries[0].score:+.4f} vs A")

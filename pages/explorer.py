@@ -7,6 +7,7 @@ import streamlit as st
 
 from pages._ui import ensure_entry, run_picker
 from saltlab.analysis import summaries as analysis
+from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
 
 ensure_entry()
@@ -15,9 +16,8 @@ picked = run_picker("explorer")
 if picked is None:
     st.stop()
 ex, options = picked
-preds = ex.preds(options)
-summaries = [analysis.summarize(n, ex.probs[n], ex.judges[n], ex.truth, options) for n in ex.names]
-table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)
+view = ex.view(options)  # computed once per (runs, options); a click that changes neither reuses it
+preds, summaries, table = view.preds, view.summaries, view.table
 
 SECTIONS = ["Summary", "Images", "Error anatomy"]
 section = st.segmented_control(
@@ -81,7 +81,8 @@ elif section == "Images":
         "IoU buckets", analysis.BUCKETS, key="explorer_buckets", help="Empty = all; e.g. 0.0 for the total misses"
     )
     classes = c2.multiselect("Coverage classes", list(range(11)), key="explorer_classes")
-    anomaly = c3.selectbox("Anomaly", ["any", "empty", "vertical_mask", "constant_image"], key="explorer_anomaly")
+    anomalies = [name for name, column in ANOMALIES.items() if column in table.columns]
+    anomaly = c3.selectbox("Anomaly", ["any", *anomalies], key="explorer_anomaly")
     order = c4.selectbox("Order", ["worst first", "best first", "id"], key="explorer_order")
     known = table["depth"].dropna()
     depth_range = None
@@ -96,18 +97,17 @@ elif section == "Images":
     side_by_side = len(ex.names) > 1 and st.checkbox(
         "Side by side: the same images, one column per model", key="explorer_side"
     )
-    rows = table
-    if depth_range:
-        rows = rows[rows["depth"].between(*depth_range)]
     score_col = f"score {name}"
-    if buckets:
-        rows = rows[np.isin(np.round(rows[score_col], 1), buckets)]
-    if classes:
-        rows = rows[rows["coverage_class"].isin(classes)]
-    if anomaly != "any":
-        rows = rows[rows[anomaly]]
-    if order != "id":
-        rows = rows.sort_values(score_col, ascending=order == "worst first", kind="stable")
+    chosen = Filter(
+        coverage_classes=classes or None,
+        depth_range=depth_range,
+        anomaly=None if anomaly == "any" else anomaly,
+        sort_by="id" if order == "id" else score_col,
+        descending=order == "best first",
+        score_column=score_col,
+        buckets=buckets or None,
+    )
+    rows = filter_table(table, chosen)  # the image browser's filter (saltlab.analysis.browse)
     st.caption(
         f"{len(rows)} images match; first 48 shown. "
         + " · ".join(f"<span style='color:rgb{c}'>■</span> {k}" for k, c in OUTCOME_COLOURS.items()),

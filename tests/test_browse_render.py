@@ -1,6 +1,7 @@
 """The image browser's filtering and paging, and the pictures it draws (overlays, outcome colours, mosaics)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from saltlab.analysis.browse import Filter, anomaly_counts, filter_table, page_of
@@ -64,3 +65,24 @@ def test_mosaic_layout():
     assert (out[22:32, 11:21] == 255).all()  # the empty slot after the 7th tile
     labelled = mosaic(tiles, columns=3, labels=[str(i) for i in range(7)])
     assert labelled.shape == (3 * 5 + 8, 3 * 5 + 8, 3)
+
+
+def test_the_explorer_filters_with_the_browser_filter():
+    table = pd.DataFrame(
+        {
+            "id": ["a", "b", "c", "d", "e"],
+            "coverage_class": [0, 3, 3, 7, 10],
+            "depth": [100.0, 200.0, 300.0, 400.0, 500.0],
+            "empty": [True, False, False, False, False],
+            "score m": [1.0, 0.04, 0.46, 0.96, 0.0],
+        }
+    )
+    worst_misses = Filter(score_column="score m", buckets=[0.0], sort_by="score m")
+    assert filter_table(table, worst_misses)["id"].tolist() == ["e", "b"]  # worst first; 0.04 is in bucket 0.0
+    best_first = Filter(score_column="score m", buckets=[0.5, 1.0], sort_by="score m", descending=True)
+    assert filter_table(table, best_first)["id"].tolist() == ["a", "d", "c"]
+    combined = Filter(coverage_classes=[3], depth_range=(250, 600), score_column="score m", sort_by="score m")
+    assert filter_table(table, combined)["id"].tolist() == ["c"]
+    assert filter_table(table, Filter(anomaly="empty mask"))["id"].tolist() == ["a"]
+    with pytest.raises(ValueError, match="IoU buckets need a score column"):
+        filter_table(table, Filter(buckets=[0.0]))

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+
+from saltlab.core.metric import bucket_index
 
 ANOMALIES = {
     "empty mask": "empty",
@@ -17,12 +20,16 @@ SORT_KEYS = ("id", "coverage", "depth", "image_mean", "image_std")
 
 @dataclass
 class Filter:
+    """What the image browser (Data set page) and the explorer's gallery show: one filter for both."""
+
     split: str | None = None  # "train", "test" or None for both
     coverage_classes: list[int] | None = None  # None: any (test images have none)
     depth_range: tuple[float, float] | None = None
     anomaly: str | None = None  # a key of ANOMALIES, or None
-    sort_by: str = "id"
+    sort_by: str = "id"  # one of SORT_KEYS, or score_column
     descending: bool = False
+    score_column: str | None = None  # the explorer: a model's per-image score ("score NAME")
+    buckets: list[float] | None = None  # IoU buckets (0.0 .. 1.0) of score_column; None or empty: any
 
 
 def filter_table(table: pd.DataFrame, f: Filter) -> pd.DataFrame:
@@ -39,7 +46,11 @@ def filter_table(table: pd.DataFrame, f: Filter) -> pd.DataFrame:
         if f.anomaly not in ANOMALIES:
             raise ValueError(f"unknown anomaly {f.anomaly!r}; one of {', '.join(ANOMALIES)}")
         keep &= table[ANOMALIES[f.anomaly]].fillna(False).astype(bool)
-    if f.sort_by not in SORT_KEYS:
+    if f.buckets:
+        if f.score_column not in table.columns:
+            raise ValueError(f"IoU buckets need a score column; {f.score_column!r} is not one")
+        keep &= np.isin(bucket_index(table[f.score_column]), [round(10 * b) for b in f.buckets])
+    if f.sort_by not in SORT_KEYS and f.sort_by != f.score_column:
         raise ValueError(f"cannot sort by {f.sort_by!r}; one of {', '.join(SORT_KEYS)}")
     out = table[keep.to_numpy()]
     return out.sort_values(f.sort_by, ascending=not f.descending, kind="stable", na_position="last")

@@ -7,10 +7,11 @@ side by side must share images: the common ids are kept, and a run of another fo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from saltlab.analysis import summaries as analysis
 from saltlab.core.errors import SaltLabError
@@ -19,6 +20,16 @@ from saltlab.inference.evaluate import Evaluation, evaluate_run, plan_evaluation
 
 class ExploreError(SaltLabError, ValueError):
     """Runs that cannot be compared (no validation images in common)."""
+
+
+VIEWS = 8  # post-processing options whose results an Explored keeps
+
+
+@dataclass
+class ExplorerView:
+    preds: dict[str, np.ndarray]  # bool masks per model
+    summaries: list[analysis.ModelSummary]
+    table: pd.DataFrame  # per image: ids, truth numbers, a score column per model
 
 
 @dataclass
@@ -33,8 +44,22 @@ class Explored:
     evaluations: dict[str, Evaluation]
     notes: list[str]
 
+    _views: dict = field(default_factory=dict, repr=False, compare=False)
+
     def preds(self, options: analysis.PostProcess = analysis.PostProcess()) -> dict[str, np.ndarray]:
-        return {n: analysis.predicted_masks(self.probs[n], self.judges[n], options) for n in self.names}
+        return self.view(options).preds
+
+    def view(self, options: analysis.PostProcess = analysis.PostProcess()) -> ExplorerView:
+        """Masks, summaries and the per-image table under these post-processing options, computed once
+        per options (the last VIEWS of them are kept: a page redrawn for a click reuses them)."""
+        if options not in self._views:
+            preds = {n: analysis.predicted_masks(self.probs[n], self.judges[n], options) for n in self.names}
+            summaries = [analysis.summarize(n, self.probs[n], self.judges[n], self.truth, options) for n in self.names]
+            table = analysis.per_image_table(self.ids, self.truth, self.images, self.depths, preds)
+            while len(self._views) >= VIEWS:
+                self._views.pop(next(iter(self._views)))
+            self._views[options] = ExplorerView(preds, summaries, table)
+        return self._views[options]
 
 
 def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:
@@ -97,10 +122,10 @@ def explore(
 
 def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess()) -> str:
     """The compare tables as text (what `python -m saltlab compare` prints)."""
-    preds = ex.preds(options)
+    view = ex.view(options)
+    preds, summaries, table = view.preds, view.summaries, view.table
     lines = [f"{len(ex.ids)} validation images; threshold {options.threshold}, min component {options.min_size} px"]
     lines += [f"note: {n}" for n in ex.notes]
-    summaries = [analysis.summarize(n, ex.probs[n], ex.judges[n], ex.truth, options) for n in ex.names]
     if summaries:
         lines.append(f"all-empty prediction (every mask empty) on these images: score {summaries[0].empty_score:.4f}")
     for s in summaries:
@@ -124,7 +149,6 @@ def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess())
         )
     lines.append("\nimages per IoU bucket:")
     lines.append(analysis.bucket_table(summaries).to_string())
-    table = analysis.per_image_table(ex.ids, ex.truth, ex.images, ex.depths, preds)
     lines.append("\nscore by coverage class:")
     lines.append(table.groupby("coverage_class")[[f"score {n}" for n in ex.names]].mean().round(4).to_string())
     if len(ex.names) == 2:
