@@ -6,7 +6,7 @@ import streamlit as st
 
 from pages._ui import active_path, ensure_entry
 from saltlab.core.sources import DataSetError
-from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit, tick
+from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit
 from saltlab.models import encoder_names
 from saltlab.runs.config import (
     DEFAULT_PRESET,
@@ -235,8 +235,7 @@ def curves(run: RunFolder) -> go.Figure:
 
 
 @st.fragment(run_every=2)
-def live() -> None:
-    tick()  # start queued runs whose device is free (e.g. after an app restart)
+def live() -> None:  # reads only: the runs' own processes start the next queued run (jobs.launcher)
     table = registry()
     st.subheader("Runs")
     if table.empty:

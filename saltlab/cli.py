@@ -213,6 +213,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run if isinstance(run, int) else _run_exit(run)
 
 
+def cmd_queue_run(args: argparse.Namespace) -> int:
+    from saltlab.jobs.launcher import run_then_tick
+
+    return run_then_tick(args.run)
+
+
 def _train_or_fail(train, *args, **kwargs):
     """The finished run folder, or EXIT_FAILED after one line when the run failed (its train.log has the rest).
     Inputs that cannot be used (SaltLabError) go on to main()."""
@@ -509,6 +515,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", dest="batch_size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("queue-run", help="(used by the queue) train a queued run, then start the next queued one")
+    p.add_argument("run", type=Path, help="run folder")
+    p.set_defaults(func=cmd_queue_run)
 
     p = sub.add_parser("runs", help="list training runs (newest first) and their state; delete or archive one")
     p.add_argument("--root", type=Path, help="folder of runs (default: $SALTLAB_CHECKPOINTS or checkpoints/)")

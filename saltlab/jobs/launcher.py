@@ -12,6 +12,8 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -101,9 +103,29 @@ def cancel(run: RunFolder) -> str:
 
 
 def _spawn(run: RunFolder) -> int:
+    """A queued run's process: `queue-run`, which trains it in a child process and, however that ends (done,
+    failed, cancelled, killed), starts the next queued run. So the queue moves on by itself."""
     return spawn_saltlab(
-        ["train", "--resume", str(run.path)], run.path / "process.log", {"SALTLAB_CHECKPOINTS": str(run.path.parent)}
+        ["queue-run", str(run.path)], run.path / "process.log", {"SALTLAB_CHECKPOINTS": str(run.path.parent)}
     )
+
+
+def run_then_tick(run_path: Path) -> int:
+    """Train the run in a child process, forwarding SIGTERM / SIGINT to it; then tick() its runs folder.
+    Returns the child's exit code."""
+    child = subprocess.Popen([sys.executable, "-m", "saltlab", "train", "--resume", str(run_path)])
+
+    def forward(signum, _frame):
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        code = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        tick(run_path.parent)
+    return code
 
 
 def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:
