@@ -31,14 +31,13 @@ from saltlab.core.dataset import Dataset, check_training_data, load_dataset
 from saltlab.core.errors import SaltLabError
 from saltlab.core.folds import FOLDS_VERSION, fold_split
 from saltlab.core.scoring import empty_score, score_predictions
-from saltlab.core.sources import DataSetError
 from saltlab.inference.network import forward_101, predict, resolve_device
 from saltlab.inference.pseudo import IGNORE, pseudo_training_data
-from saltlab.models import WeightsUnavailable, build_model
+from saltlab.models import build_model
 from saltlab.models.losses import compute_loss
 from saltlab.runs.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.runs.config import TrainConfig, from_dict
-from saltlab.runs.run_folder import RunBusy, RunFolder, new_run_dir, process_start
+from saltlab.runs.run_folder import RunFolder, new_run_dir, process_start
 from saltlab.training import budget
 from saltlab.training.data import epoch_batches, iterate_batches, make_train_data, resolve_pipeline, stratified_subset
 from saltlab.training.distributed import any_rank, check_ranks_agree, dist_info, init_distributed, sync, unwrap
@@ -50,7 +49,7 @@ from saltlab.training.swa import recompute_batchnorm, swa_update
 log = logging.getLogger("saltlab.train")
 
 # Failures whose message names the cause and the remedy: logged as one line.
-EXPLAINED = (WeightsUnavailable, CheckpointError, DataSetError, FloatingPointError, RunBusy)
+EXPLAINED = (SaltLabError, FloatingPointError)
 
 
 class Cancelled(Exception):
