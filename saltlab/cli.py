@@ -213,10 +213,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run if isinstance(run, int) else _run_exit(run)
 
 
-def cmd_queue_run(args: argparse.Namespace) -> int:
-    from saltlab.jobs.launcher import run_then_tick
+def cmd_queue_watch(args: argparse.Namespace) -> int:
+    from saltlab.jobs.launcher import watch_then_tick
 
-    return run_then_tick(args.run)
+    return watch_then_tick(args.run, args.pid)
 
 
 def _train_or_fail(train, *args, **kwargs):
@@ -516,9 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("queue-run", help="(used by the queue) train a queued run, then start the next queued one")
+    p = sub.add_parser(
+        "queue-watch", help="(used by the queue) when a run's trainer process is gone, start the next run"
+    )
     p.add_argument("run", type=Path, help="run folder")
-    p.set_defaults(func=cmd_queue_run)
+    p.add_argument("pid", type=int, help="the trainer's process id")
+    p.set_defaults(func=cmd_queue_watch)
 
     p = sub.add_parser("runs", help="list training runs (newest first) and their state; delete or archive one")
     p.add_argument("--root", type=Path, help="folder of runs (default: $SALTLAB_CHECKPOINTS or checkpoints/)")

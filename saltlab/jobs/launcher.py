@@ -12,8 +12,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -21,7 +19,15 @@ from pathlib import Path
 
 from saltlab.core.dataset import check_training_data
 from saltlab.runs.config import TrainConfig
-from saltlab.runs.run_folder import RunFolder, checkpoints_root, list_runs, new_run_dir, process_start, spawn_saltlab
+from saltlab.runs.run_folder import (
+    RunFolder,
+    checkpoints_root,
+    list_runs,
+    new_run_dir,
+    pid_alive,
+    process_start,
+    spawn_saltlab,
+)
 
 
 def device_slot(device: str) -> str:
@@ -103,29 +109,22 @@ def cancel(run: RunFolder) -> str:
 
 
 def _spawn(run: RunFolder) -> int:
-    """A queued run's process: `queue-run`, which trains it in a child process and, however that ends (done,
-    failed, cancelled, killed), starts the next queued run. So the queue moves on by itself."""
-    return spawn_saltlab(
-        ["queue-run", str(run.path)], run.path / "process.log", {"SALTLAB_CHECKPOINTS": str(run.path.parent)}
-    )
+    """Start a queued run's trainer, and beside it a watcher (`queue-watch`) that starts the next queued run
+    once the trainer's process is gone, however it ended (the trainer also does so itself when it ends
+    normally); a trainer killed with SIGKILL therefore still moves the queue on. Returns the trainer's pid."""
+    env = {"SALTLAB_CHECKPOINTS": str(run.path.parent)}
+    pid = spawn_saltlab(["train", "--resume", str(run.path)], run.path / "process.log", env)
+    spawn_saltlab(["queue-watch", str(run.path), str(pid)], run.path / "process.log", env)
+    return pid
 
 
-def run_then_tick(run_path: Path) -> int:
-    """Train the run in a child process, forwarding SIGTERM / SIGINT to it; then tick() its runs folder.
-    Returns the child's exit code."""
-    child = subprocess.Popen([sys.executable, "-m", "saltlab", "train", "--resume", str(run_path)])
-
-    def forward(signum, _frame):
-        child.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        code = child.wait()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        tick(run_path.parent)
-    return code
+def watch_then_tick(run_path: Path, pid: int, poll_s: float = 1.0) -> int:
+    """Wait until the process `pid` (started just before) is gone, then start the next queued runs of its folder."""
+    start = process_start(pid)
+    while pid_alive(pid, start):
+        time.sleep(poll_s)
+    tick(run_path.parent)
+    return 0
 
 
 def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:

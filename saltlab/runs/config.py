@@ -20,7 +20,7 @@ from saltlab.core.errors import SaltLabError
 from saltlab.core.folds import DEFAULT_FOLDS, DEFAULT_SEED
 from saltlab.models.spec import ARCHS, INPUT_SIZES, ModelConfig  # noqa: F401 (re-exported: a run's config holds its model's)
 
-PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs"
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs"
 # What a newcomer starts from: the one-hour recipe; its time budget plans the epochs on any device.
 DEFAULT_PRESET = "cpu_hour"
 
