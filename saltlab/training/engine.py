@@ -500,20 +500,19 @@ def train(
             )
         _run(config, run, resume, device, rank, world, stop, started)
         return run
-    except Cancelled:
+    except BaseException as exc:
+        # Raised from the signal handler before the first step, Cancelled may arrive wrapped by the code it
+        # interrupted (torch.compile wraps it in its own error): a signal then means the run was cancelled.
+        if not isinstance(exc, Cancelled) and not (
+            stop["signal"] and stop["interruptible"] and isinstance(exc, Exception)
+        ):
+            _fail(run, rank, exc)
+            raise
         if rank == 0:
             saved = "last.pt saved" if run.last_path.is_file() else "nothing trained yet"
             run.write_status(state="cancelled", message=f"cancelled by {stop['signal']}; {saved}", eta_s=None)
             log.info("cancelled by %s; %s, resume with --resume %s", stop["signal"], saved, run.path)
         return run
-    except BaseException as exc:
-        if rank == 0:
-            if isinstance(exc, EXPLAINED):  # the message says it all; no traceback on the console
-                log.error("run failed: %s", exc)
-            else:
-                log.error("run failed: %s\n%s", exc, traceback.format_exc())
-            run.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", eta_s=None)
-        raise
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -521,6 +520,15 @@ def train(
             torch.distributed.destroy_process_group()
         if lock is not None:
             os.close(lock)
+
+
+def _fail(run: RunFolder, rank: int, exc: BaseException) -> None:
+    if rank == 0:
+        if isinstance(exc, EXPLAINED):  # the message says it all; no traceback on the console
+            log.error("run failed: %s", exc)
+        else:
+            log.error("run failed: %s\n%s", exc, traceback.format_exc())
+        run.write_status(state="failed", error=f"{type(exc).__name__}: {exc}", eta_s=None)
 
 
 def _run(
