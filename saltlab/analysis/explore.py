@@ -1,6 +1,6 @@
 """Evaluated runs lined up on the same validation images, ready for the explorer and `compare`.
 
-Each run is evaluated on the fold it held out (cached, see training/evaluate.py). Runs compared
+Each run is evaluated on the fold it held out (cached, see inference/evaluate.py). Runs compared
 side by side must share images: the common ids are kept, and a run of another fold is said so.
 """
 
