@@ -157,14 +157,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.resume:
         from saltlab.jobs.launcher import tick
-        from saltlab.training.engine import train
 
         try:
-            run = _train_or_fail(train, {}, run_dir=args.resume, resume=True, pending_signals=pending)
+            return _train_exit({}, run_dir=args.resume, resume=True, pending_signals=pending)
         finally:
             if int(os.environ.get("RANK", "0")) == 0:
                 tick(Path(args.resume).parent)  # the queue moves on when this run ends, whatever the outcome
-        return run if isinstance(run, int) else _run_exit(run)
     if not args.config:
         print("error: give --config PRESET_OR_FILE (or --resume RUN)", file=sys.stderr)
         return EXIT_USAGE
@@ -207,10 +205,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for run in runs:
             print(f"  {run.path}")
         return EXIT_OK
-    from saltlab.training.engine import train
-
-    run = _train_or_fail(train, config, run_dir=args.out, pending_signals=pending)
-    return run if isinstance(run, int) else _run_exit(run)
+    return _train_exit(config, run_dir=args.out, pending_signals=pending)
 
 
 def cmd_queue_watch(args: argparse.Namespace) -> int:
@@ -219,14 +214,15 @@ def cmd_queue_watch(args: argparse.Namespace) -> int:
     return watch_then_tick(args.run, args.pid)
 
 
-def _train_or_fail(train, *args, **kwargs):
-    """The finished run folder, or EXIT_FAILED after one line when the run failed (its train.log has the rest).
-    Inputs that cannot be used (SaltLabError) go on to main()."""
+def _train_exit(*args, **kwargs) -> int:
+    """Train (engine.train's arguments); the exit code of the run's end, or EXIT_FAILED after one line when
+    it failed (its train.log has the rest). Inputs that cannot be used (SaltLabError) go on to main()."""
     from saltlab.core.errors import SaltLabError
     from saltlab.core.fileio import first_line
+    from saltlab.training.engine import train
 
     try:
-        return train(*args, **kwargs)
+        return _run_exit(train(*args, **kwargs))
     except SaltLabError:
         raise
     except Exception as exc:

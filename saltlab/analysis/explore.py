@@ -46,9 +46,6 @@ class Explored:
 
     _views: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def preds(self, options: analysis.PostProcess = analysis.PostProcess()) -> dict[str, np.ndarray]:
-        return self.view(options).preds
-
     def view(self, options: analysis.PostProcess = analysis.PostProcess()) -> ExplorerView:
         """Masks, summaries and the per-image table under these post-processing options, computed once
         per options (the last VIEWS of them are kept: a page redrawn for a click reuses them)."""

@@ -115,7 +115,7 @@ def stratified_subset(ids: list[str], masks: np.ndarray, limit: int | None, seed
     return np.sort(order[picks])
 
 
-def resolve_pipeline(name: str, device: torch.device) -> str:
+def resolve_pipeline(name: str) -> str:
     """'auto' is the device pipeline on every device: it is the faster on the 2-core CPU too
     (2.0 ms against 3.3 ms for a batch of 32 with albumentations, bench/bench_train.py)."""
     return "device" if name == "auto" else name

@@ -124,40 +124,42 @@ class DeviceTrainData:
         """
         x = images.float().div_(255.0)
         y = masks.clone()
-        flip = self._where(params["flip"])
-        if len(flip):
-            x[flip] = x[flip].flip(-1)
-            y[flip] = y[flip].flip(-1)
-        crop = self._where(params["x0"] >= 0)
-        if len(crop):
-            keep = params["x0"] >= 0
+        flipped = params["flip"]
+        if flipped.any():
+            rows = self._where(flipped)
+            x[rows] = x[rows].flip(-1)
+            y[rows] = y[rows].flip(-1)
+        cropped = params["x0"] >= 0
+        if cropped.any():
+            rows = self._where(cropped)
             geo = {
                 k: torch.from_numpy(v).to(self.device, non_blocking=True)
-                for k, v in crop_geometry(params["x0"][keep], params["y0"][keep]).items()
+                for k, v in crop_geometry(params["x0"][cropped], params["y0"][cropped]).items()
             }
-            b = torch.arange(len(crop), device=self.device)[:, None, None]
+            b = torch.arange(len(rows), device=self.device)[:, None, None]
             last = IMAGE_SIZE - 1
             r0, c0 = geo["r0"][:, :, None], geo["c0"][:, None, :]
             r1, c1 = (r0 + 1).clamp_(max=last), (c0 + 1).clamp_(max=last)
             fr, fc = geo["fr"].float()[:, :, None], geo["fc"].float()[:, None, :]
-            xc = x[crop]
+            xc = x[rows]
             top = torch.lerp(xc[b, r0, c0], xc[b, r0, c1], fc)
             bottom = torch.lerp(xc[b, r1, c0], xc[b, r1, c1], fc)
-            x[crop] = torch.lerp(top, bottom, fr)
-            y[crop] = y[crop][b, geo["rn"][:, :, None], geo["cn"][:, None, :]]
-        linear = self._where((params["which"] == 0) | (params["which"] == 1))
-        if len(linear):
-            keep = (params["which"] == 0) | (params["which"] == 1)
-            alpha = torch.from_numpy(params["alpha"][keep]).to(self.device, torch.float32)[:, None, None]
-            beta = torch.from_numpy(params["beta"][keep]).to(self.device, torch.float32)[:, None, None]
-            x[linear] = torch.addcmul(beta, x[linear], alpha).clamp_(0.0, 1.0)
-        gamma = self._where(params["which"] == 2)
-        if len(gamma):
-            power = torch.from_numpy(params["gamma"][params["which"] == 2]).to(self.device, torch.float32)[
-                :, None, None
-            ]
-            x[gamma] = x[gamma].pow(power)
+            x[rows] = torch.lerp(top, bottom, fr)
+            y[rows] = y[rows][b, geo["rn"][:, :, None], geo["cn"][:, None, :]]
+        linear = (params["which"] == 0) | (params["which"] == 1)  # brightness or contrast
+        if linear.any():
+            rows = self._where(linear)
+            alpha, beta = self._per_sample(params["alpha"][linear]), self._per_sample(params["beta"][linear])
+            x[rows] = torch.addcmul(beta, x[rows], alpha).clamp_(0.0, 1.0)
+        gamma = params["which"] == 2
+        if gamma.any():
+            rows = self._where(gamma)
+            x[rows] = x[rows].pow(self._per_sample(params["gamma"][gamma]))
         return x.unsqueeze(1), y.unsqueeze(1).float()
+
+    def _per_sample(self, values: np.ndarray) -> torch.Tensor:
+        """One value per sample, shaped to broadcast over its image."""
+        return torch.from_numpy(values).to(self.device, torch.float32)[:, None, None]
 
     def _where(self, flags: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.flatnonzero(flags)).to(self.device, non_blocking=True)

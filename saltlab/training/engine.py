@@ -226,7 +226,7 @@ def prepare_data(
         amp,
         workers,
     )
-    pipeline = resolve_pipeline(config.pipeline, device)
+    pipeline = resolve_pipeline(config.pipeline)
     trainset = make_train_data(train_images, train_masks, config.augment, pipeline, device)
     if pipeline == "device":  # validation and SWA's BatchNorm pass read device-resident images too
         train_images, val_images = trainset.images, torch.from_numpy(val_images).to(device)
