@@ -47,8 +47,8 @@ def sweep(variant: str, fold: int, *sets: str) -> tuple[str, list[str]]:
     return f"{variant}-f{fold}", ["--config", "cpu_hour", "--fold", str(fold), "--set", "minutes=none", *sets]
 
 
-def jobs() -> list[tuple[str, list[str]]]:
-    """(name, train arguments), in priority order."""
+def jobs_2026_11_26() -> list[tuple[str, list[str]]]:
+    """The first search (results/experiments.md, 2026-11-26): (name, train arguments), in priority order."""
     out = []
     for fold in (0, 1):
         out.append(sweep("cpu_hour", fold))  # the CPU recipe, its 60-minute CPU plan: epochs 24 + 24
@@ -92,6 +92,24 @@ def jobs() -> list[tuple[str, list[str]]]:
     out.append(sweep("cpu_hour", 2))
     out.append(sweep("one_stage_bce_lovasz", 2, "--set", f"stages={ONE_STAGE}"))
     return out
+
+
+GENTLE_LOVASZ = json.dumps({"kind": "onecycle", "max_lr": 3e-4, "min_lr": 1e-6, "warmup": 0.1})
+
+
+def jobs_2026_11_27() -> list[tuple[str, list[str]]]:
+    """The second search: the CPU-hour recipe (24 + 24 epochs) against three changes of the same
+    cost, each on folds 0 and 1 (8 runs: what one GPU serves in about 5 minutes)."""
+    variants = {
+        "cpu_hour": [],
+        "lovasz_symmetric": ["--set", "stages.1.loss=lovasz_symmetric"],
+        "gentle_lovasz": ["--set", f"stages.1.schedule={GENTLE_LOVASZ}"],
+        "deep_supervision": ["--set", "model.deep_supervision=true"],
+    }
+    return [sweep(name, fold, *sets) for name, sets in variants.items() for fold in (0, 1)]
+
+
+PLANS = {"2026-11-26": jobs_2026_11_26, "2026-11-27": jobs_2026_11_27}
 
 
 def read_run(folder: Path) -> dict:
@@ -142,6 +160,7 @@ def main() -> int:
     )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--only", nargs="*", help="run only these job names")
+    parser.add_argument("--plan", choices=sorted(PLANS), default="2026-11-27", help="which search to run")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--smoke", action="store_true", help="one tiny run instead of the queue (checks this script)")
     args = parser.parse_args()
@@ -149,7 +168,7 @@ def main() -> int:
     runs.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
     start = time.monotonic()
-    queue = [("smoke-f0", ["--config", "smoke", "--fold", "0"])] if args.smoke else jobs()
+    queue = [("smoke-f0", ["--config", "smoke", "--fold", "0"])] if args.smoke else PLANS[args.plan]()
     queue = [j for j in queue if not args.only or j[0] in args.only]
     running: dict[str, subprocess.Popen] = {}
     finished: dict[str, float] = {}
