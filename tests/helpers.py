@@ -41,7 +41,9 @@ def free_port() -> int:
 
 
 def env_for(tmp: Path) -> dict:
-    return {**os.environ, "PYTHONPATH": str(PROJECT), "SALTLAB_CHECKPOINTS": str(tmp)}
+    """The environment of a subprocess run: the project first on PYTHONPATH, whatever was there kept."""
+    path = os.pathsep.join(p for p in (str(PROJECT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "SALTLAB_CHECKPOINTS": str(tmp)}
 
 
 def wait_for(predicate, timeout: float = 240, what: str = "") -> None:
