@@ -43,6 +43,7 @@ def app_pages() -> list:
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/explorer.py", title="Explorer", icon=":material/troubleshoot:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page("pages/mosaic.py", title="Mosaic", icon=":material/grid_view:"),
         st.Page("pages/predict.py", title="Predict", icon=":material/online_prediction:"),
     ]
 
@@ -128,6 +129,50 @@ def data_set_picker() -> None:
             st.caption(f":red[Not a usable data set: {exc}]")
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _mosaic(path: str, fingerprint: str):
+    from saltlab.core.mosaic import load_mosaic, summary
+
+    ds = _load(path, fingerprint)
+    mosaic, _ = load_mosaic(ds)
+    return mosaic, summary(mosaic, ds)
+
+
+def section_mosaic(ds: Dataset):
+    """(Mosaic, its summary numbers) of a loaded data set: matched once, then from the disk cache."""
+    with st.spinner("Matching tile edges (once per data set; cached on disk)..."):
+        return _mosaic(str(ds.root), ds.fingerprint)
+
+
+def neighbourhood(ds: Dataset, id_: str, scale: int = 2):
+    """A 3x3 picture of a tile and its placed neighbours (None where the tile is in no section)."""
+    import numpy as np
+
+    from saltlab.analysis.render import gray_to_rgb, mask_overlay, section_picture
+
+    mosaic, _ = section_mosaic(ds)
+    if id_ not in mosaic.ids:
+        return None
+    centre = mosaic.position(id_)
+    if mosaic.section[centre] < 0:
+        return None
+    full = mosaic.grid(int(mosaic.section[centre]))
+    r, c = int(mosaic.row[centre]), int(mosaic.col[centre])
+    local = np.full((3, 3), -1, dtype=np.int64)
+    tiles, labels = [], []
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            rr, cc = r + dr, c + dc
+            if 0 <= rr < full.shape[0] and 0 <= cc < full.shape[1] and full[rr, cc] >= 0:
+                p = int(full[rr, cc])
+                image = ds.train_images[p] if p < ds.n_train else ds.test_images[p - ds.n_train]
+                tiles.append(mask_overlay(image, ds.train_masks[p]) if p < ds.n_train else gray_to_rgb(image))
+                labels.append(mosaic.ids[p][:6])
+                local[dr + 1, dc + 1] = len(tiles) - 1
+    picture = section_picture(np.stack(tiles), local, labels, highlight=int(local[1, 1]))
+    return np.repeat(np.repeat(picture, scale, 0), scale, 1)
+
+
 def image_panel(id_: str, image, mask, row) -> None:
     """One image large: the image, its mask overlay and mask, with its numbers."""
     import numpy as np
@@ -197,7 +242,7 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     chosen = c1.multiselect(
         "Runs",
         names,
-        default=best_names[:default_count],
+        default=None if f"{key}_runs" in st.session_state else best_names[:default_count],
         key=f"{key}_runs",
         max_selections=None if multiple else 1,
         help="a run's best.pt, or RUN/swa.pt and RUN/snapshot-eNNN.pt",

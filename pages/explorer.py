@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import ensure_entry, run_picker
+from pages._ui import active_dataset, ensure_entry, neighbourhood, run_picker
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
@@ -21,7 +21,12 @@ preds, summaries, table = view.preds, view.summaries, view.table
 
 SECTIONS = ["Summary", "Images", "Error anatomy"]
 section = st.segmented_control(
-    "Section", SECTIONS, default=SECTIONS[0], key="explorer_section", label_visibility="collapsed"
+    "Section",
+    SECTIONS,
+    # set by another page (the Mosaic page opens an image): no default beside it
+    default=None if "explorer_section" in st.session_state else SECTIONS[0],
+    key="explorer_section",
+    label_visibility="collapsed",
 )
 
 if (section or SECTIONS[0]) == "Summary":
@@ -132,7 +137,12 @@ elif section == "Images":
             st.image(mosaic(tiles, 12, labels), width="stretch")
         csv = rows.to_csv(index=False).encode()
         st.download_button("Download these rows (CSV)", csv, "filtered.csv", "text/csv", key="explorer_rows_csv")
-        choice = st.selectbox("Open one image", shown["id"].tolist(), key="explorer_open")
+        options = shown["id"].tolist()
+        focus = st.session_state.pop("explorer_focus", None)  # a tile opened from the Mosaic page
+        if focus in pos:
+            options = [focus] + [i for i in options if i != focus]
+            st.session_state["explorer_open"] = focus
+        choice = st.selectbox("Open one image", options, key="explorer_open")
         k = pos[choice]
         heat = (np.stack([ex.probs[name][k]] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
         big = mosaic(
@@ -149,6 +159,12 @@ elif section == "Images":
         st.image(big, caption="image · truth · prediction · probability · outcome")
         row = table.iloc[k]
         st.dataframe(pd.DataFrame({"value": row.astype(str)}), width="stretch")
+        loaded = active_dataset()
+        around = neighbourhood(loaded[0], choice) if loaded else None
+        if around is not None:
+            st.image(around, caption=f"{choice} in its section (Mosaic page): its neighbours, true salt in yellow")
+        else:
+            st.caption(f"{choice} has no placed neighbour in the active data set (Mosaic page).")
     else:
         st.info("No image matches these filters.")
 

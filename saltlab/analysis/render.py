@@ -99,3 +99,32 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int) -> None:
     (tw, th), base = cv2.getTextSize(text, font, size, thick)
     cv2.rectangle(canvas, (x, y), (x + tw + 4, y + th + base + 3), (0, 0, 0), -1)
     cv2.putText(canvas, text, (x + 2, y + th + 2), font, size, (255, 255, 255), thick, cv2.LINE_AA)
+
+
+def section_picture(
+    tiles: np.ndarray,
+    grid: np.ndarray,
+    labels: list[str] | None = None,
+    borders: bool = True,
+    highlight: int | None = None,
+    background: int = 24,
+) -> np.ndarray:
+    """A seismic section as one RGB picture: tiles (N, 101, 101, 3) placed by grid (rows, cols) of
+    tile positions (-1: no tile), with 1-pixel tile borders, a label in each tile's corner and a
+    yellow frame around the `highlight` position."""
+    size = tiles.shape[1]
+    rows, cols = grid.shape
+    canvas = np.full((rows * size, cols * size, 3), background, np.uint8)
+    for (r, c), t in np.ndenumerate(grid):
+        if t < 0:
+            continue
+        y, x = r * size, c * size
+        canvas[y : y + size, x : x + size] = tiles[t]
+        if borders:
+            canvas[y, x : x + size] = canvas[y + size - 1, x : x + size] = (90, 90, 90)
+            canvas[y : y + size, x] = canvas[y : y + size, x + size - 1] = (90, 90, 90)
+        if labels:
+            _label(canvas, labels[t], x + 1, y + 1)
+        if t == highlight:
+            cv2.rectangle(canvas, (x + 1, y + 1), (x + size - 2, y + size - 2), (255, 230, 0), 2)
+    return canvas

@@ -134,11 +134,76 @@ def generate_demo_dataset(out: str | os.PathLike, n: int = 1000, n_test: int | N
     Written into a temporary sibling folder and renamed into place, so an interrupted run
     leaves no half data set. Refuses to overwrite a non-empty folder.
     """
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not empty; choose another folder or remove it")
     n_test = n // 2 if n_test is None else n_test
     rng = np.random.default_rng(seed)
+
+    def samples(ids_train: list[str], ids_test: list[str]):
+        train = [make_sample(rng) for _ in ids_train]
+        test = [make_sample(rng)[0] for _ in ids_test]
+        return train, test
+
+    return _write_dataset(Path(out), rng, n, n_test, samples)
+
+
+def make_section(rng: np.random.Generator, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """One seismic section rows x cols tiles large (image uint8, mask bool): folded layers over a
+    salt dome whose top is a smooth surface, one gain for the whole section (tiles cut from it
+    continue into each other, as in the real data)."""
+    h, w = rows * S, cols * S
+    z, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    length = h + 4 * S
+    reflectivity = rng.normal(0, 0.25, length) + rng.choice([0, 1], length, p=[0.9, 0.1]) * rng.normal(0, 1.2, length)
+    trace = np.convolve(reflectivity, _ricker(rng.uniform(3.5, 7.0)), mode="same")
+    fold = sum(
+        rng.uniform(4, 16) * np.sin(2 * np.pi * x / rng.uniform(120, 500) + rng.uniform(0, 6.3)) for _ in range(2)
+    )
+    depth = z + 2 * S + fold + rng.normal(0, 0.08) * x
+    layers = np.interp(depth.ravel(), np.arange(length), trace).reshape(h, w)
+    layers /= layers.std() + 1e-9
+    centre, width = rng.uniform(0.3, 0.7) * w, rng.uniform(0.25, 0.6) * w
+    top = h * rng.uniform(0.55, 0.85) - h * rng.uniform(0.15, 0.35) * np.exp(-(((x[0] - centre) / width) ** 2))
+    mask = z > top[None, :] + 3 * np.sin(x / 17.0)
+    interior = cv2.GaussianBlur(rng.normal(0, 1, (h, w)), (0, 0), 2.5) * 1.2
+    section = np.where(mask, interior, layers)
+    edge = np.clip(mask.astype(np.float64) - np.vstack([mask[:1], mask[:-1]]), 0, None)
+    section += cv2.GaussianBlur(cv2.filter2D(edge, -1, _ricker(2.5)[:, None]) * 5.0, (0, 0), 0.7)
+    section += rng.normal(0, 0.03, section.shape)  # less noise than single demo images: seams stay matchable
+    return np.clip(np.rint(rng.normal(125, 12) + rng.uniform(18, 45) * section), 0, 255).astype(np.uint8), mask
+
+
+def generate_section_dataset(
+    out: str | os.PathLike, n_sections: int = 2, rows: int = 4, cols: int = 5, test_fraction: float = 0.3, seed: int = 0
+) -> Path:
+    """A demo data set whose tiles are cut out of `n_sections` larger sections (rows x cols tiles
+    each), shuffled over train and test: the Mosaic page can rebuild them, and tests know the true
+    layout (`layout.csv` in the folder: id, section, row, col)."""
+    rng = np.random.default_rng(seed)
+    tiles = []  # (image, mask, section, row, col)
+    for k in range(n_sections):
+        image, mask = make_section(rng, rows, cols)
+        for r in range(rows):
+            for c in range(cols):
+                cell = (slice(r * S, (r + 1) * S), slice(c * S, (c + 1) * S))
+                tiles.append((image[cell], mask[cell], k, r, c))
+    order = rng.permutation(len(tiles))
+    n_test = int(round(test_fraction * len(tiles)))
+    n = len(tiles) - n_test
+    layout: list[tuple] = []
+
+    def samples(ids_train: list[str], ids_test: list[str]):
+        picked = [tiles[i] for i in order]
+        layout.extend((id_, *t[2:]) for id_, t in zip(ids_train + ids_test, picked))
+        return [(t[0], t[1]) for t in picked[:n]], [t[0] for t in picked[n:]]
+
+    path = _write_dataset(Path(out), rng, n, n_test, samples)
+    _write_csv(path / "layout.csv", ["id", "section", "row", "col"], sorted(layout))
+    return path
+
+
+def _write_dataset(out: Path, rng: np.random.Generator, n: int, n_test: int, samples) -> Path:
+    """Write the Kaggle layout; samples(train_ids, test_ids) -> ([(image, mask)], [image])."""
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} exists and is not empty; choose another folder or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     usual_dir_permissions(tmp)
@@ -150,9 +215,9 @@ def generate_demo_dataset(out: str | os.PathLike, n: int = 1000, n_test: int | N
         train_ids = sorted(ids[i] for i in order[:n])
         test_ids = sorted(ids[i] for i in order[n:])
         depths = {id_: int(rng.integers(50, 960)) for id_ in ids}
+        train, test = samples(train_ids, test_ids)
         masks = []
-        for id_ in train_ids:
-            image, mask = make_sample(rng)
+        for id_, (image, mask) in zip(train_ids, train):
             _write_png(tmp / "train/images" / f"{id_}.png", np.repeat(image[:, :, None], 3, axis=2))
             # The real set's quirk: non-empty masks are 16-bit {0, 65535}, empty ones 8-bit 0.
             _write_png(
@@ -160,8 +225,7 @@ def generate_demo_dataset(out: str | os.PathLike, n: int = 1000, n_test: int | N
                 mask.astype(np.uint16) * 65535 if mask.any() else mask.astype(np.uint8),
             )
             masks.append(mask)
-        for id_ in test_ids:
-            image, _ = make_sample(rng)
+        for id_, image in zip(test_ids, test):
             _write_png(tmp / "test/images" / f"{id_}.png", np.repeat(image[:, :, None], 3, axis=2))
         rles = rle.encode_many(np.stack(masks)) if masks else []
         _write_csv(tmp / "train.csv", ["id", "rle_mask"], zip(train_ids, rles))
