@@ -44,6 +44,7 @@ def app_pages() -> list:
         st.Page("pages/explorer.py", title="Explorer", icon=":material/troubleshoot:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
         st.Page("pages/mosaic.py", title="Mosaic", icon=":material/grid_view:"),
+        st.Page("pages/suspects.py", title="Suspects", icon=":material/report:"),
         st.Page("pages/predict.py", title="Predict", icon=":material/online_prediction:"),
     ]
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages._ui import active_path, ensure_entry
 from saltlab.core.sources import DataSetError
+from saltlab.core.suspect_marks import MarksError, marked
 from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit
 from saltlab.models import encoder_names
 from saltlab.runs.config import (
@@ -136,6 +137,19 @@ with st.form(f"train_form_{preset}"):
         help="Their averaged test-set predictions (hflip TTA) become extra training data: pixels with p <= 0.2 or "
         "p >= 0.8 count, the rest is ignored by the loss; an image is used when 90% of its pixels are confident.",
     )
+    try:
+        suspects = sorted(marked(active_path()))
+    except MarksError as exc:
+        st.warning(str(exc))
+        suspects = []
+    exclude = st.checkbox(
+        f"Leave out the {len(suspects)} images marked as suspect labels",
+        value=False,
+        disabled=not suspects,
+        key=f"train_exclude_{preset}",
+        help="Marked on the Suspects page; left out of training only (the validation fold keeps them), their ids "
+        "recorded in the run's config.",
+    )
     start = st.form_submit_button("Start", type="primary")
 
 if start:
@@ -162,6 +176,8 @@ if start:
             stage["swa_start"] = scaled_swa_start(stage.get("swa_start"), stage["epochs"], n)
             stage["epochs"] = n
     values["minutes"] = float(minutes) or None
+    if exclude:
+        values["exclude_ids"] = suspects
     if pseudo_from:
         values["pseudo"] = {"runs": [str(checkpoints_root().absolute() / name) for name in pseudo_from]}
     try:

@@ -237,6 +237,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.exclude_suspects:
+        from dataclasses import replace
+
+        from saltlab.core.dataset import load_dataset
+        from saltlab.core.suspect_marks import marked
+
+        marks = marked(load_dataset(config.data))
+        config = replace(config, exclude_ids=sorted(set(config.exclude_ids) | set(marks)))
+        print(f"leaving out {len(config.exclude_ids)} images marked as suspect labels", file=sys.stderr)
     if args.print_config:
         print(config.to_json())
         return EXIT_OK
@@ -254,6 +263,42 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"  {run.path}")
         return EXIT_OK
     return _train_exit(config, run_dir=args.out, pending_signals=pending)
+
+
+def cmd_suspects(args: argparse.Namespace) -> int:
+    from saltlab.core.suspect_marks import marked, set_marked
+
+    if args.mark or args.unmark:
+        from saltlab.core.dataset import load_dataset
+
+        ds = _load(args) if args.data else load_dataset(None)
+        for id_ in args.mark or []:
+            set_marked(ds, id_, reason="marked on the command line")
+        for id_ in args.unmark or []:
+            set_marked(ds, id_, mark=False)
+        marks = marked(ds)
+        print(f"{len(marks)} images of {ds.root} marked as suspect labels" + (": " + " ".join(marks) if marks else ""))
+        return EXIT_OK
+    if not args.runs:
+        print("error: give the runs whose validation folds cover the images (e.g. one per fold)", file=sys.stderr)
+        return EXIT_USAGE
+    import time
+
+    from saltlab.analysis.suspects import out_of_fold, rank_labels
+
+    oof = out_of_fold(args.runs, tta=args.tta, progress=_progress_printer())
+    start = time.perf_counter()
+    table = rank_labels(oof)
+    took = time.perf_counter() - start
+    if args.out:
+        table.to_csv(args.out, index=False)
+    print(f"{len(table)} labelled images ranked from out-of-fold predictions in {took:.2f} s (most suspicious first):")
+    shown = table.head(args.top)
+    for row in shown.itertuples(index=False):
+        print(f"  {row.id}  quality {row.quality:.4f}  {row.reason}  [{row.run}]")
+    if args.out:
+        print(f"wrote {args.out}")
+    return EXIT_OK
 
 
 def cmd_queue_watch(args: argparse.Namespace) -> int:
@@ -494,6 +539,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=cmd_mosaic)
 
+    p = sub.add_parser(
+        "suspects", help="rank labelled images by how confidently out-of-fold predictions disagree with their label"
+    )
+    p.add_argument("runs", nargs="*", type=Path, help="run folders whose validation folds cover the images")
+    p.add_argument("--tta", action="store_true", help="hflip TTA for the predictions")
+    p.add_argument("--top", type=int, default=20, help="images to list (default 20)")
+    p.add_argument("--out", type=Path, default=None, help="write the whole ranking as CSV")
+    p.add_argument("--data", default=None, help="with --mark / --unmark: the data set (default: the default one)")
+    p.add_argument("--mark", nargs="+", metavar="ID", help="mark images as suspect labels (train --exclude-suspects)")
+    p.add_argument("--unmark", nargs="+", metavar="ID", help="remove the mark")
+    p.add_argument("--no-cache", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_suspects)
+
     p = sub.add_parser("train", help="train a model (a preset name or a TOML/JSON config), or resume a run")
     p.add_argument("--config", help="preset name (configs/NAME.toml) or a config file")
     p.add_argument(
@@ -524,6 +582,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(thresholds: --set pseudo.low=0.2 pseudo.high=0.8 pseudo.mode=pixels|images ...)",
     )
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument(
+        "--exclude-suspects",
+        action="store_true",
+        help="leave the images marked as suspect labels (suspects --mark, or the Suspects page) out of training",
+    )
     p.add_argument(
         "--all-folds",
         action="store_true",

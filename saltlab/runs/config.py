@@ -101,6 +101,9 @@ class TrainConfig:
     log_every: int = 20  # steps between metrics lines
     max_train_images: int | None = None  # a subset for quick runs (taken evenly over coverage classes)
     max_val_images: int | None = None
+    # labelled images left out of training (e.g. the ones marked as suspect labels: `train --exclude-suspects`);
+    # the validation fold keeps them, so scores stay comparable with runs that trained on them
+    exclude_ids: list[str] = field(default_factory=list)
     threshold: float = 0.5  # pixel threshold for the validation score
     aux_weight: float = 0.1  # deep-supervision loss weight per auxiliary head
     pseudo: PseudoConfig | None = None  # pseudo-labelled test images added to the training set
@@ -229,6 +232,8 @@ def validate(config: TrainConfig) -> TrainConfig:
     if config.minutes is not None and config.minutes <= 0:
         raise ConfigError(f"minutes (the time budget) must be positive, got {config.minutes}")
     _check_choice(config.pipeline, PIPELINES, "pipeline")
+    if not isinstance(config.exclude_ids, list) or not all(isinstance(i, str) for i in config.exclude_ids):
+        raise ConfigError(f"exclude_ids must be a list of image ids, got {config.exclude_ids!r}")
     if config.n_folds < 2:
         raise ConfigError(f"n_folds must be at least 2, got {config.n_folds}")
     if not 0 <= config.fold < config.n_folds:

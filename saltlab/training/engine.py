@@ -80,6 +80,16 @@ def record_split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> d
             "folds have changed since (folds v2); start a new run"
         )
     train_ids, val_ids = fold_split(ds, config.fold, config.n_folds, config.fold_seed)
+    excluded: list[str] = []
+    if config.exclude_ids:
+        unknown = sorted(set(config.exclude_ids) - set(ds.train_ids))
+        if unknown:
+            raise RunDataError(
+                f"exclude_ids: {len(unknown)} ids are not labelled images of {ds.root} (e.g. {unknown[0]})"
+            )
+        left_out = set(config.exclude_ids)
+        excluded = sorted(left_out & set(train_ids))
+        train_ids = [i for i in train_ids if i not in left_out]
     train_pos, val_pos = ds.train_index(train_ids), ds.train_index(val_ids)
     keep_train = stratified_subset(train_ids, ds.train_masks[train_pos], config.max_train_images, config.seed)
     keep_val = stratified_subset(val_ids, ds.train_masks[val_pos], config.max_val_images, config.seed)
@@ -93,6 +103,7 @@ def record_split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> d
         "train_ids": [train_ids[i] for i in keep_train],
         "val_ids": val_ids,  # every image of the fold: none is trained on; evaluation scores these
         "monitor_ids": [val_ids[i] for i in keep_val],  # validated after every epoch (max_val_images)
+        "excluded_ids": excluded,  # left out of the training folds (suspect labels); the validation fold keeps its own
     }
 
 
@@ -218,7 +229,8 @@ def prepare_data(
         "data %s: %d train%s, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
         ds.root,
         len(train_images),
-        f" ({n_pseudo} of them pseudo-labelled test images)" if n_pseudo else "",
+        (f" ({n_pseudo} of them pseudo-labelled test images)" if n_pseudo else "")
+        + (f"; {len(split.get('excluded_ids', []))} suspect labels left out" if split.get("excluded_ids") else ""),
         len(val_images),
         config.fold,
         config.n_folds,

@@ -1,0 +1,113 @@
+"""Suspects page: labelled images ranked by how confidently out-of-fold predictions disagree with
+their label, with the reason in words; mark the ones you judge wrong, and train without them."""
+
+import numpy as np
+import streamlit as st
+
+from pages._ui import ensure_entry
+from saltlab.analysis.render import gray_to_rgb, mask_overlay, mosaic
+from saltlab.core.suspect_marks import MarksError, marked, set_marked
+
+ensure_entry()
+st.title("Suspect labels")
+st.caption(
+    "Each labelled image is scored by a run that held it out (its validation fold), so no model vouches for a "
+    "label it trained on. Rank: Cleanlab's label quality score for segmentation (lower is more suspicious); the "
+    "reason: where the model is at least 90% sure and the label says otherwise, and masks cut off by a straight "
+    "line mid-tile. Pick one run per fold to cover the whole set."
+)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _ranking(runs: tuple[str, ...], stamps: tuple, tta: bool):
+    from saltlab.analysis.suspects import out_of_fold, rank_labels
+
+    bar = st.progress(0.0, text="Out-of-fold predictions (cached on disk afterwards)...")
+    try:
+        oof = out_of_fold(list(runs), tta=tta, progress=lambda what, done, total: bar.progress(done / max(total, 1)))
+        return oof, rank_labels(oof)
+    finally:
+        bar.empty()
+
+
+from saltlab.runs.run_folder import list_runs  # noqa: E402
+
+runs = [r for r in list_runs() if r.best_path.is_file()]
+if not runs:
+    st.info("No trained run yet: train one per fold on the Train page (or `train --all-folds`).")
+    st.stop()
+by_fold: dict[int, str] = {}
+for run in runs:  # newest first: the default is the newest run of each fold
+    try:
+        by_fold.setdefault(int(run.read_config().get("fold", -1)), run.path.name)
+    except (OSError, ValueError):
+        continue
+c1, c2 = st.columns([5, 1])
+chosen = c1.multiselect(
+    "Runs (one per fold covers every labelled image)",
+    [r.path.name for r in runs],
+    default=list(by_fold.values()),
+    key="suspects_runs",
+)
+tta = c2.checkbox("hflip TTA", key="suspects_tta")
+if not chosen:
+    st.info("Pick at least one run.")
+    st.stop()
+paths = {r.path.name: r.path for r in runs}
+stamps = tuple((paths[n] / "best.pt").stat().st_mtime_ns for n in chosen)
+try:
+    oof, table = _ranking(tuple(str(paths[n]) for n in chosen), stamps, tta)
+except Exception as exc:  # a run of another data set, an unreadable checkpoint: one line, the page stays
+    st.error(f"Cannot rank: {exc}")
+    st.stop()
+
+from saltlab.inference.evaluate import plan_evaluation  # noqa: E402
+
+ds = plan_evaluation(paths[chosen[0]]).dataset
+try:
+    marks = marked(ds)
+except MarksError as exc:
+    st.error(str(exc))
+    marks = {}
+
+st.markdown(f"**{len(table)}** labelled images ranked; **{len(marks)}** marked as suspect labels in `{ds.root}`.")
+top = st.slider("Show the most suspicious", 8, 64, 16, 8, key="suspects_top")
+shown = table.head(top)
+where = {id_: k for k, id_ in enumerate(oof.ids)}
+tiles, labels = [], []
+for rank, id_ in enumerate(shown["id"], 1):
+    k = where[id_]
+    tiles.append(mask_overlay(oof.images[k], oof.truth[k], "fill"))
+    heat = (np.stack([oof.probs[k]] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
+    tiles.append(np.maximum(heat, (gray_to_rgb(oof.images[k]) * 0.35).astype(np.uint8)))
+    labels += [f"{rank} label" + (" *" if id_ in marks else ""), f"{rank} model"]
+st.image(mosaic(tiles, 8, labels, scale=2), caption="pairs: the label (salt in yellow) and the model's probability")
+st.dataframe(shown, width="stretch", hide_index=True)
+st.download_button(
+    "Download the whole ranking (CSV)",
+    table.to_csv(index=False).encode(),
+    "suspect_labels.csv",
+    "text/csv",
+    key="suspects_csv",
+)
+
+c1, c2, c3 = st.columns([3, 1, 1])
+pick = c1.selectbox(
+    "Image",
+    shown["id"].tolist(),
+    format_func=lambda i: f"{shown['id'].tolist().index(i) + 1}: {i}" + (" (marked)" if i in marks else ""),
+    key="suspects_pick",
+)
+reason = table.set_index("id").loc[pick, "reason"]
+if c2.button("Mark as suspect label", key="suspects_mark", disabled=pick in marks):
+    set_marked(ds, pick, reason=reason)
+    st.rerun()
+if c3.button("Unmark", key="suspects_unmark", disabled=pick not in marks):
+    set_marked(ds, pick, mark=False)
+    st.rerun()
+st.caption(f"{pick}: {reason}")
+if marks:
+    st.markdown(
+        f"Marked: {', '.join(sorted(marks))}. Train without them: tick *Leave out the images marked as suspect "
+        "labels* on the Train page, or `python -m saltlab train ... --exclude-suspects`."
+    )
