@@ -9,6 +9,7 @@ from pages._ui import active_dataset, ensure_entry, neighbourhood, run_picker
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
+from saltlab.analysis.similar import map_2d, nearest
 
 ensure_entry()
 st.title("Explorer")
@@ -19,7 +20,50 @@ ex, options = picked
 view = ex.view(options)  # computed once per (runs, options); a click that changes neither reuses it
 preds, summaries, table = view.preds, view.summaries, view.table
 
-SECTIONS = ["Summary", "Images", "Error anatomy"]
+SECTIONS = ["Summary", "Images", "Map", "Error anatomy"]
+
+
+def open_image(id_: str) -> None:
+    """A button's callback (before the widgets exist again): show this image in the Images section."""
+    st.session_state["explorer_focus"] = id_
+    st.session_state["explorer_section"] = "Images"
+
+
+def embeddings_of(name: str):
+    bar = st.progress(0.0, text="Embedding the images (once per run; cached on disk)...")
+    try:
+        return ex.embeddings(name, progress=lambda what, done, total: bar.progress(done / max(total, 1)))
+    finally:
+        bar.empty()
+
+
+def more_like_this(name: str, id_: str, k: int = 8) -> None:
+    """The k images most like this one (cosine similarity of the model's deepest encoder features)."""
+    unit = embeddings_of(name)
+    at = ex.ids.index(id_)
+    near, similarity = nearest(unit, at, k)
+    scores = table[f"score {name}"].to_numpy()
+    st.markdown(f"**More like {id_}** (by {name}'s deepest encoder features)")
+    tiles = [outcome_overlay(ex.images[j], preds[name][j], ex.truth[j]) for j in near]
+    labels = [f"{n + 1} {s:.2f}" for n, s in enumerate(similarity)]
+    st.image(mosaic(tiles, 8, labels, scale=1), width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "id": [ex.ids[j] for j in near],
+                "similarity": np.round(similarity, 3),
+                "score": scores[near],
+                "coverage": table["coverage"].to_numpy()[near],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    c1, c2 = st.columns([3, 1])
+    target = c1.selectbox("Open one of them", [ex.ids[j] for j in near], key=f"explorer_similar_{id_}")
+    c2.button("Open this image", key=f"explorer_similar_open_{id_}", on_click=open_image, args=(target,))
+
+
 section = st.segmented_control(
     "Section",
     SECTIONS,
@@ -165,8 +209,50 @@ elif section == "Images":
             st.image(around, caption=f"{choice} in its section (Mosaic page): its neighbours, true salt in yellow")
         else:
             st.caption(f"{choice} has no placed neighbour in the active data set (Mosaic page).")
+        more_like_this(name, choice)
     else:
         st.info("No image matches these filters.")
+
+elif section == "Map":
+    name = st.selectbox("Model", ex.names, key="explorer_map_model")
+    unit = embeddings_of(name)
+    coords, share = map_2d(unit)
+    colour = (
+        st.segmented_control("Colour by", ["score", "coverage", "depth"], default="score", key="explorer_map_colour")
+        or "score"
+    )
+    column = {"score": f"score {name}", "coverage": "coverage", "depth": "depth"}[colour]
+    frame = pd.DataFrame({"id": ex.ids, "x": coords[:, 0], "y": coords[:, 1], colour: table[column].to_numpy()})
+    fig = px.scatter(
+        frame,
+        x="x",
+        y="y",
+        color=colour,
+        custom_data=["id"],
+        hover_data={"id": True, "x": False, "y": False},
+        color_continuous_scale="Viridis",
+        title=f"{len(ex.ids)} validation images by {name}'s deepest encoder features (PCA: "
+        f"{share[0]:.0%} + {share[1]:.0%} of the variance); choose a point",
+    )
+    event = st.plotly_chart(
+        fig.update_layout(height=520, margin=dict(t=40, b=10)),
+        width="stretch",
+        on_select="rerun",
+        selection_mode="points",
+        key="explorer_map_plot",
+    )
+    points = event.selection.points if event else []
+    if points:
+        picked = points[0]["customdata"][0]
+        k = ex.ids.index(picked)
+        st.image(
+            mosaic([gray_to_rgb(ex.images[k]), outcome_overlay(ex.images[k], preds[name][k], ex.truth[k])], 2, scale=3),
+            caption=f"{picked}: image · outcome (score {table[f'score {name}'].iloc[k]:.2f})",
+        )
+        st.button(f"Open {picked} in Images", key="explorer_map_open", on_click=open_image, args=(picked,))
+        more_like_this(name, picked)
+    else:
+        st.caption("Choose a point to see the image and the images most like it.")
 
 else:
     name = st.selectbox("Model", ex.names, key="explorer_anatomy_model")

@@ -295,7 +295,7 @@ def cmd_suspects(args: argparse.Namespace) -> int:
     print(f"{len(table)} labelled images ranked from out-of-fold predictions in {took:.2f} s (most suspicious first):")
     shown = table.head(args.top)
     for row in shown.itertuples(index=False):
-        print(f"  {row.id}  quality {row.quality:.4f}  {row.reason}  [{row.run}]")
+        print(f"  {row.id}  disagreement {row.disagreement:.3f}  quality {row.quality:.3f}  {row.reason}  [{row.run}]")
     if args.out:
         print(f"wrote {args.out}")
     return EXIT_OK

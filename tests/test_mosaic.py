@@ -8,7 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saltlab.core.mosaic import assemble, compose, edge_agreement, load_mosaic, match_edges, section_table
+from saltlab.core.mosaic import (
+    assemble,
+    compose,
+    edge_agreement,
+    load_mosaic,
+    match_edges,
+    section_table,
+    summary,
+)
 
 T = 101
 
@@ -123,3 +131,15 @@ def test_edge_agreement_counts_salt_continuing_across_links():
     result = edge_agreement(mosaic, masks)
     assert result["linked_iou"] == pytest.approx(1.0) and result["salty_links"] == 1
     assert result["random_iou"] < 0.9
+
+
+def test_a_data_set_without_links_has_no_sections_and_a_summary(tmp_path, monkeypatch):
+    monkeypatch.setenv("SALTLAB_CACHE", str(tmp_path))
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 256, (6, T, T), dtype=np.uint8)  # unrelated tiles: nothing continues into anything
+    ds = FakeDataset(noise, n_train=4, fingerprint="noise")
+    for _ in range(2):  # built, then from the cache
+        mosaic, _ = load_mosaic(ds)
+        assert mosaic.n_placed == 0 and mosaic.sections().empty
+        numbers = summary(mosaic, ds)
+        assert numbers["links"] == 0 and numbers["train_links"] == 0 and numbers["largest"] == []

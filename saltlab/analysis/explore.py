@@ -45,6 +45,7 @@ class Explored:
     notes: list[str]
 
     _views: dict = field(default_factory=dict, repr=False, compare=False)
+    _embeddings: dict = field(default_factory=dict, repr=False, compare=False)
 
     def view(self, options: analysis.PostProcess = analysis.PostProcess()) -> ExplorerView:
         """Masks, summaries and the per-image table under these post-processing options, computed once
@@ -57,6 +58,16 @@ class Explored:
                 self._views.pop(next(iter(self._views)))
             self._views[options] = ExplorerView(preds, summaries, table)
         return self._views[options]
+
+    def embeddings(self, name: str, progress=None) -> np.ndarray:
+        """Unit-length embeddings of the images (self.ids order) by model `name`, cached beside its evaluation."""
+        from saltlab.analysis.similar import unit_rows
+        from saltlab.inference.embed import evaluation_embeddings
+
+        if name not in self._embeddings:
+            vectors = evaluation_embeddings(self.evaluations[name], self.ids, self.images, progress=progress)
+            self._embeddings[name] = unit_rows(vectors)
+        return self._embeddings[name]
 
 
 def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 from saltlab.core.errors import SaltLabError
 from saltlab.core.progress import Progress
 
-CONFIDENT = 0.9  # a pixel the model is this sure of (salt) or 1 - this sure of (no salt)
+CONFIDENT = 0.9  # the level where a class has no labelled pixel to take the model's mean from
 MIN_AREA = 0.02  # confident disagreement on less of the tile than this is not a reason
 
 
@@ -84,10 +84,10 @@ def cut_off_row(mask: np.ndarray) -> int | None:
     return None
 
 
-def _reason(p: np.ndarray, label: np.ndarray) -> str:
+def _reason(p: np.ndarray, label: np.ndarray, salt_level: float, none_level: float) -> str:
     area = label.size
-    salt_not_labelled = (p >= CONFIDENT) & ~label
-    none_but_labelled = (p <= 1 - CONFIDENT) & label
+    salt_not_labelled = (p >= salt_level) & ~label
+    none_but_labelled = (1 - p >= none_level) & label
     parts = []
     if salt_not_labelled.sum() / area >= MIN_AREA:
         where = "label empty" if not label.any() else "outside the labelled salt"
@@ -106,30 +106,42 @@ def _reason(p: np.ndarray, label: np.ndarray) -> str:
     return "; ".join(parts) or "no confident disagreement"
 
 
+def confident_levels(probs: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Confident learning's per-class thresholds: the mean predicted probability of salt over the pixels
+    labelled salt, and of no salt over the pixels labelled none. A Lovász-trained model's probabilities
+    rarely pass 0.8, so a fixed 0.9 would find nothing; these levels follow the model's own scale."""
+    salt = float(probs[truth].mean()) if truth.any() else CONFIDENT
+    none = float((1 - probs[~truth]).mean()) if (~truth).any() else CONFIDENT
+    return salt, none
+
+
 def rank_labels(oof: OutOfFold) -> pd.DataFrame:
-    """One row per image, most suspicious first: id, quality (Cleanlab, lower = more suspicious),
-    the confident disagreement areas, the reason in words and the run the probabilities come from."""
+    """One row per image, most suspicious first: id, the share of the tile where the model confidently
+    disagrees with the label (confident learning, the rank), Cleanlab's label quality score (lower =
+    more suspicious; the tie-break), the two disagreement areas, the reason in words, the source run.
+    Masks cut off by a straight line mid-tile rank first whatever the model says."""
     from cleanlab.segmentation.rank import get_label_quality_scores
 
     probs = np.clip(oof.probs, 1e-4, 1 - 1e-4)
-    pred_probs = np.stack([1 - probs, probs], axis=1)
-    quality, _ = get_label_quality_scores(oof.truth.astype(np.int64), pred_probs, verbose=False)
-    area = oof.truth[0].size
+    quality, _ = get_label_quality_scores(
+        oof.truth.astype(np.int64), np.stack([1 - probs, probs], axis=1), verbose=False
+    )
+    salt_level, none_level = confident_levels(oof.probs, oof.truth)
+    n = len(oof.ids)
+    salt_unlabelled = ((oof.probs >= salt_level) & ~oof.truth).reshape(n, -1).mean(1)
+    labelled_none = ((1 - oof.probs >= none_level) & oof.truth).reshape(n, -1).mean(1)
+    cut = np.array([cut_off_row(t) is not None for t in oof.truth])
     frame = pd.DataFrame(
         {
             "id": oof.ids,
+            "disagreement": np.round(np.where(cut, 1.0, salt_unlabelled + labelled_none), 4),
             "quality": np.round(quality, 5),
-            "confident salt, unlabelled": ((oof.probs >= CONFIDENT) & ~oof.truth).reshape(len(oof.ids), -1).sum(1)
-            / area,
-            "labelled salt, confidently none": ((oof.probs <= 1 - CONFIDENT) & oof.truth)
-            .reshape(len(oof.ids), -1)
-            .sum(1)
-            / area,
-            "label coverage": oof.truth.reshape(len(oof.ids), -1).mean(1),
-            "reason": [_reason(p, t) for p, t in zip(oof.probs, oof.truth)],
+            "confident salt, unlabelled": np.round(salt_unlabelled, 4),
+            "labelled salt, confidently none": np.round(labelled_none, 4),
+            "label coverage": np.round(oof.truth.reshape(n, -1).mean(1), 4),
+            "reason": [_reason(p, t, salt_level, none_level) for p, t in zip(oof.probs, oof.truth)],
             "run": oof.source,
         }
     )
-    cut = np.array([cut_off_row(t) is not None for t in oof.truth])
-    frame["quality"] = np.where(cut, np.minimum(frame["quality"], 0.0), frame["quality"])  # a cut mask ranks first
-    return frame.sort_values(["quality", "id"], ignore_index=True)
+    frame.attrs["levels"] = {"salt": salt_level, "none": none_level}
+    return frame.sort_values(["disagreement", "quality", "id"], ascending=[False, True, True], ignore_index=True)

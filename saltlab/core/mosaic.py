@@ -249,8 +249,8 @@ def edge_agreement(mosaic: Mosaic, masks: np.ndarray, seed: int = 0) -> dict:
     n_train = len(masks)
     links = mosaic.links
     both = (links["a"] < n_train) & (links["b"] < n_train)
-    a, b = links["a"][both].to_numpy(), links["b"][both].to_numpy()
-    linked, n_salty = mean_iou(*edges(a, b, links["direction"][both].to_numpy()))
+    a, b = links["a"][both].to_numpy(dtype=np.int64), links["b"][both].to_numpy(dtype=np.int64)
+    linked, n_salty = mean_iou(*edges(a, b, links["direction"][both].to_numpy(dtype=str)))
     rng = np.random.default_rng(seed)
     ra, rb = rng.integers(0, n_train, 5000), rng.integers(0, n_train, 5000)
     random_iou, _ = mean_iou(*edges(ra, rb, rng.choice(["down", "right"], 5000)))

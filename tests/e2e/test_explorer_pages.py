@@ -2,6 +2,7 @@
 filter changes the gallery, and the CSV export downloads."""
 
 import os
+import re
 import shutil
 
 import pytest
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 from saltlab.training.engine import train
 from tests.helpers import tiny_config
 
-from .conftest import start_app, stop_app
+from .conftest import ARTIFACTS, start_app, stop_app
 
 pytestmark = pytest.mark.e2e
 
@@ -67,3 +68,25 @@ def test_compare_renders_both_ways(browser, explorer_app):
     expect(page.get_by_text("Where B beats A")).to_be_visible()
     expect(page.get_by_text("Where A beats B")).to_be_visible()
     page.close()
+
+
+def test_more_like_this_and_the_map(browser, explorer_app):
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    try:
+        page.goto(f"{explorer_app}/explorer")
+        expect(page.get_by_text("Images per IoU bucket")).to_be_visible(timeout=120_000)
+        page.get_by_role("radio", name="Images", exact=True).click()
+        header = page.get_by_text(re.compile(r"^More like [0-9a-f]+")).first
+        expect(header).to_be_visible(timeout=120_000)
+        opened = header.inner_text().split()[2]
+        page.get_by_role("button", name="Open this image", exact=True).click()  # the most similar image
+        expect(page.get_by_text(f"More like {opened}")).not_to_be_visible(timeout=60_000)
+        now = page.get_by_text(re.compile(r"^More like [0-9a-f]+")).first.inner_text().split()[2]
+        assert now != opened
+        expect(page.get_by_text(f"{now} in its section").or_(page.get_by_text(f"{now} has no placed"))).to_be_visible()
+        page.get_by_role("radio", name="Map", exact=True).click()
+        expect(page.get_by_text("validation images by")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Choose a point to see the image")).to_be_visible()
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "test_more_like_this_and_the_map.png"), full_page=True)
+        page.close()
