@@ -113,6 +113,16 @@ if (section or SECTIONS[0]) == "Summary":
     right.plotly_chart(
         fig.update_layout(height=320, margin=dict(t=40, b=10), legend=dict(orientation="h")), width="stretch"
     )
+    if st.checkbox(
+        "Score the mosaic's neighbour rules (a constant image has no salt; a vertical mask continues into the tile "
+        "below) as post-processing",
+        key="explorer_rules",
+        help="Before and after on these validation images. The tile above is trusted for its label only where the "
+        "run trained on it; a held-out neighbour counts with the run's own prediction.",
+    ):
+        for s in summaries:
+            st.markdown(f"Neighbour rules on **{s.name}**")
+            st.dataframe(ex.rules(s.name, options), hide_index=True, width="stretch")
     st.markdown("**Per image** (sort by a column header; the filters below apply)")
     st.dataframe(table, width="stretch", hide_index=True)
     st.download_button(

@@ -376,7 +376,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         data=args.data,
         progress=_progress_printer(),
     )
-    print(report(ex, PostProcess(args.threshold, args.min_size, not args.no_judge)))
+    options = PostProcess(args.threshold, args.min_size, not args.no_judge)
+    print(report(ex, options))
+    if args.rules:
+        for name in ex.names:
+            print(f"\nneighbour rules (mosaic) on {name}, scored on its {len(ex.ids)} validation images:")
+            print(ex.rules(name, options).to_string(index=False))
     return EXIT_OK
 
 
@@ -616,6 +621,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-judge", action="store_true", help="do not gate masks with the judge (judge models)")
     p.add_argument("--data", help="a labelled data set to compare on instead")
+    p.add_argument(
+        "--rules",
+        action="store_true",
+        help="also score the mosaic's neighbour rules (constant image: no salt; a vertical mask continues below)",
+    )
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("predict", help="predict the test images with one run or an ensemble; write a submission CSV")

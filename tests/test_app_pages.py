@@ -160,7 +160,10 @@ def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, 
     assert any(f"Predicting every mask empty scores {expected:.4f}" in c.value for c in at.caption)
     score = float(at.metric[0].value)
     assert (score <= expected) == any("worse than predicting nothing" in e.value for e in at.error)
-    for section in ("Images", "Error anatomy"):
+    at.checkbox(key="explorer_rules").check().run()  # the mosaic's neighbour rules, before and after
+    assert not at.exception
+    assert any("Neighbour rules on" in m.value for m in at.markdown)
+    for section in ("Images", "Map", "Error anatomy"):
         at.session_state["explorer_section"] = section
         at.run()
         assert not at.exception
@@ -262,3 +265,32 @@ def test_archive_and_delete_a_run_from_the_train_page(demo_root, trained_run, mo
     at.button(key="train_delete").click().run()
     at.button(key="train_confirm_yes").click().run()
     assert not (runs / "broken").exists() and (runs / "keep").is_dir()
+
+
+def test_suspects_page_ranks_marks_and_the_train_page_offers_to_leave_them_out(
+    demo_root, trained_run, monkeypatch, tmp_path
+):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    monkeypatch.setenv("SALTLAB_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/suspects.py").run()
+    assert not at.exception
+    n_val = len(trained_run.read_split()["val_ids"])
+    assert any(f"**{n_val}** labelled images ranked" in m.value for m in at.markdown)
+    first = at.selectbox(key="suspects_pick").value
+    at.button(key="suspects_mark").click().run()
+    assert not at.exception
+    from saltlab.core.suspect_marks import marked
+
+    assert list(marked(demo_root)) == [first]
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any(c.label.startswith("Leave out the 1 images marked") for c in at.checkbox)
+    at.switch_page("pages/mosaic.py").run()  # the demo set's images are drawn one by one: nothing links
+    assert not at.exception
+    assert any("No two tiles of this data set share an edge" in i.value for i in at.info)

@@ -43,6 +43,7 @@ class Explored:
     judges: dict[str, np.ndarray | None]
     evaluations: dict[str, Evaluation]
     notes: list[str]
+    dataset: object = None  # the Dataset the images come from (for the mosaic's neighbour rules)
 
     _views: dict = field(default_factory=dict, repr=False, compare=False)
     _embeddings: dict = field(default_factory=dict, repr=False, compare=False)
@@ -58,6 +59,16 @@ class Explored:
                 self._views.pop(next(iter(self._views)))
             self._views[options] = ExplorerView(preds, summaries, table)
         return self._views[options]
+
+    def rules(self, name: str, options: analysis.PostProcess = analysis.PostProcess()) -> pd.DataFrame:
+        """The mosaic's neighbour rules on model `name`'s masks: images changed, score before and after
+        (saltlab.analysis.neighbour_rules; the run's held-out labels never used)."""
+        from saltlab.analysis.neighbour_rules import rule_table
+        from saltlab.core.mosaic import load_mosaic
+
+        mosaic, _ = load_mosaic(self.dataset)
+        masks = self.view(options).preds[name]
+        return rule_table(self.ids, masks, self.truth, self.images, self.dataset, mosaic, set(self.ids))
 
     def embeddings(self, name: str, progress=None) -> np.ndarray:
         """Unit-length embeddings of the images (self.ids order) by model `name`, cached beside its evaluation."""
@@ -125,6 +136,7 @@ def explore(
         judges,
         evaluations,
         notes,
+        ds,
     )
 
 
