@@ -385,6 +385,29 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_similar(args: argparse.Namespace) -> int:
+    from saltlab.analysis.explore import explore
+    from saltlab.analysis.similar import nearest
+
+    ex = explore([str(args.run)], checkpoint=args.checkpoint, progress=_progress_printer())
+    if args.id not in ex.ids:
+        print(f"error: {args.id}: not a validation image of {args.run} ({len(ex.ids)} of them)", file=sys.stderr)
+        return EXIT_USAGE
+    name = ex.names[0]
+    unit = ex.embeddings(name, progress=_progress_printer())
+    table = ex.view().table
+    found, similarity = nearest(unit, ex.ids.index(args.id), args.k)
+    scores = table[f"score {name}"].to_numpy()
+    at = ex.ids.index(args.id)
+    print(
+        f"{args.id}: score {scores[at]:.2f}, coverage {table['coverage'].iloc[at]:.3f}; "
+        f"most alike by {name}'s features:"
+    )
+    for j, sim in zip(found, similarity):
+        print(f"  {ex.ids[j]}  similarity {sim:.3f}  score {scores[j]:.2f}  coverage {table['coverage'].iloc[j]:.3f}")
+    return EXIT_OK
+
+
 def _status_writer(path: Path | None):
     """Progress of a background predict job into its status.json (see saltlab.jobs.predict_jobs)."""
     if path is None:
@@ -543,6 +566,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="write id,split,section,row,col of every placed tile as CSV")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.set_defaults(func=cmd_mosaic)
+
+    p = sub.add_parser("similar", help="the validation images most like one image, by a run's encoder features")
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("--id", required=True, help="one of the run's validation images")
+    p.add_argument("--k", type=int, default=8, help="how many (default 8)")
+    p.add_argument("--checkpoint", default="best", help="best (default), swa, last or a file name in the run")
+    p.set_defaults(func=cmd_similar)
 
     p = sub.add_parser(
         "suspects", help="rank labelled images by how confidently out-of-fold predictions disagree with their label"

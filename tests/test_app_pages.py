@@ -128,6 +128,17 @@ def test_dataset_page_on_real_data(real_root, monkeypatch, tmp_path):
     at.session_state["dataset_section"] = "Anomalies"
     at.run()
     assert [t.label for t in at.tabs][2] == "vertical mask (102)"
+    at.switch_page("pages/mosaic.py").run()  # the real sections: the numbers the CLI prints
+    assert not at.exception
+    from saltlab.core.dataset import load_dataset
+    from saltlab.core.mosaic import load_mosaic
+
+    mosaic, _ = load_mosaic(load_dataset(real_root))
+    assert metrics(at)["Tiles placed"] == f"{mosaic.n_placed} of 5499" and mosaic.n_placed > 500
+    largest = mosaic.sections().iloc[0]
+    assert metrics(at)["Largest section"] == f"{largest.tiles} tiles ({largest.rows}x{largest.cols})"
+    at.segmented_control(key="mosaic_layer").set_value("truth").run()
+    assert not at.exception
 
 
 def test_explorer_and_compare_without_runs_explain_what_to_do(app):

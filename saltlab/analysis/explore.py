@@ -71,13 +71,14 @@ class Explored:
         return rule_table(self.ids, masks, self.truth, self.images, self.dataset, mosaic, set(self.ids))
 
     def embeddings(self, name: str, progress=None) -> np.ndarray:
-        """Unit-length embeddings of the images (self.ids order) by model `name`, cached beside its evaluation."""
-        from saltlab.analysis.similar import unit_rows
+        """Centred, unit-length embeddings of the images (self.ids order) by model `name` (the vectors are
+        cached beside its evaluation)."""
+        from saltlab.analysis.similar import centred_unit_rows
         from saltlab.inference.embed import evaluation_embeddings
 
         if name not in self._embeddings:
             vectors = evaluation_embeddings(self.evaluations[name], self.ids, self.images, progress=progress)
-            self._embeddings[name] = unit_rows(vectors)
+            self._embeddings[name] = centred_unit_rows(vectors)
         return self._embeddings[name]
 
 

@@ -12,6 +12,13 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def centred_unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows minus their mean, scaled to length 1. Pooled ReLU features share a large common direction
+    (every cosine near 1 on the raw rows); without it the similarities spread over [-1, 1]."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    return unit_rows(vectors - vectors.mean(axis=0, keepdims=True))
+
+
 def nearest(unit: np.ndarray, index: int, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """(positions, cosine similarities) of the k rows most like row `index`, itself left out, most alike first."""
     similarity = unit @ unit[index]
