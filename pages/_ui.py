@@ -174,8 +174,20 @@ def neighbourhood(ds: Dataset, id_: str, scale: int = 2):
     return np.repeat(np.repeat(picture, scale, 0), scale, 1)
 
 
-def image_panel(id_: str, image, mask, row) -> None:
-    """One image large: the image, its mask overlay and mask, with its numbers."""
+def readable(value) -> str:
+    """A value rounded to what it means: integers as integers (a depth of 841, not 841.0000), other
+    numbers to 4 decimals, booleans as yes / no."""
+    import numpy as np
+
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (float, np.floating)):
+        return "-" if np.isnan(value) else (f"{value:.0f}" if float(value).is_integer() else f"{value:.4f}")
+    return str(value)
+
+
+def image_panel(id_: str, image, mask, row, mode: str = "fill") -> None:
+    """One image large: the image, its mask overlay (fill or contour, as chosen) and mask, with its numbers."""
     import numpy as np
 
     from saltlab.analysis.render import SALT_COLOUR, gray_to_rgb, mask_overlay, mosaic
@@ -185,14 +197,12 @@ def image_panel(id_: str, image, mask, row) -> None:
     tiles = [gray_to_rgb(image)]
     if mask is not None:
         mask_rgb = np.where(mask[..., None], np.array(SALT_COLOUR, np.uint8), np.array([40, 40, 40], np.uint8))
-        tiles += [mask_overlay(image, mask, "fill"), mask_rgb]
+        tiles += [mask_overlay(image, mask, "fill" if mode == "none" else mode), mask_rgb]
     left.image(
         mosaic(tiles, 3, scale=BIG), caption="image, overlay, mask" if mask is not None else "test image (no mask)"
     )
     numbers = {k: row[k] for k in row.index if not (isinstance(row[k], float) and np.isnan(row[k]))}
-    right.dataframe(
-        {"value": {k: (f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in numbers.items()}}, width="stretch"
-    )
+    right.dataframe({"value": {k: readable(v) for k, v in numbers.items()}}, width="stretch")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -263,4 +273,18 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
         return None
     for note in ex.notes:
         st.warning(note)
+    best = ex.evaluations[ex.names[0]].scores.get("sweep_threshold")
+    if best is not None:
+        st.button(
+            f"Use the best threshold of {ex.names[0]}'s sweep: {best:.2f} (tuned on these same images)",
+            key=f"{key}_best_threshold",
+            on_click=_set_value,
+            args=(f"{key}_threshold", float(best)),
+            disabled=abs(best - threshold) < 1e-9,
+        )
     return ex, PostProcess(threshold, int(min_size))
+
+
+def _set_value(key: str, value) -> None:
+    """A button's callback: set a widget's value before the widgets are drawn again."""
+    st.session_state[key] = value

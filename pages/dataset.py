@@ -110,11 +110,20 @@ def anomalies_section() -> None:
                 continue
             shown = rows.head(24)
             tiles = [mask_overlay(*image_of(i), mode="fill") for i in shown["id"]]
+            salt_note = "" if name in ("empty mask", "constant image") else " (salt in yellow)"
             st.image(
-                mosaic(tiles, 8, [str(k + 1) for k in range(len(tiles))]),
-                caption=f"first {len(shown)} of {len(rows)} {name}s (salt in yellow)",
+                mosaic(tiles, 8, [f"#{k + 1}" for k in range(len(tiles))]),
+                caption=f"the first {len(shown)} of {len(rows)} {name}s{salt_note}",
             )
-            st.caption("ids: " + ", ".join(f"{k + 1}: {i}" for k, i in enumerate(shown["id"])))
+            ids = rows[["id"] + [c for c in ("coverage", "depth", "image_mean", "image_std") if c in rows.columns]]
+            st.dataframe(ids.round(4), hide_index=True, width="stretch", height=220)
+            st.download_button(
+                f"Download all {len(rows)} {name} ids (CSV)",
+                ids.to_csv(index=False).encode(),
+                f"{name.replace(' ', '_')}s.csv",
+                "text/csv",
+                key=f"anomaly_csv_{name}",
+            )
 
 
 def browser_section() -> None:
@@ -168,7 +177,7 @@ def browser_section() -> None:
         )
         if choice:
             image, mask = image_of(choice)
-            image_panel(choice, image, mask, table.set_index("id").loc[choice])
+            image_panel(choice, image, mask, table.set_index("id").loc[choice], mode=overlay)
 
 
 {

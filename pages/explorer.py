@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import active_dataset, ensure_entry, neighbourhood, run_picker
+from pages._ui import active_dataset, ensure_entry, neighbourhood, readable, run_picker
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
@@ -21,6 +21,21 @@ view = ex.view(options)  # computed once per (runs, options); a click that chang
 preds, summaries, table = view.preds, view.summaries, view.table
 
 SECTIONS = ["Summary", "Images", "Map", "Error anatomy"]
+
+
+def thumb_label(rank: int, score: float) -> str:
+    """A thumbnail's corner label: "#1 · 0.00" (not "1 0.0", which reads as 10.0)."""
+    return f"#{rank} · {score:.2f}"
+
+
+def jump_to() -> None:
+    """The "Jump to an id" box's callback: open that image if the runs validated it, else say so."""
+    wanted = st.session_state.get("explorer_jump", "").strip()
+    if wanted in ex.ids:
+        open_image(wanted)
+        st.session_state["explorer_jump_error"] = None
+    elif wanted:
+        st.session_state["explorer_jump_error"] = f"{wanted}: not one of these {len(ex.ids)} validation images"
 
 
 def open_image(id_: str) -> None:
@@ -167,27 +182,24 @@ elif section == "Images":
         buckets=buckets or None,
     )
     rows = filter_table(table, chosen)  # the image browser's filter (saltlab.analysis.browse)
+    shown = rows.head(16 if side_by_side else 48)
     st.caption(
-        f"{len(rows)} images match; first 48 shown. "
+        f"{len(rows)} images match; the first {len(shown)} shown (labels: #rank · score). "
         + " · ".join(f"<span style='color:rgb{c}'>■</span> {k}" for k, c in OUTCOME_COLOURS.items()),
         unsafe_allow_html=True,
     )
-    shown = rows.head(48)
     pos = {id_: k for k, id_ in enumerate(ex.ids)}
     if len(shown) and side_by_side:
-        shown = shown.head(16)
-        tiles, labels = [], []
-        for row_number, id_ in enumerate(shown["id"], 1):
-            k = pos[id_]
-            for model in ex.names:
-                tiles.append(outcome_overlay(ex.images[k], preds[model][k], ex.truth[k]))
-                labels.append(f"{row_number} {table[f'score {model}'].iloc[k]:.1f}")
-        st.image(mosaic(tiles, len(ex.names), labels, scale=2), caption="columns: " + " | ".join(ex.names))
+        for column, model in zip(st.columns(len(ex.names)), ex.names):
+            tiles = [outcome_overlay(ex.images[pos[i]], preds[model][pos[i]], ex.truth[pos[i]]) for i in shown["id"]]
+            labels = [thumb_label(n, table[f"score {model}"].iloc[pos[i]]) for n, i in enumerate(shown["id"], 1)]
+            column.markdown(f"**{model}**")
+            column.image(mosaic(tiles, 4, labels, scale=1), width="stretch")
     if len(shown):
         idx = [pos[i] for i in shown["id"]]
         if not side_by_side:
             tiles = [outcome_overlay(ex.images[k], preds[name][k], ex.truth[k]) for k in idx]
-            labels = [f"{k + 1} {s:.1f}" for k, s in enumerate(shown[score_col])]
+            labels = [thumb_label(n, s) for n, s in enumerate(shown[score_col], 1)]
             st.image(mosaic(tiles, 12, labels), width="stretch")
         csv = rows.to_csv(index=False).encode()
         st.download_button("Download these rows (CSV)", csv, "filtered.csv", "text/csv", key="explorer_rows_csv")
@@ -196,7 +208,35 @@ elif section == "Images":
         if focus in pos:
             options = [focus] + [i for i in options if i != focus]
             st.session_state["explorer_open"] = focus
-        choice = st.selectbox("Open one image", options, key="explorer_open")
+        if st.session_state.get("explorer_open") not in options and st.session_state.get("explorer_open") in pos:
+            options = [st.session_state["explorer_open"]] + options  # reached by next / previous / jump
+        order_ids = rows["id"].tolist()
+        rank = {id_: n for n, id_ in enumerate(order_ids, 1)}
+        c1, c2, c3, c4 = st.columns([4, 1, 1, 2])
+        choice = c1.selectbox(
+            "Open one image",
+            options,
+            key="explorer_open",
+            format_func=lambda i: f"#{rank[i]} · {i}" if i in rank else i,
+        )
+        here = order_ids.index(choice) if choice in rank else 0
+        c2.button(
+            "Previous",
+            key="explorer_prev",
+            on_click=open_image,
+            args=(order_ids[max(here - 1, 0)],),
+            disabled=here == 0,
+        )
+        c3.button(
+            "Next",
+            key="explorer_next",
+            on_click=open_image,
+            args=(order_ids[min(here + 1, len(order_ids) - 1)],),
+            disabled=here >= len(order_ids) - 1,
+        )
+        c4.text_input("Jump to an id", key="explorer_jump", on_change=jump_to, placeholder="e.g. " + ex.ids[0])
+        if st.session_state.get("explorer_jump_error"):
+            st.warning(st.session_state["explorer_jump_error"])
         k = pos[choice]
         heat = (np.stack([ex.probs[name][k]] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
         big = mosaic(
@@ -212,7 +252,7 @@ elif section == "Images":
         )
         st.image(big, caption="image · truth · prediction · probability · outcome")
         row = table.iloc[k]
-        st.dataframe(pd.DataFrame({"value": row.astype(str)}), width="stretch")
+        st.dataframe(pd.DataFrame({"value": [readable(v) for v in row]}, index=row.index), width="stretch")
         loaded = active_dataset()
         around = neighbourhood(loaded[0], choice) if loaded else None
         if around is not None:

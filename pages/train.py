@@ -244,7 +244,8 @@ def curves(run: RunFolder) -> go.Figure:
         margin=dict(t=30, b=10),
         xaxis_title="epoch",
         yaxis_title="loss",
-        yaxis2=dict(title="score", overlaying="y", side="right", range=[0, 1]),
+        yaxis2=dict(title="score", overlaying="y", side="right", range=[0, 1], tick0=0, dtick=0.1),
+        xaxis=dict(rangemode="tozero"),
         legend=dict(orientation="h"),
     )
     return fig
@@ -280,7 +281,8 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
     state = status.get("state")
     total = status.get("total_steps") or 0
     step = status.get("step") or 0
-    label = f"{state}: epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}, step {step}/{total}"
+    epoch = int(status.get("epoch") or 0) + (1 if state == "running" else 0)  # the status counts finished epochs
+    label = f"{state}: epoch {epoch} of {status.get('epochs', '?')}, step {step} of {total}"
     if state == "running" and status.get("eta_s") is not None:
         label += f", about {status['eta_s'] / 60:.1f} min left"
     if state == "queued":
@@ -334,8 +336,15 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
             st.session_state.pop("train_confirm")
             st.rerun()
     if status.get("best_score") is not None:
+        scored = len((split or {}).get("monitor_ids", [])) or None
         st.caption(
             f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}"
+            + (
+                f" (on {scored} of the {len(split.get('val_ids', []))} held-out images: the Explorer scores all "
+                "of them, so its number can differ)"
+                if scored and split and scored < len(split.get("val_ids", []))
+                else (f" (on its {scored} held-out images)" if scored else "")
+            )
             + (
                 f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}"
                 if status.get("swa_score") is not None
@@ -352,12 +361,60 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
                 f"This run is worse than predicting nothing: its best score {status['best_score']:.4f} is not above "
                 f"the all-empty score {status['empty_score']:.4f} of its validation images."
             )
-    st.plotly_chart(curves(run), width="stretch")
+    if any(m.get("kind") in ("step", "epoch") for m in run.read_metrics() if isinstance(m, dict)):
+        st.plotly_chart(curves(run), width="stretch")
+    else:
+        st.caption("The loss and score curves start with the first training steps.")
     try:
         lines = run.log_path.read_text().splitlines()[-12:]
     except OSError:
         lines = []
-    st.code("\n".join(lines) or "(no log yet)", language=None)
+    st.code("\n".join(lines) or "(no log yet)", language=None, wrap_lines=True)
 
 
 live()
+
+
+def run_details() -> None:
+    """Notes on the selected run, and its config beside another run's with the differences."""
+    from saltlab.runs.registry import config_diff
+
+    names = [r.path.name for r in list_runs()]
+    name = st.session_state.get("train_selected")
+    if name not in names:
+        return
+    run = RunFolder(checkpoints_root() / name)
+    with st.expander(f"Notes and config of {name}"):
+        notes = st.text_area("Notes", value=run.read_notes(), key=f"train_notes_{name}", height=90)
+        if st.button("Save notes", key="train_notes_save"):
+            try:
+                run.write_notes(notes)
+                st.toast(f"notes of {name} saved")
+            except OSError as exc:
+                st.error(f"Cannot save the notes of {name}: {exc}")
+        others = [n for n in names if n != name]
+        other = st.selectbox("Compare its config with", ["(none)", *others], key="train_diff_with")
+        try:
+            config = run.read_config()
+        except (OSError, ValueError) as exc:
+            st.error(f"{name}: config unreadable ({exc})")
+            return
+        if other == "(none)":
+            st.json(config, expanded=False)
+            return
+        try:
+            rows = config_diff(config, RunFolder(checkpoints_root() / other).read_config())
+        except (OSError, ValueError) as exc:
+            st.error(f"{other}: config unreadable ({exc})")
+            return
+        st.caption(
+            ("1 setting differs" if len(rows) == 1 else f"{len(rows)} settings differ")
+            + ("" if rows else ": the same recipe")
+        )
+        if rows:
+            st.dataframe(
+                pd.DataFrame(rows, columns=["setting", name, other]).astype(str), hide_index=True, width="stretch"
+            )
+
+
+run_details()

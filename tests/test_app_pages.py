@@ -183,11 +183,19 @@ def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, 
             at.session_state["explorer_side"] = True
             at.run()
             assert not at.exception
-            captions = [e.proto.imgs[0].caption for e in at.main if type(e).__name__ == "Image"]
-            assert "columns: a | b" in captions
+            headers = [m.value for m in at.markdown]
+            assert "**a**" in headers and "**b**" in headers  # one column per model, headed by its name
+            assert any("the first 16 shown" in c.value for c in at.caption)
     at.switch_page("pages/compare.py").run()
     assert not at.exception
     assert any(s.value.startswith("Where B beats A") for s in at.subheader)
+    first_a = at.metric[0].label
+    at.toggle(key="compare_swap").set_value(True).run()  # A and B chosen, not fixed by the selection order
+    assert not at.exception
+    assert at.metric[1].label == "B: " + first_a[len("A: ") :]
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the per-image table (CSV)" in labels and "Download the transitions (CSV)" in labels
+    assert any("images score differently under A and B" in c.value for c in at.caption)
     # Other checkpoints of a run (swa.pt, snapshots) are models too.
     shutil.copy(runs / "a" / "last.pt", runs / "a" / "swa.pt")
     at.switch_page("pages/explorer.py").run()
@@ -305,3 +313,82 @@ def test_suspects_page_ranks_marks_and_the_train_page_offers_to_leave_them_out(
     at.switch_page("pages/mosaic.py").run()  # the demo set's images are drawn one by one: nothing links
     assert not at.exception
     assert any("No two tiles of this data set share an edge" in i.value for i in at.info)
+
+
+def test_explorer_next_previous_jump_best_threshold_and_readable_numbers(demo_root, trained_run, monkeypatch, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/explorer.py").run()
+    at.session_state["explorer_section"] = "Images"
+    at.session_state["explorer_order"] = "id"
+    at.run()
+    assert not at.exception
+    val = sorted(trained_run.read_split()["val_ids"])
+    assert at.selectbox(key="explorer_open").value == val[0]
+    assert at.button(key="explorer_prev").disabled
+    at.button(key="explorer_next").click().run()
+    assert at.selectbox(key="explorer_open").value == val[1]
+    at.button(key="explorer_prev").click().run()
+    assert at.selectbox(key="explorer_open").value == val[0]
+    at.text_input(key="explorer_jump").set_value(val[-1]).run()
+    assert at.selectbox(key="explorer_open").value == val[-1]
+    assert at.button(key="explorer_next").disabled
+    at.text_input(key="explorer_jump").set_value("ghost").run()
+    assert any("ghost: not one of these" in w.value for w in at.warning)
+    # the single-image table: numbers rounded to what they mean
+    values = [v for df in at.dataframe for v in df.value.get("value", [])]
+    assert values and not any(len(v.split(".")[-1]) > 4 for v in values if v.replace(".", "").isdigit())
+    # the sweep's best threshold, one click away (labelled as tuned on these images)
+    best = at.button(key="explorer_best_threshold")
+    assert "tuned on these same images" in best.label
+    best.click().run()
+    assert not at.exception
+    from saltlab.inference.evaluate import evaluate_run
+
+    sweep_best = evaluate_run(runs / "a").scores["sweep_threshold"]
+    assert at.slider(key="explorer_threshold").value == pytest.approx(sweep_best)
+
+
+def test_dataset_page_lists_every_anomaly_id_and_prints_depths_as_integers(app, demo_ds):
+    app.session_state["dataset_section"] = "Anomalies"
+    app.run()
+    assert not app.exception
+    labels = [b.label for b in app.get("download_button")]
+    n_vertical = sum(1 for m in demo_ds.train_masks if m.any() and (m == m[0]).all())
+    assert f"Download all {n_vertical} vertical mask ids (CSV)" in labels
+    assert not any("salt in yellow" in c.value for c in app.caption if "empty mask" in c.value)
+    app.session_state["dataset_section"] = "Image browser"
+    app.run()
+    values = dict(zip(app.dataframe[-1].value.index, app.dataframe[-1].value["value"]))
+    assert values["depth"].isdigit()  # 841, not 841.0000
+
+
+def test_train_page_notes_and_config_differences(demo_root, trained_run, monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    runs = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(trained_run.path, runs / name, ignore=shutil.ignore_patterns("eval"))
+    config = json.loads((runs / "b" / "config.json").read_text())
+    config["stages"][0]["loss"] = "bce_dice"
+    (runs / "b" / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/train.py").run()
+    at.session_state["train_selected"] = "a"
+    at.run()
+    assert not at.exception
+    at.text_area(key="train_notes_a").set_value("the BCE baseline").run()
+    at.button(key="train_notes_save").click().run()
+    assert (runs / "a" / "notes.txt").read_text() == "the BCE baseline"
+    at.selectbox(key="train_diff_with").set_value("b").run()
+    assert not at.exception
+    assert any(c.value == "1 setting differs" for c in at.caption)
+    assert any("on " in c.value and "held-out images" in c.value for c in at.caption if "best validation" in c.value)

@@ -155,3 +155,31 @@ def test_delete_and_archive_from_the_cli(tmp_path):
     live = _run(tmp_path, "live", {"state": "running", "pid": os.getpid(), "pid_start": process_start(os.getpid())})
     refused = cli("--delete", "live")
     assert refused.returncode == 2 and "is running: cancel it before" in refused.stderr and live.path.is_dir()
+
+
+def test_a_row_says_notes_created_images_and_on_how_many_images_it_scored(trained_run, tmp_path):
+    import shutil
+
+    from saltlab.runs.registry import run_row
+
+    copy = RunFolder(tmp_path / "copy")
+    shutil.copytree(trained_run.path, copy.path, ignore=shutil.ignore_patterns("eval"))
+    copy.write_notes("BCE only, lr 1e-3\nsecond line")
+    row = run_row(copy)
+    split = trained_run.read_split()
+    assert row["notes"] == "BCE only, lr 1e-3"
+    assert row["train images"] == len(split["train_ids"]) and row["scored on"] == len(split["monitor_ids"])
+    assert row["created"] and row["created"][:2] == "20"
+
+
+def test_config_diff_names_each_setting_that_differs():
+    from saltlab.runs.registry import config_diff
+
+    a = {"lr": 1e-3, "model": {"encoder": "resnet34"}, "stages": [{"loss": "bce", "epochs": 5}]}
+    b = {"lr": 1e-3, "model": {"encoder": "resnet18"}, "stages": [{"loss": "bce_dice", "epochs": 5}], "seed": 2}
+    assert config_diff(a, b) == [
+        ("model.encoder", "resnet34", "resnet18"),
+        ("seed", None, 2),
+        ("stages.0.loss", "bce", "bce_dice"),
+    ]
+    assert config_diff(a, a) == []

@@ -7,6 +7,7 @@ be read still gets a row, saying so, instead of breaking the list.
 from __future__ import annotations
 
 import os
+import time
 
 from saltlab.runs.run_folder import RunFolder, list_runs
 
@@ -32,6 +33,9 @@ def run_row(run: RunFolder) -> dict:
     best, empty = status.get("best_score"), status.get("empty_score")
     if not isinstance(best, (int, float)) or best != best or best == float("-inf"):
         best = None
+    split = run.read_split() or {}
+    scored_on = len(split.get("monitor_ids", [])) or None
+    created = run.created()
     started, ended = status.get("started"), status.get("finished") or status.get("updated")
     used = status.get("wall_s")
     if used is None and started and ended:
@@ -39,11 +43,15 @@ def run_row(run: RunFolder) -> dict:
     return {
         "run": run.path.name,
         "state": status.get("state", "?"),
+        "notes": run.read_notes().strip().splitlines()[0][:80] if run.read_notes().strip() else "",
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else None,
         "recipe": config.get("name"),
         "model": model_text,
         "losses": losses,
         "fold": config.get("fold"),
         "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', planned)}",
+        "train images": len(split.get("train_ids", [])) or None,
+        "scored on": scored_on,  # the validation images behind "best score" (max_val_images of the fold)
         "best score": best,
         "all-empty score": empty,
         "below all-empty": None if best is None or empty is None else bool(best <= empty),
@@ -80,3 +88,24 @@ def format_row(row: dict) -> str:
 
 
 HEADER = f"{'run':<44} {'state':<10} {'epoch':>7} {'best':>7} {'all-empty':>9}  recipe"
+
+
+def _flatten(values, prefix: str = "") -> dict:
+    if isinstance(values, dict):
+        out = {}
+        for key, value in values.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    if isinstance(values, list) and values and all(isinstance(v, dict) for v in values):
+        out = {}
+        for i, value in enumerate(values):
+            out.update(_flatten(value, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: values}
+
+
+def config_diff(a: dict, b: dict) -> list[tuple[str, object, object]]:
+    """(setting, value in a, value in b) for every setting the two configs set differently (stages
+    compared one by one: `stages.1.loss`); a setting one of them lacks shows as None there."""
+    fa, fb = _flatten(a), _flatten(b)
+    return [(key, fa.get(key), fb.get(key)) for key in sorted(set(fa) | set(fb)) if fa.get(key) != fb.get(key)]

@@ -104,6 +104,7 @@ class RunFolder:
     best_path = property(lambda self: self.path / "best.pt")
     last_path = property(lambda self: self.path / "last.pt")
     split_path = property(lambda self: self.path / "split.json")
+    notes_path = property(lambda self: self.path / "notes.txt")
     lock_path = property(lambda self: self.path / ".lock")
 
     def exists(self) -> bool:
@@ -234,6 +235,16 @@ class RunFolder:
     def write_config(self, config: TrainConfig) -> None:
         """config.json, written atomically (a crash leaves the old one or the new one, never half of one)."""
         write_text_atomic(self.config_path, config.to_json())
+
+    def read_notes(self) -> str:
+        """The user's notes on this run ("" when none)."""
+        try:
+            return self.notes_path.read_text()
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def write_notes(self, text: str) -> None:
+        write_text_atomic(self.notes_path, text)
 
     def write_split(self, split: dict) -> None:
         """The ids the run trains and validates on, with the data set they came from (see engine._split)."""

@@ -31,7 +31,7 @@ def explorer_app(demo_root, trained_run, tmp_path_factory):
 
 
 def matching(page) -> int:
-    text = page.get_by_text("images match; first").inner_text()
+    text = page.get_by_text("images match; the first").inner_text()
     return int(text.split(" images match")[0])
 
 
@@ -49,7 +49,7 @@ def test_explorer_summary_gallery_filter_and_csv(browser, explorer_app, trained_
     lines = path.read_text().splitlines()
     assert lines[0].startswith("id,coverage,coverage_class") and len(lines) == n + 1
     page.get_by_role("radio", name="Images", exact=True).click()
-    expect(page.get_by_text("images match; first")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("images match; the first")).to_be_visible(timeout=60_000)
     assert matching(page) == n
     box = page.get_by_role("combobox", name="IoU buckets")
     box.click()

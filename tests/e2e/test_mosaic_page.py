@@ -67,5 +67,5 @@ def drive(page, url, mosaic, target, neighbour) -> None:
     pick(page, "Open a tile", target)
     expect(page.get_by_text("Neighbours: ")).to_contain_text(mosaic.ids[neighbour], timeout=30_000)
     page.get_by_role("button", name=f"Open {target} in the Explorer").click()
-    expect(page.get_by_text("images match; first")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("images match; the first")).to_be_visible(timeout=120_000)
     expect(page.get_by_text(f"{target} in its section")).to_be_visible(timeout=60_000)

@@ -25,7 +25,7 @@ def test_start_a_run_and_watch_it_finish(page, app_url):
     page.get_by_role("button", name="Start").click()
     expect(page.get_by_text("submitted")).to_be_visible(timeout=30_000)
     # The progress line is refreshed by the page itself (st.fragment), no reload.
-    expect(page.get_by_text("done: epoch 1/1")).to_be_visible(timeout=240_000)
+    expect(page.get_by_text("done: epoch 1 of 1")).to_be_visible(timeout=240_000)
     expect(page.get_by_text("best validation score")).to_be_visible()
     page.get_by_text("best validation score").scroll_into_view_if_needed()
 
