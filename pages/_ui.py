@@ -244,7 +244,7 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
 
     runs = [r for r in list_runs() if r.best_path.is_file()]
     if not runs:
-        st.info("No trained run yet: train one on the Train page (the `smoke` preset takes under a minute).")
+        no_runs_yet()
         return None
     models = inference_checkpoints(runs)
     names = list(models)
@@ -283,6 +283,15 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
             disabled=abs(best - threshold) < 1e-9,
         )
     return ex, PostProcess(threshold, int(min_size))
+
+
+def no_runs_yet(what: str = "") -> None:
+    """What an empty page says: where runs come from, with a link there (one recommendation everywhere)."""
+    st.info(
+        "No trained run yet" + (f" {what}" if what else "") + ". For a first model worth exploring, start the "
+        "`tiny` preset on the Train page (5 minutes on a CPU); `cpu_hour` is the one-hour recipe."
+    )
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
 
 
 def _set_value(key: str, value) -> None:

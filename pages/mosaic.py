@@ -4,7 +4,15 @@ its outcome colours in place; a chosen tile opens in the Explorer."""
 import numpy as np
 import streamlit as st
 
-from pages._ui import _explored, active_dataset, ensure_entry, image_panel, inference_checkpoints, section_mosaic
+from pages._ui import (
+    _explored,
+    active_dataset,
+    ensure_entry,
+    image_panel,
+    inference_checkpoints,
+    no_runs_yet,
+    section_mosaic,
+)
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mask_overlay, outcome_overlay, section_picture
 from saltlab.analysis.summaries import PostProcess
 
@@ -74,7 +82,7 @@ if layer in ("prediction", "outcome"):
 
     models = inference_checkpoints([r for r in list_runs() if r.best_path.is_file()])
     if not models:
-        st.info("No trained run yet: train one on the Train page to see its predictions here.")
+        no_runs_yet("to show predictions here")
     else:
         model = st.selectbox("Run", list(models), key="mosaic_run", help="predictions on the run's validation images")
         path = models[model]

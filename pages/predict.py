@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints
+from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints, no_runs_yet
 from saltlab.analysis.render import mask_overlay, mosaic
 from saltlab.core.definitions import coverage as coverage_of
 from saltlab.core.rle import submission_csv
@@ -48,7 +48,7 @@ def _predict(paths: tuple[str, ...], stamps: tuple, images: np.ndarray, tta: boo
 
 options = checkpoint_options()
 if not options:
-    st.info("No trained run yet: train one on the Train page (the `smoke` preset takes under a minute).")
+    no_runs_yet()
     st.stop()
 names = list(options)
 chosen = st.multiselect(

@@ -4,7 +4,7 @@ their label, with the reason in words; mark the ones you judge wrong, and train 
 import numpy as np
 import streamlit as st
 
-from pages._ui import ensure_entry
+from pages._ui import ensure_entry, no_runs_yet
 from saltlab.analysis.render import gray_to_rgb, mask_overlay, mosaic
 from saltlab.core.suspect_marks import MarksError, marked, set_marked
 
@@ -34,7 +34,7 @@ from saltlab.runs.run_folder import list_runs  # noqa: E402
 
 runs = [r for r in list_runs() if r.best_path.is_file()]
 if not runs:
-    st.info("No trained run yet: train one per fold on the Train page (or `train --all-folds`).")
+    no_runs_yet("(one per fold covers every labelled image: `train --all-folds`)")
     st.stop()
 by_fold: dict[int, str] = {}
 for run in runs:  # newest first: the default is the newest run of each fold

@@ -55,7 +55,7 @@ preset = st.selectbox(
     presets,
     index=presets.index(DEFAULT_PRESET) if DEFAULT_PRESET in presets else 0,
     key="train_preset",
-    help="what each preset is, its time and its measured score: below",
+    help="The presets: " + ", ".join(presets) + ". What the chosen one is, its time and its measured score: below.",
 )
 base = from_dict(load_config(preset))
 st.info(preset_description(preset) or f"{preset}: no description")
@@ -258,6 +258,19 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
     if table.empty:
         st.caption("No runs yet: pick a preset above and press Start.")
         return
+    st.text_input(
+        "Filter runs",
+        key="train_filter",
+        placeholder="any text: a state, a preset, a loss, a note...",
+        help="Sort by clicking a column header.",
+    )
+    wanted = st.session_state.get("train_filter", "").strip().lower()
+    if wanted:
+        text = table.apply(lambda row: " ".join(str(v) for v in row).lower(), axis=1)
+        table = table[text.str.contains(wanted, regex=False)]
+        st.caption(f"{len(table)} runs match '{wanted}'")
+        if table.empty:
+            return
     st.dataframe(
         table,
         width="stretch",

@@ -145,7 +145,7 @@ def test_explorer_and_compare_without_runs_explain_what_to_do(app):
     for page in ("pages/explorer.py", "pages/compare.py", "pages/predict.py"):
         app.switch_page(page).run()
         assert not app.exception
-        assert any("No trained run yet" in i.value for i in app.info)
+        assert any("No trained run yet" in i.value and "`tiny` preset" in i.value for i in app.info)
 
 
 def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, tmp_path):
@@ -385,6 +385,11 @@ def test_train_page_notes_and_config_differences(demo_root, trained_run, monkeyp
     at.session_state["train_selected"] = "a"
     at.run()
     assert not at.exception
+    at.text_input(key="train_filter").set_value("ghost").run()
+    assert any(c.value == "0 runs match 'ghost'" for c in at.caption)
+    at.text_input(key="train_filter").set_value("").run()
+    at.session_state["train_selected"] = "a"  # (a filter that hides every run drops the selection)
+    at.run()
     at.text_area(key="train_notes_a").set_value("the BCE baseline").run()
     at.button(key="train_notes_save").click().run()
     assert (runs / "a" / "notes.txt").read_text() == "the BCE baseline"

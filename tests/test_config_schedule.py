@@ -132,6 +132,18 @@ def test_stage_table_merge_keeps_hidden_settings_by_name():
     from_dict({**values, "stages": swapped})  # a valid config
 
 
+def test_a_stage_named_after_its_loss_follows_a_changed_loss_and_a_chosen_name_stays():
+    from saltlab.runs.config import from_dict, load_config, stage_table, stages_from_table
+
+    values = load_config("baseline_lovasz")  # stages "bce" and "lovasz"
+    rows = stage_table(from_dict(values).stages)
+    assert [r["name"] for r in rows] == ["bce", "lovasz"]
+    rows[0]["loss"] = "bce_dice"
+    rows[1] = {**rows[1], "name": "finetune", "loss": "lovasz_symmetric"}
+    stages = stages_from_table(values["stages"], rows)
+    assert [(s["name"], s["loss"]) for s in stages] == [("bce_dice", "bce_dice"), ("finetune", "lovasz_symmetric")]
+
+
 def test_stage_table_row_with_blanks_is_refused():
     from saltlab.runs.config import ConfigError, stages_from_table
 

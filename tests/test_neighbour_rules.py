@@ -70,26 +70,16 @@ def test_a_constant_image_loses_its_predicted_salt_and_the_table_scores_both_rul
     assert table.loc["both", "score after"] == 1.0 and table.loc["both", "gain"] == 1.0
 
 
-def test_the_rules_on_a_real_run_in_the_explorer_library_and_compare(trained_run, tmp_path):
-    import subprocess
-    import sys
-
+def test_the_rules_on_a_real_run_in_the_explorer_library_and_compare(trained_run, capsys):
     from saltlab.analysis.explore import explore
-    from tests.helpers import PROJECT, env_for
+    from saltlab.cli import main
 
     ex = explore([trained_run.path])
     name = ex.names[0]
     table = ex.rules(name)
     assert table["rule"].tolist() == ["constant", "vertical", "both"]
     assert np.allclose(table["score before"], round(ex.view().summaries[0].score, 4))
-    done = subprocess.run(
-        [sys.executable, "-m", "saltlab", "compare", str(trained_run.path), "--rules"],
-        cwd=PROJECT,
-        env=env_for(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    assert f"neighbour rules (mosaic) on {name}" in done.stdout
-    assert "a vertical mask continues into the tile below" in done.stdout
+    assert main(["compare", str(trained_run.path), "--rules"]) == 0
+    out = capsys.readouterr().out
+    assert f"neighbour rules (mosaic) on {name}" in out
+    assert "a vertical mask continues into the tile below" in out

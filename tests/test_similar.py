@@ -45,27 +45,12 @@ def test_embeddings_of_a_real_run_are_cached_beside_its_evaluation(trained_run):
     assert len(found) == 5 and 0 not in found and similarity[0] <= 1 + 1e-6
 
 
-def test_the_similar_command_lists_the_nearest_images_and_refuses_an_unknown_one(trained_run, tmp_path):
-    import subprocess
-    import sys
-
-    from tests.helpers import PROJECT, env_for
+def test_the_similar_command_lists_the_nearest_images_and_refuses_an_unknown_one(trained_run, capsys):
+    from saltlab.cli import main
 
     val = sorted(trained_run.read_split()["val_ids"])
-
-    def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "saltlab", "similar", str(trained_run.path), *args],
-            cwd=PROJECT,
-            env=env_for(tmp_path),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    done = cli("--id", val[0], "--k", "3")
-    assert done.returncode == 0, done.stderr
-    lines = [line for line in done.stdout.splitlines() if "similarity" in line]
+    assert main(["similar", str(trained_run.path), "--id", val[0], "--k", "3"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "similarity" in line]
     assert len(lines) == 3 and all(line.split()[0] in val and line.split()[0] != val[0] for line in lines)
-    bad = cli("--id", "ghost")
-    assert bad.returncode == 2 and "ghost: not a validation image" in bad.stderr
+    assert main(["similar", str(trained_run.path), "--id", "ghost"]) == 2
+    assert "ghost: not a validation image" in capsys.readouterr().err

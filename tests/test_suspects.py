@@ -4,8 +4,6 @@ training without the marked images."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from saltlab.core.dataset import load_dataset
 from saltlab.core.suspect_marks import MarksError, marked, set_marked
 from saltlab.runs.config import ConfigError, from_dict
 from saltlab.training.engine import RunDataError, train
-from tests.helpers import PROJECT, env_for, tiny_config
+from tests.helpers import tiny_config
 
 T = 101
 
@@ -71,15 +69,22 @@ def test_out_of_fold_covers_the_held_out_images_of_each_run(demo_root, tmp_path,
 
 
 def test_runs_of_two_data_sets_are_refused(demo_root, tmp_path, trained_run):
+    import shutil
+
     from saltlab.core.demo import generate_demo_dataset
 
     elsewhere = generate_demo_dataset(tmp_path / "other", n=40, n_test=4, seed=5)
-    run = train(
-        tiny_config(elsewhere, max_val_images=8, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
-        run_dir=tmp_path / "other-run",
-    )
+    moved = tmp_path / "moved"  # the same run, its config pointed at another data set
+    shutil.copytree(trained_run.path, moved, ignore=shutil.ignore_patterns("eval"))
+    from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
+
+    checkpoint = load_checkpoint(moved / "best.pt")
+    checkpoint["config"]["data"] = str(elsewhere)
+    checkpoint["split"] = None  # its recorded ids are not in the other set; the fold is recomputed there
+    save_checkpoint(moved / "best.pt", checkpoint)
+    (moved / "split.json").unlink()
     with pytest.raises(SuspectsError, match="rank one data set"):
-        out_of_fold([trained_run.path, run.path])
+        out_of_fold([trained_run.path, moved])
 
 
 def test_marks_round_trip_and_refuse_unknown_ids(demo_root, tmp_path, monkeypatch):
@@ -99,44 +104,37 @@ def test_marks_round_trip_and_refuse_unknown_ids(demo_root, tmp_path, monkeypatc
         marked(ds)
 
 
-def test_a_run_leaves_the_excluded_images_out_of_training_only(demo_root, tmp_path):
-    ds = load_dataset(demo_root)
-    config = tiny_config(
-        demo_root, max_train_images=None, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]
-    )
+def test_a_run_leaves_the_excluded_images_out_of_training_only(demo_root):
     from saltlab.training.engine import record_split
 
+    ds = load_dataset(demo_root)
+    config = tiny_config(demo_root, max_train_images=None)
     split = record_split(from_dict(config), ds, None)
     left_out = split["train_ids"][:3] + split["val_ids"][:1]
-    run = train({**config, "exclude_ids": left_out}, run_dir=tmp_path / "run")
-    recorded = run.read_split()
+    recorded = record_split(from_dict({**config, "exclude_ids": left_out}), ds, None)
     assert not set(left_out[:3]) & set(recorded["train_ids"])
     assert len(recorded["train_ids"]) == len(split["train_ids"]) - 3
     assert recorded["val_ids"] == split["val_ids"]  # validation keeps them: scores stay comparable
     assert recorded["excluded_ids"] == sorted(left_out[:3])
-    assert json.loads((run.path / "config.json").read_text())["exclude_ids"] == left_out
+    assert json.loads(from_dict({**config, "exclude_ids": left_out}).to_json())["exclude_ids"] == left_out
     with pytest.raises(RunDataError, match="exclude_ids: 1 ids are not labelled images .* \\(e.g. ghost\\)"):
-        train({**config, "exclude_ids": ["ghost"]}, run_dir=tmp_path / "ghost")
+        record_split(from_dict({**config, "exclude_ids": ["ghost"]}), ds, None)
     with pytest.raises(ConfigError, match="exclude_ids: expected a list"):
         from_dict({**config, "exclude_ids": "abc"})
 
 
-def test_cli_marks_and_train_exclude_suspects(demo_root, tmp_path):
-    env = {**env_for(tmp_path), "SALTLAB_CACHE": str(tmp_path / "cache")}
+def test_cli_marks_and_train_exclude_suspects(demo_root, tmp_path, monkeypatch, capsys):
+    from saltlab.cli import main
+
+    monkeypatch.setenv("SALTLAB_CACHE", str(tmp_path / "cache"))
     ds = load_dataset(demo_root)
     ids = ds.train_ids[:2]
-
-    def cli(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "saltlab", *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120
-        )
-
-    done = cli("suspects", "--data", str(demo_root), "--mark", *ids)
-    assert done.returncode == 0 and f"2 images of {demo_root} marked" in done.stdout
-    printed = cli("train", "--config", "smoke", "--data", str(demo_root), "--exclude-suspects", "--print-config")
-    assert printed.returncode == 0, printed.stderr
-    assert json.loads(printed.stdout)["exclude_ids"] == sorted(ids)
-    assert "leaving out 2 images marked as suspect labels" in printed.stderr
-    bad = cli("suspects", "--data", str(demo_root), "--mark", "nope")
-    assert bad.returncode == 2 and "nope: not a labelled image" in bad.stderr
-    assert cli("suspects").returncode == 2
+    assert main(["suspects", "--data", str(demo_root), "--mark", *ids]) == 0
+    assert f"2 images of {demo_root} marked" in capsys.readouterr().out
+    assert main(["train", "--config", "smoke", "--data", str(demo_root), "--exclude-suspects", "--print-config"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out)["exclude_ids"] == sorted(ids)
+    assert "leaving out 2 images marked as suspect labels" in printed.err
+    assert main(["suspects", "--data", str(demo_root), "--mark", "nope"]) == 2
+    assert "nope: not a labelled image" in capsys.readouterr().err
+    assert main(["suspects"]) == 2

@@ -32,6 +32,7 @@ def test_run_lowers_loss_and_writes_everything(trained_run):
     assert 0 <= epochs[-1]["val_score"] <= 1 and "val_iou" in epochs[-1]
     assert json.loads(run.config_path.read_text())["model"]["encoder"] == "resnet18"
     assert "epoch 2/2" in run.log_path.read_text()
+    assert "epoch 1, step 1/8: loss" in run.log_path.read_text()  # the log moves within an epoch too
     best = load_checkpoint(run.best_path)
     last_ckpt = load_checkpoint(run.last_path)
     assert last_ckpt["epoch"] == 2 and last_ckpt["optimizer"] is not None and best["optimizer"] is None

@@ -310,8 +310,11 @@ def stages_from_table(preset_stages: list[dict], rows: list[dict]) -> list[dict]
                 f"stage row {len(stages) + 1} ({row.get('name') or 'unnamed'}): fill in {', '.join(empty)}"
             )
         stage = json.loads(json.dumps(by_name.get(row.get("name"), {})))
+        name = row.get("name") or f"stage{len(stages) + 1}"
+        if stage.get("loss") == name and row["loss"] != name:
+            name = row["loss"]  # a stage named after its loss follows a changed loss (a name the user chose stays)
         stage.update(
-            name=row.get("name") or f"stage{len(stages) + 1}",
+            name=name,
             epochs=int(row["epochs"]),
             loss=row["loss"],
             optimizer=row["optimizer"],

@@ -56,6 +56,17 @@ def report_step(s: Session, lr: float, loss: float, seconds_this_epoch: float) -
         }
     )
     s.run.write_status(epoch=pos.epoch, step=pos.global_step, eta_s=eta, stage=s.stage.name, lr=lr, loss=loss)
+    if pos.step_in_epoch != s.data.steps_per_epoch:  # the epoch's end has its own line
+        log.info(
+            "epoch %d, step %d/%d: loss %.4f, lr %.2e, %.1f img/s, about %.1f min left",
+            pos.epoch + 1,
+            pos.step_in_epoch,
+            s.data.steps_per_epoch,
+            loss,
+            lr,
+            rate * config.batch_size * s.world,
+            eta / 60,
+        )
 
 
 def report_epoch(s: Session, record: dict, improved: bool, steps_done: int, train_s: float) -> None:

@@ -33,7 +33,7 @@ def test_run_survives_an_app_restart(browser, demo_root, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(f"{url}/train")
         expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
-        expect(page.get_by_text("done: epoch 4/4")).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("done: epoch 4 of 4")).to_be_visible(timeout=240_000)
         page.screenshot(path=str(tmp_path / "after-restart.png"))
         page.close()
     finally:
