@@ -213,7 +213,7 @@ def _explored(runs: tuple[str, ...], stamps: tuple, tta: bool):
     bar = st.progress(0.0, text="Evaluating on the validation fold (cached on disk afterwards)...")
 
     def progress(stage: str, done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"Evaluating: {done}/{total} images")
+        bar.progress(done / max(total, 1), text=f"Evaluating {stage}: {done}/{total} images")
 
     try:
         return explore(list(runs), tta=tta, progress=progress)
@@ -292,6 +292,28 @@ def no_runs_yet(what: str = "") -> None:
         "`tiny` preset on the Train page (5 minutes on a CPU); `cpu_hour` is the one-hour recipe."
     )
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+
+
+def keep_selected(key: str, default: str) -> None:
+    """on_change of a segmented control: a click on the selected button would deselect it (no section
+    at all); keep the last choice selected instead."""
+    last = f"_{key}_last"
+    if st.session_state.get(key) is None:
+        st.session_state[key] = st.session_state.get(last, default)
+    else:
+        st.session_state[last] = st.session_state[key]
+
+
+# How the per-image tables' columns read on the pages (the CSV exports keep the library's names).
+COLUMN_NAMES = {
+    "coverage_class": "coverage class",
+    "empty": "empty mask",
+    "vertical_mask": "vertical mask",
+    "constant_image": "constant image",
+    "full_mask": "full mask",
+    "image_mean": "image mean",
+    "image_std": "image std",
+}
 
 
 def _set_value(key: str, value) -> None:

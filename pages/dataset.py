@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import active_dataset, ensure_entry, image_panel
+from pages._ui import active_dataset, ensure_entry, image_panel, keep_selected
 from saltlab.analysis.browse import ANOMALIES, SORT_KEYS, Filter, anomaly_counts, filter_table, page_of
 from saltlab.analysis.render import mask_overlay, mosaic
 
@@ -51,7 +51,13 @@ with st.expander(f"Health report: {ds.health.describe()}", expanded=bool(ds.heal
 # Sections, one drawn at a time: a browser takes seconds to draw every chart and gallery at once.
 SECTIONS = ["Coverage", "Depth and intensity", "Anomalies", "Image browser"]
 section = st.segmented_control(
-    "Section", SECTIONS, default=SECTIONS[0], key="dataset_section", label_visibility="collapsed"
+    "Section",
+    SECTIONS,
+    default=None if "dataset_section" in st.session_state else SECTIONS[0],
+    key="dataset_section",
+    label_visibility="collapsed",
+    on_change=keep_selected,
+    args=("dataset_section", SECTIONS[0]),
 )
 train = table[table["split"] == "train"]
 
@@ -99,6 +105,13 @@ def depth_intensity_section() -> None:
     right.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
 
 
+def _browse(anomaly: str) -> None:
+    """A gallery's button: the image browser with the gallery's filter (every page of it)."""
+    st.session_state["browse_anomaly"] = anomaly
+    st.session_state["browse_split"] = "train"
+    st.session_state["dataset_section"] = "Image browser"
+
+
 def anomalies_section() -> None:
     counts = anomaly_counts(train) if len(train) else {k: 0 for k in ANOMALIES}
     tabs = st.tabs([f"{name} ({counts[name]})" for name in ANOMALIES])
@@ -117,6 +130,12 @@ def anomalies_section() -> None:
             )
             ids = rows[["id"] + [c for c in ("coverage", "depth", "image_mean", "image_std") if c in rows.columns]]
             st.dataframe(ids.round(4), hide_index=True, width="stretch", height=220)
+            st.button(
+                f"Open the {len(rows)} {name}s in the image browser",
+                key=f"anomaly_browse_{name}",
+                on_click=_browse,
+                args=(name,),
+            )
             st.download_button(
                 f"Download all {len(rows)} {name} ids (CSV)",
                 ids.to_csv(index=False).encode(),

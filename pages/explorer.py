@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import active_dataset, ensure_entry, neighbourhood, readable, run_picker
+from pages._ui import COLUMN_NAMES, active_dataset, ensure_entry, keep_selected, neighbourhood, readable, run_picker
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
@@ -86,6 +86,8 @@ section = st.segmented_control(
     default=None if "explorer_section" in st.session_state else SECTIONS[0],
     key="explorer_section",
     label_visibility="collapsed",
+    on_change=keep_selected,
+    args=("explorer_section", SECTIONS[0]),
 )
 
 if (section or SECTIONS[0]) == "Summary":
@@ -139,7 +141,7 @@ if (section or SECTIONS[0]) == "Summary":
             st.markdown(f"Neighbour rules on **{s.name}**")
             st.dataframe(ex.rules(s.name, options), hide_index=True, width="stretch")
     st.markdown("**Per image** (sort by a column header; the filters below apply)")
-    st.dataframe(table, width="stretch", hide_index=True)
+    st.dataframe(table.rename(columns=COLUMN_NAMES), width="stretch", hide_index=True)
     st.download_button(
         "Download the per-image table (CSV)",
         table.to_csv(index=False).encode(),
@@ -252,7 +254,10 @@ elif section == "Images":
         )
         st.image(big, caption="image · truth · prediction · probability · outcome")
         row = table.iloc[k]
-        st.dataframe(pd.DataFrame({"value": [readable(v) for v in row]}, index=row.index), width="stretch")
+        st.dataframe(
+            pd.DataFrame({"value": [readable(v) for v in row]}, index=[COLUMN_NAMES.get(c, c) for c in row.index]),
+            width="stretch",
+        )
         loaded = active_dataset()
         around = neighbourhood(loaded[0], choice) if loaded else None
         if around is not None:

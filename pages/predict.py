@@ -51,11 +51,25 @@ if not options:
     no_runs_yet()
     st.stop()
 names = list(options)
+
+
+def model_label(name: str) -> str:
+    """A model with its run's best validation score beside the all-empty score of the same images."""
+    from saltlab.runs.run_folder import RunFolder
+
+    status = RunFolder(options[name].parent).read_status(check_process=False) or {}
+    best, empty = status.get("best_score"), status.get("empty_score")
+    if not isinstance(best, (int, float)):
+        return name
+    return f"{name} (best val {best:.3f}" + (f", all-empty {empty:.3f})" if isinstance(empty, (int, float)) else ")")
+
+
 chosen = st.multiselect(
     "Models (several are averaged: the K folds of a recipe, the snapshots of a run)",
     names,
     default=names[:1],
     key="predict_models",
+    format_func=model_label,
 )
 if not chosen:
     st.info("Pick at least one model.")

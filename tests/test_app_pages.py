@@ -397,3 +397,36 @@ def test_train_page_notes_and_config_differences(demo_root, trained_run, monkeyp
     assert not at.exception
     assert any(c.value == "1 setting differs" for c in at.caption)
     assert any("on " in c.value and "held-out images" in c.value for c in at.caption if "best validation" in c.value)
+
+
+def test_sections_stay_selected_and_a_gallery_opens_the_browser_with_its_filter(app, demo_ds):
+    control = app.segmented_control(key="dataset_section")
+    assert control.value == "Coverage"
+    control.set_value(None).run()  # a click on the selected button
+    assert not app.exception and app.segmented_control(key="dataset_section").value == "Coverage"
+    app.segmented_control(key="dataset_section").set_value("Anomalies").run()
+    n_vertical = sum(1 for m in demo_ds.train_masks if m.any() and (m == m[0]).all())
+    app.button(key="anomaly_browse_vertical mask").click().run()
+    assert not app.exception
+    assert app.segmented_control(key="dataset_section").value == "Image browser"
+    assert f"{n_vertical} images match" in app.number_input(key="browse_page").label
+
+
+def test_explorer_and_predict_speak_plainly(demo_root, trained_run, monkeypatch, tmp_path):
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/explorer.py").run()
+    at.session_state["explorer_section"] = "Images"
+    at.run()
+    index = list(at.dataframe[-2].value.index) + list(at.dataframe[-1].value.index)
+    assert "vertical mask" in index and "vertical_mask" not in index  # one vocabulary with the Data set page
+    at.switch_page("pages/predict.py").run()
+    assert not at.exception
+    best = trained_run.read_status()["best_score"]
+    labels = at.multiselect(key="predict_models").options
+    assert any(f"(best val {best:.3f}, all-empty " in label for label in labels), labels

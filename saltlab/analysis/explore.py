@@ -114,9 +114,14 @@ def explore(
         )
     evaluations: dict[str, Evaluation] = {
         name: evaluate_run(
-            plan.run_dir, checkpoint=plan.checkpoint_path.name, tta=tta, data=data, progress=progress, plan=plan
+            plan.run_dir,
+            checkpoint=plan.checkpoint_path.name,
+            tta=tta,
+            data=data,
+            progress=None if progress is None else _named(progress, f"{name} ({k + 1} of {len(plans)})"),
+            plan=plan,
         )
-        for name, plan in plans.items()
+        for k, (name, plan) in enumerate(plans.items())
     }
     ids = [i for i in evaluations[names[0]].ids if i in common]
     ds = plans[names[0]].dataset
@@ -139,6 +144,11 @@ def explore(
         notes,
         ds,
     )
+
+
+def _named(progress, name: str):
+    """A progress callback that says which model it is for."""
+    return lambda what, done, total: progress(name, done, total)
 
 
 def report(ex: Explored, options: analysis.PostProcess = analysis.PostProcess()) -> str:
