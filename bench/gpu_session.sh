@@ -43,7 +43,7 @@ step() {  # step NAME SECONDS COMMAND...
     local name=$1 limit=$2
     shift 2
     local began=$SECONDS
-    timeout "$limit" "$@" > "$LOGS/$name.txt" 2>&1
+    timeout -k 10 "$limit" "$@" > "$LOGS/$name.txt" 2>&1  # -k: a run under test catches SIGTERM (it cancels)
     echo "$name: exit $? in $((SECONDS - began)) s (at $((SECONDS - START)) s)" | tee -a "$LOGS/summary.txt"
 }
 
