@@ -150,6 +150,7 @@ def neighbourhood(ds: Dataset, id_: str, scale: int = 2):
     import numpy as np
 
     from saltlab.analysis.render import gray_to_rgb, mask_overlay, section_picture
+    from saltlab.core.mosaic import tile_at
 
     mosaic, _ = section_mosaic(ds)
     if id_ not in mosaic.ids:
@@ -166,8 +167,8 @@ def neighbourhood(ds: Dataset, id_: str, scale: int = 2):
             rr, cc = r + dr, c + dc
             if 0 <= rr < full.shape[0] and 0 <= cc < full.shape[1] and full[rr, cc] >= 0:
                 p = int(full[rr, cc])
-                image = ds.train_images[p] if p < ds.n_train else ds.test_images[p - ds.n_train]
-                tiles.append(mask_overlay(image, ds.train_masks[p]) if p < ds.n_train else gray_to_rgb(image))
+                image, mask = tile_at(ds, p)
+                tiles.append(mask_overlay(image, mask) if mask is not None else gray_to_rgb(image))
                 labels.append(mosaic.ids[p][:6])
                 local[dr + 1, dc + 1] = len(tiles) - 1
     picture = section_picture(np.stack(tiles), local, labels, highlight=int(local[1, 1]))
@@ -292,6 +293,23 @@ def no_runs_yet(what: str = "") -> None:
         "`tiny` preset on the Train page (5 minutes on a CPU); `cpu_hour` is the one-hour recipe."
     )
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+
+
+def section_control(key: str, sections: list[str]) -> str:
+    """The page's section buttons: the first selected at the start, a section set by another page (or a
+    callback) respected, and a click on the selected button keeping it selected."""
+    return (
+        st.segmented_control(
+            "Section",
+            sections,
+            default=None if key in st.session_state else sections[0],
+            key=key,
+            label_visibility="collapsed",
+            on_change=keep_selected,
+            args=(key, sections[0]),
+        )
+        or sections[0]
+    )
 
 
 def keep_selected(key: str, default: str) -> None:

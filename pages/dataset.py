@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import active_dataset, ensure_entry, image_panel, keep_selected
+from pages._ui import active_dataset, ensure_entry, image_panel, section_control
 from saltlab.analysis.browse import ANOMALIES, SORT_KEYS, Filter, anomaly_counts, filter_table, page_of
 from saltlab.analysis.render import mask_overlay, mosaic
 
@@ -50,15 +50,7 @@ with st.expander(f"Health report: {ds.health.describe()}", expanded=bool(ds.heal
 
 # Sections, one drawn at a time: a browser takes seconds to draw every chart and gallery at once.
 SECTIONS = ["Coverage", "Depth and intensity", "Anomalies", "Image browser"]
-section = st.segmented_control(
-    "Section",
-    SECTIONS,
-    default=None if "dataset_section" in st.session_state else SECTIONS[0],
-    key="dataset_section",
-    label_visibility="collapsed",
-    on_change=keep_selected,
-    args=("dataset_section", SECTIONS[0]),
-)
+section = section_control("dataset_section", SECTIONS)
 train = table[table["split"] == "train"]
 
 
@@ -204,4 +196,4 @@ def browser_section() -> None:
     "Depth and intensity": depth_intensity_section,
     "Anomalies": anomalies_section,
     "Image browser": browser_section,
-}[section or SECTIONS[0]]()
+}[section]()

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import COLUMN_NAMES, active_dataset, ensure_entry, keep_selected, neighbourhood, readable, run_picker
+from pages._ui import COLUMN_NAMES, active_dataset, ensure_entry, neighbourhood, readable, run_picker, section_control
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
@@ -79,18 +79,9 @@ def more_like_this(name: str, id_: str, k: int = 8) -> None:
     c2.button("Open this image", key=f"explorer_similar_open_{id_}", on_click=open_image, args=(target,))
 
 
-section = st.segmented_control(
-    "Section",
-    SECTIONS,
-    # set by another page (the Mosaic page opens an image): no default beside it
-    default=None if "explorer_section" in st.session_state else SECTIONS[0],
-    key="explorer_section",
-    label_visibility="collapsed",
-    on_change=keep_selected,
-    args=("explorer_section", SECTIONS[0]),
-)
+section = section_control("explorer_section", SECTIONS)
 
-if (section or SECTIONS[0]) == "Summary":
+if section == "Summary":
     empty = summaries[0].empty_score if summaries else float("nan")
     st.caption(
         f"{len(ex.ids)} validation images. Predicting every mask empty scores {empty:.4f} on them: "

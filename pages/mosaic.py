@@ -15,6 +15,7 @@ from pages._ui import (
 )
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mask_overlay, outcome_overlay, section_picture
 from saltlab.analysis.summaries import PostProcess
+from saltlab.core.mosaic import tile_at
 
 ensure_entry()
 st.title("Mosaic")
@@ -67,15 +68,6 @@ grid = mosaic.grid(number)
 members = grid[grid >= 0]
 n_train = ds.n_train
 
-
-def image_at(position: int) -> np.ndarray:
-    return ds.train_images[position] if position < n_train else ds.test_images[position - n_train]
-
-
-def mask_at(position: int):
-    return ds.train_masks[position] if position < n_train else None
-
-
 ex, model = None, None
 if layer in ("prediction", "outcome"):
     from saltlab.runs.run_folder import list_runs
@@ -97,7 +89,7 @@ preds = ex.view(PostProcess()).preds[name] if ex is not None else None
 
 drawn: dict[int, np.ndarray] = {}
 for position in members:
-    image, mask = image_at(position), mask_at(position)
+    image, mask = tile_at(ds, position)
     id_ = mosaic.ids[position]
     if layer == "truth":
         drawn[position] = mask_overlay(image, mask, "fill") if mask is not None else gray_to_rgb(image)
@@ -160,4 +152,4 @@ if ex is not None and chosen in evaluated:
 elif ex is not None:
     st.caption(f"{chosen} is not a validation image of {model}: the Explorer shows only those.")
 row = table.set_index("id").loc[chosen]
-image_panel(chosen, image_at(chosen_position), mask_at(chosen_position), row)
+image_panel(chosen, *tile_at(ds, chosen_position), row)

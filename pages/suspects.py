@@ -12,9 +12,10 @@ ensure_entry()
 st.title("Suspect labels")
 st.caption(
     "Each labelled image is scored by a run that held it out (its validation fold), so no model vouches for a "
-    "label it trained on. Rank: Cleanlab's label quality score for segmentation (lower is more suspicious); the "
-    "reason: where the model is at least 90% sure and the label says otherwise, and masks cut off by a straight "
-    "line mid-tile. Pick one run per fold to cover the whole set."
+    "label it trained on. Rank: the share of the tile where the model confidently disagrees with the label "
+    "(confident as in confident learning: at least the model's mean probability on that label's pixels), with "
+    "Cleanlab's label quality score beside it (lower is more suspicious) as the tie-break; masks cut off by a "
+    "straight line mid-tile rank first. Pick one run per fold to cover the whole set."
 )
 
 
@@ -61,9 +62,7 @@ except Exception as exc:  # a run of another data set, an unreadable checkpoint:
     st.error(f"Cannot rank: {exc}")
     st.stop()
 
-from saltlab.inference.evaluate import plan_evaluation  # noqa: E402
-
-ds = plan_evaluation(paths[chosen[0]]).dataset
+ds = oof.dataset
 try:
     marks = marked(ds)
 except MarksError as exc:

@@ -39,6 +39,7 @@ class OutOfFold:
     truth: np.ndarray  # (N, 101, 101) bool
     source: list[str]  # the run (or runs, averaged) each image's probabilities come from
     images: np.ndarray | None = None  # (N, 101, 101) uint8, for galleries
+    dataset: object = None  # the Dataset the ids belong to (for marks and pages)
 
 
 def out_of_fold(runs: list[str | os.PathLike], tta: bool = False, progress: Progress | None = None) -> OutOfFold:
@@ -67,7 +68,7 @@ def out_of_fold(runs: list[str | os.PathLike], tta: bool = False, progress: Prog
     probs = np.stack([sums[i] / counts[i] for i in ids]).astype(np.float32)
     positions = dataset.train_index(ids)
     sources_text = [" + ".join(sources[i]) for i in ids]
-    return OutOfFold(ids, probs, dataset.train_masks[positions], sources_text, dataset.train_images[positions])
+    return OutOfFold(ids, probs, dataset.train_masks[positions], sources_text, dataset.train_images[positions], dataset)
 
 
 def cut_off_row(mask: np.ndarray) -> int | None:

@@ -87,6 +87,13 @@ class Mosaic:
         return self.ids.index(id_)
 
 
+def tile_at(ds: Dataset, position: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """(image, truth mask or None for a test tile) at a mosaic position (train tiles first, then test)."""
+    if position < ds.n_train:
+        return ds.train_images[position], ds.train_masks[position]
+    return ds.test_images[position - ds.n_train], None
+
+
 def _znorm(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     centred = rows - rows.mean(1, keepdims=True)
     norm = np.linalg.norm(centred, axis=1, keepdims=True)
