@@ -1,5 +1,6 @@
 """The Streamlit pages through streamlit.testing (no browser): they run without exceptions and their widgets work."""
 
+import shutil
 import time
 from pathlib import Path
 
@@ -23,6 +24,17 @@ def app(demo_root, monkeypatch, tmp_path):
 
 def metrics(at) -> dict:
     return {m.label: m.value for m in at.metric}
+
+
+def runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, *names: str):
+    """The session's trained run copied under these names (without its evaluations) into a fresh
+    checkpoints folder, and the app pointed at it and at the demo set; returns that folder."""
+    runs = tmp_path / "runs"
+    for name in names:
+        shutil.copytree(trained_run.path, runs / name, ignore=shutil.ignore_patterns("eval"))
+    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
+    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    return runs
 
 
 def test_dataset_page_shows_demo_numbers(app, demo_ds):
@@ -63,7 +75,6 @@ def test_switching_to_a_bad_path_shows_an_error_and_back(app, demo_root, tmp_pat
 
 
 def test_data_set_choice_survives_a_reload_and_a_new_tab(app, demo_root, tmp_path):
-    import shutil
 
     other = tmp_path / "other-set"
     shutil.copytree(demo_root, other)
@@ -149,13 +160,7 @@ def test_explorer_and_compare_without_runs_explain_what_to_do(app):
 
 
 def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, tmp_path):
-    import shutil
-
-    runs = tmp_path / "runs"
-    for name in ("a", "b"):
-        shutil.copytree(trained_run.path, runs / name, ignore=shutil.ignore_patterns("eval"))
-    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
-    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    runs = runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a", "b")
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/explorer.py").run()
     assert not at.exception
@@ -205,12 +210,7 @@ def test_explorer_and_compare_on_real_runs(demo_root, trained_run, monkeypatch, 
 
 
 def test_predict_page_on_test_images_and_a_pseudo_labelled_run(demo_root, trained_run, monkeypatch, tmp_path):
-    import shutil
-
-    runs = tmp_path / "runs"
-    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
-    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
-    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    runs = runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
     monkeypatch.chdir(PROJECT)
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/predict.py").run()
@@ -261,7 +261,6 @@ def test_train_page_keeps_preset_settings_the_table_does_not_show(app, tmp_path)
 
 
 def test_archive_and_delete_a_run_from_the_train_page(demo_root, trained_run, monkeypatch, tmp_path):
-    import shutil
 
     runs = tmp_path / "runs"
     for name in ("keep", "old"):
@@ -289,12 +288,7 @@ def test_archive_and_delete_a_run_from_the_train_page(demo_root, trained_run, mo
 def test_suspects_page_ranks_marks_and_the_train_page_offers_to_leave_them_out(
     demo_root, trained_run, monkeypatch, tmp_path
 ):
-    import shutil
-
-    runs = tmp_path / "runs"
-    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
-    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
-    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
     monkeypatch.setenv("SALTLAB_CACHE", str(tmp_path / "cache"))
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/suspects.py").run()
@@ -316,12 +310,7 @@ def test_suspects_page_ranks_marks_and_the_train_page_offers_to_leave_them_out(
 
 
 def test_explorer_next_previous_jump_best_threshold_and_readable_numbers(demo_root, trained_run, monkeypatch, tmp_path):
-    import shutil
-
-    runs = tmp_path / "runs"
-    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
-    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
-    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    runs = runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/explorer.py").run()
     at.session_state["explorer_section"] = "Images"
@@ -370,16 +359,11 @@ def test_dataset_page_lists_every_anomaly_id_and_prints_depths_as_integers(app, 
 
 def test_train_page_notes_and_config_differences(demo_root, trained_run, monkeypatch, tmp_path):
     import json
-    import shutil
 
-    runs = tmp_path / "runs"
-    for name in ("a", "b"):
-        shutil.copytree(trained_run.path, runs / name, ignore=shutil.ignore_patterns("eval"))
+    runs = runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a", "b")
     config = json.loads((runs / "b" / "config.json").read_text())
     config["stages"][0]["loss"] = "bce_dice"
     (runs / "b" / "config.json").write_text(json.dumps(config))
-    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
-    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("pages/train.py").run()
     at.session_state["train_selected"] = "a"
@@ -413,12 +397,7 @@ def test_sections_stay_selected_and_a_gallery_opens_the_browser_with_its_filter(
 
 
 def test_explorer_and_predict_speak_plainly(demo_root, trained_run, monkeypatch, tmp_path):
-    import shutil
-
-    runs = tmp_path / "runs"
-    shutil.copytree(trained_run.path, runs / "a", ignore=shutil.ignore_patterns("eval"))
-    monkeypatch.setenv("SALTLAB_DATA", str(demo_root))
-    monkeypatch.setenv("SALTLAB_CHECKPOINTS", str(runs))
+    runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page("pages/explorer.py").run()
     at.session_state["explorer_section"] = "Images"
