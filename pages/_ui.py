@@ -334,6 +334,82 @@ COLUMN_NAMES = {
 }
 
 
+def open_in_explorer(id_: str, key: str, run: str | None = None) -> None:
+    """A button that opens this image in the Explorer's Images section, with `run` or else the newest run that
+    held it out (the Explorer shows validation images only); a caption instead where no run held it out."""
+    from saltlab.runs.registry import runs_holding_out
+
+    holder = run or next(iter(runs_holding_out(id_)), None)
+    if holder is None:
+        st.caption(f"{id_} is a validation image of no trained run, so the Explorer cannot show it.")
+        return
+    if st.button(f"Open {id_} in the Explorer", key=key, help=f"with {holder}, which held it out for validation"):
+        st.session_state["explorer_focus"] = id_
+        st.session_state["explorer_runs"] = [holder]
+        st.session_state["explorer_section"] = "Images"
+        st.switch_page("pages/explorer.py")
+
+
+def id_opener(ids: list[str], key: str) -> None:
+    """Below a table of images: choose one of its ids (type to search) and open it in the Explorer."""
+    if not ids:
+        return
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    chosen = left.selectbox("Open an image of this table", ids, key=key)
+    with right:
+        open_in_explorer(chosen, key=f"{key}_open")
+
+
+def clickable_gallery(tiles: list, ids: list[str], columns: int, key: str, on_pick, labels=None) -> None:
+    """Thumbnails that open on a click: the mosaic drawn by Plotly (its toolbar zooms and pans) with one
+    invisible point at each tile's centre; a click anywhere picks the nearest centre, that is the tile under
+    the pointer, and calls on_pick(id) before the page is drawn again."""
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    from saltlab.analysis.render import mosaic
+
+    gap = 4  # render.mosaic's default
+    picture = mosaic(tiles, columns, labels, gap=gap)
+    columns = max(1, min(columns, len(tiles)))
+    h, w = tiles[0].shape[:2]
+    fig = px.imshow(picture, binary_string=True, binary_format="png")
+    fig.add_trace(
+        go.Scatter(
+            x=[(k % columns) * (w + gap) + w / 2 for k in range(len(ids))],
+            y=[(k // columns) * (h + gap) + h / 2 for k in range(len(ids))],
+            mode="markers",
+            marker=dict(size=max(8, w // 3), opacity=0),
+            customdata=list(ids),
+            hovertemplate="%{customdata}: click to open<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(
+        margin=dict(l=0, r=0, t=0, b=0),
+        hoverdistance=-1,
+        height=int(picture.shape[0] * min(1.0, 950 / picture.shape[1])),  # 950: about the main column
+    )
+
+    def picked() -> None:
+        state = st.session_state.get(key)
+        points = state.selection.points if state else []
+        if points:
+            value = points[0]["customdata"]
+            on_pick(value[0] if isinstance(value, list) else value)
+
+    st.plotly_chart(
+        fig,
+        key=key,
+        on_select=picked,
+        selection_mode="points",
+        width="stretch",
+        config={"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
+    )
+
+
 def _set_value(key: str, value) -> None:
     """A button's callback: set a widget's value before the widgets are drawn again."""
     st.session_state[key] = value

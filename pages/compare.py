@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import ensure_entry, run_picker
+from pages._ui import ensure_entry, id_opener, run_picker
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.render import mosaic, outcome_overlay
 
@@ -90,6 +90,7 @@ for x, y, label in ((a, b, "B beats A"), (b, a, "A beats B")):
         labels += [f"A · {table[f'score {a}'].iloc[k]:.2f}", f"B · {table[f'score {b}'].iloc[k]:.2f}"]
     st.image(mosaic(tiles, 8, labels), caption="pairs: A then B, largest score gain first", width="stretch")
     st.dataframe(rows[["id", "coverage", f"score {a}", f"score {b}", "delta"]], hide_index=True, width="stretch")
+    id_opener(rows["id"].tolist(), f"compare_open_{label}")
     st.download_button(
         f"Download where {label} (CSV)",
         analysis.where_beats(table, x, y, limit=len(table)).to_csv(index=False).encode(),

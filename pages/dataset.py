@@ -5,9 +5,18 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import active_dataset, ensure_entry, image_panel, section_control
+from pages._ui import (
+    active_dataset,
+    clickable_gallery,
+    ensure_entry,
+    id_opener,
+    image_panel,
+    open_in_explorer,
+    section_control,
+)
 from saltlab.analysis.browse import ANOMALIES, SORT_KEYS, Filter, anomaly_counts, filter_table, page_of
-from saltlab.analysis.render import mask_overlay, mosaic
+from saltlab.analysis.render import mask_overlay
+from saltlab.analysis.summaries import depth_coverage_shares
 
 ensure_entry()
 st.title("Data set")
@@ -75,18 +84,29 @@ def depth_intensity_section() -> None:
         fig = px.histogram(table, x="depth", color="split", nbins=40, barmode="overlay", title="Depth")
         left.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
         if len(train):
-            # Density maps, not scatters: thousands of SVG points cost the browser seconds to draw.
-            fig = px.density_heatmap(
-                train,
-                x="depth",
-                y=train["coverage"].astype(float),
-                nbinsx=30,
-                nbinsy=20,
-                title="Depth vs coverage (train images per cell)",
+            # Shares per depth band, not counts: the crowded bands and the empty masks would drown the rest.
+            counts, shares = depth_coverage_shares(train)
+            fig = px.imshow(
+                shares,
+                origin="lower",
+                aspect="auto",
+                zmin=0,
+                zmax=float(shares.drop(index="empty").to_numpy().max()) or 1.0,  # the empty row saturates
+                text_auto=".0%",
                 color_continuous_scale="Blues",
+                labels=dict(x="depth band", y="coverage class", color="share"),
+                title="Coverage per depth band (share of the band's train images)",
             )
-            right.plotly_chart(
-                fig.update_layout(height=300, margin=dict(t=40, b=10), yaxis_title="coverage"), width="stretch"
+            fig.update_traces(
+                customdata=counts.to_numpy(),
+                hovertemplate="depth %{x}, coverage %{y}: %{z:.0%} of the band (%{customdata} images)<extra></extra>",
+            )
+            fig.update_yaxes(type="category")  # "10" is a label here, not a number
+            right.plotly_chart(fig.update_layout(height=440, margin=dict(t=40, b=10)), width="stretch")
+            right.caption(
+                f"Each column sums to 100% of its depth band ({counts.sum().min()}-{counts.sum().max()} images "
+                "a band); empty masks have their own row (its colour saturates: the scale is set by the other "
+                "rows), apart from the masks under 5% that share coverage class 0."
             )
     left, right = st.columns(2)
     fig = px.histogram(table, x="image_mean", color="split", nbins=50, barmode="overlay", title="Image mean intensity")
@@ -104,6 +124,13 @@ def _browse(anomaly: str) -> None:
     st.session_state["dataset_section"] = "Image browser"
 
 
+def _open_in_browser(anomaly: str, id_: str) -> None:
+    """A gallery thumbnail's click: the image browser with the gallery's filter, that image open."""
+    _browse(anomaly)
+    st.session_state["browse_page"] = 1
+    st.session_state["browse_open"] = id_
+
+
 def anomalies_section() -> None:
     counts = anomaly_counts(train) if len(train) else {k: 0 for k in ANOMALIES}
     tabs = st.tabs([f"{name} ({counts[name]})" for name in ANOMALIES])
@@ -116,12 +143,18 @@ def anomalies_section() -> None:
             shown = rows.head(24)
             tiles = [mask_overlay(*image_of(i), mode="fill") for i in shown["id"]]
             salt_note = "" if name in ("empty mask", "constant image") else " (salt in yellow)"
-            st.image(
-                mosaic(tiles, 8, [f"#{k + 1}" for k in range(len(tiles))]),
-                caption=f"the first {len(shown)} of {len(rows)} {name}s{salt_note}",
+            clickable_gallery(
+                tiles,
+                shown["id"].tolist(),
+                8,
+                f"anomaly_gallery_{name}",
+                lambda id_, name=name: _open_in_browser(name, id_),
+                [f"#{k + 1}" for k in range(len(tiles))],
             )
+            st.caption(f"the first {len(shown)} of {len(rows)} {name}s{salt_note}; click one to open it")
             ids = rows[["id"] + [c for c in ("coverage", "depth", "image_mean", "image_std") if c in rows.columns]]
             st.dataframe(ids.round(4), hide_index=True, width="stretch", height=220)
+            id_opener(ids["id"].tolist(), f"anomaly_open_{name}")
             st.button(
                 f"Open the {len(rows)} {name}s in the image browser",
                 key=f"anomaly_browse_{name}",
@@ -135,6 +168,10 @@ def anomalies_section() -> None:
                 "text/csv",
                 key=f"anomaly_csv_{name}",
             )
+
+
+def _set_open(id_: str) -> None:
+    st.session_state["browse_open"] = id_
 
 
 def browser_section() -> None:
@@ -179,16 +216,19 @@ def browser_section() -> None:
                 else mask_overlay(image, np.zeros_like(image, bool))
             )
         labels = [str(page * page_size + k + 1) for k in range(len(tiles))]
-        st.image(mosaic(tiles, 12, labels), width="stretch")
+        clickable_gallery(tiles, shown["id"].tolist(), 12, "browse_gallery", _set_open, labels)
+        on_page = shown["id"].tolist()
         choice = st.selectbox(
             "Open one image",
-            shown["id"].tolist(),
+            on_page,
             key="browse_open",
-            format_func=lambda i: f"{labels[shown['id'].tolist().index(i)]}: {i}",
+            format_func=lambda i: f"{labels[on_page.index(i)]}: {i}" if i in on_page else i,
         )
         if choice:
             image, mask = image_of(choice)
             image_panel(choice, image, mask, table.set_index("id").loc[choice], mode=overlay)
+            if mask is not None:
+                open_in_explorer(choice, key="browse_explorer")
 
 
 {

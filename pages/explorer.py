@@ -5,7 +5,16 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._ui import COLUMN_NAMES, active_dataset, ensure_entry, neighbourhood, readable, run_picker, section_control
+from pages._ui import (
+    COLUMN_NAMES,
+    active_dataset,
+    clickable_gallery,
+    ensure_entry,
+    neighbourhood,
+    readable,
+    run_picker,
+    section_control,
+)
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
@@ -21,6 +30,14 @@ view = ex.view(options)  # computed once per (runs, options); a click that chang
 preds, summaries, table = view.preds, view.summaries, view.table
 
 SECTIONS = ["Summary", "Images", "Map", "Error anatomy"]
+focus = st.session_state.pop("explorer_focus", None)  # an image opened by a click, a button or another page
+if focus in ex.ids:
+    st.session_state["explorer_open"] = focus
+elif focus is not None:
+    st.warning(
+        f"{focus} is not one of the {len(ex.ids)} validation images of the chosen runs: the Explorer shows only "
+        "images a run held out."
+    )
 
 
 def thumb_label(rank: int, score: float) -> str:
@@ -60,8 +77,8 @@ def more_like_this(name: str, id_: str, k: int = 8) -> None:
     scores = table[f"score {name}"].to_numpy()
     st.markdown(f"**More like {id_}** (by {name}'s deepest encoder features)")
     tiles = [outcome_overlay(ex.images[j], preds[name][j], ex.truth[j]) for j in near]
-    labels = [f"{n + 1} {s:.2f}" for n, s in enumerate(similarity)]
-    st.image(mosaic(tiles, 8, labels, scale=1), width="stretch")
+    labels = [thumb_label(n, s) for n, s in enumerate(similarity, 1)]  # rank · similarity
+    clickable_gallery(tiles, [ex.ids[j] for j in near], 8, f"explorer_similar_gallery_{id_}", open_image, labels)
     st.dataframe(
         pd.DataFrame(
             {
@@ -154,13 +171,8 @@ elif section == "Images":
     known = table["depth"].dropna()
     depth_range = None
     if len(known) and known.max() > known.min():
-        depth_range = st.slider(
-            "Depth",
-            float(known.min()),
-            float(known.max()),
-            (float(known.min()), float(known.max())),
-            key="explorer_depth",
-        )
+        low, high = int(np.floor(known.min())), int(np.ceil(known.max()))  # depths are whole feet: 841, not 841.00
+        depth_range = st.slider("Depth", low, high, (low, high), key="explorer_depth")
     side_by_side = len(ex.names) > 1 and st.checkbox(
         "Side by side: the same images, one column per model", key="explorer_side"
     )
@@ -186,23 +198,20 @@ elif section == "Images":
         for column, model in zip(st.columns(len(ex.names)), ex.names):
             tiles = [outcome_overlay(ex.images[pos[i]], preds[model][pos[i]], ex.truth[pos[i]]) for i in shown["id"]]
             labels = [thumb_label(n, table[f"score {model}"].iloc[pos[i]]) for n, i in enumerate(shown["id"], 1)]
-            column.markdown(f"**{model}**")
-            column.image(mosaic(tiles, 4, labels, scale=1), width="stretch")
+            with column:
+                st.markdown(f"**{model}**")
+                clickable_gallery(tiles, shown["id"].tolist(), 4, f"explorer_gallery_{model}", open_image, labels)
     if len(shown):
         idx = [pos[i] for i in shown["id"]]
         if not side_by_side:
             tiles = [outcome_overlay(ex.images[k], preds[name][k], ex.truth[k]) for k in idx]
             labels = [thumb_label(n, s) for n, s in enumerate(shown[score_col], 1)]
-            st.image(mosaic(tiles, 12, labels), width="stretch")
+            clickable_gallery(tiles, shown["id"].tolist(), 12, "explorer_gallery", open_image, labels)
         csv = rows.to_csv(index=False).encode()
         st.download_button("Download these rows (CSV)", csv, "filtered.csv", "text/csv", key="explorer_rows_csv")
         options = shown["id"].tolist()
-        focus = st.session_state.pop("explorer_focus", None)  # a tile opened from the Mosaic page
-        if focus in pos:
-            options = [focus] + [i for i in options if i != focus]
-            st.session_state["explorer_open"] = focus
         if st.session_state.get("explorer_open") not in options and st.session_state.get("explorer_open") in pos:
-            options = [st.session_state["explorer_open"]] + options  # reached by next / previous / jump
+            options = [st.session_state["explorer_open"]] + options  # reached by a click, next / previous, jump
         order_ids = rows["id"].tolist()
         rank = {id_: n for n, id_ in enumerate(order_ids, 1)}
         c1, c2, c3, c4 = st.columns([4, 1, 1, 2])
@@ -231,6 +240,7 @@ elif section == "Images":
         if st.session_state.get("explorer_jump_error"):
             st.warning(st.session_state["explorer_jump_error"])
         k = pos[choice]
+        zoom = st.select_slider("Zoom", [2, 3, 4, 6, 8], value=3, key="explorer_zoom", format_func=lambda z: f"{z}x")
         heat = (np.stack([ex.probs[name][k]] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
         big = mosaic(
             [
@@ -240,8 +250,8 @@ elif section == "Images":
                 heat,
                 outcome_overlay(ex.images[k], preds[name][k], ex.truth[k]),
             ],
-            5,
-            scale=3,
+            {2: 5, 3: 5, 4: 3, 6: 2, 8: 1}[zoom],  # larger panels, fewer per row: the page width stays the limit
+            scale=zoom,
         )
         st.image(big, caption="image · truth · prediction · probability · outcome")
         row = table.iloc[k]

@@ -11,6 +11,7 @@ from pages._ui import (
     image_panel,
     inference_checkpoints,
     no_runs_yet,
+    open_in_explorer,
     section_mosaic,
 )
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mask_overlay, outcome_overlay, section_picture
@@ -144,11 +145,7 @@ st.caption(
     + (", ".join(f"{side} {mosaic.ids[p]}" for side, p in neighbours.items()) if neighbours else "none placed")
 )
 if ex is not None and chosen in evaluated:
-    if st.button(f"Open {chosen} in the Explorer", key="mosaic_open"):
-        st.session_state["explorer_focus"] = chosen
-        st.session_state["explorer_runs"] = [model]
-        st.session_state["explorer_section"] = "Images"
-        st.switch_page("pages/explorer.py")
+    open_in_explorer(chosen, key="mosaic_open", run=model)
 elif ex is not None:
     st.caption(f"{chosen} is not a validation image of {model}: the Explorer shows only those.")
 row = table.set_index("id").loc[chosen]

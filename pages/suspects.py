@@ -4,8 +4,8 @@ their label, with the reason in words; mark the ones you judge wrong, and train 
 import numpy as np
 import streamlit as st
 
-from pages._ui import ensure_entry, no_runs_yet
-from saltlab.analysis.render import gray_to_rgb, mask_overlay, mosaic
+from pages._ui import clickable_gallery, ensure_entry, no_runs_yet, open_in_explorer
+from saltlab.analysis.render import gray_to_rgb, mask_overlay
 from saltlab.core.suspect_marks import MarksError, marked, set_marked
 
 ensure_entry()
@@ -79,8 +79,10 @@ for rank, id_ in enumerate(shown["id"], 1):
     tiles.append(mask_overlay(oof.images[k], oof.truth[k], "fill"))
     heat = (np.stack([oof.probs[k]] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
     tiles.append(np.maximum(heat, (gray_to_rgb(oof.images[k]) * 0.35).astype(np.uint8)))
-    labels += [f"{rank} label" + (" *" if id_ in marks else ""), f"{rank} model"]
-st.image(mosaic(tiles, 8, labels, scale=2), caption="pairs: the label (salt in yellow) and the model's probability")
+    labels += [f"#{rank} label" + (" *" if id_ in marks else ""), f"#{rank} model"]
+pairs = [id_ for id_ in shown["id"] for _ in range(2)]
+clickable_gallery(tiles, pairs, 8, "suspects_gallery", lambda id_: st.session_state.update(suspects_pick=id_), labels)
+st.caption("pairs: the label (salt in yellow) and the model's probability; * marked; click a pair to choose it")
 st.dataframe(shown, width="stretch", hide_index=True)
 st.download_button(
     "Download the whole ranking (CSV)",
@@ -105,6 +107,7 @@ if c3.button("Unmark", key="suspects_unmark", disabled=pick not in marks):
     set_marked(ds, pick, mark=False)
     st.rerun()
 st.caption(f"{pick}: {reason}")
+open_in_explorer(pick, key="suspects_explorer")
 if marks:
     st.markdown(
         f"Marked: {', '.join(sorted(marks))}. Train without them: tick *Leave out the images marked as suspect "

@@ -150,6 +150,12 @@ with st.form(f"train_form_{preset}"):
         help="Marked on the Suspects page; left out of training only (the validation fold keeps them), their ids "
         "recorded in the run's config.",
     )
+    label = st.text_input(
+        "Name (optional)",
+        key=f"train_label_new_{preset}",
+        placeholder="e.g. BCE only, no augmentation",
+        help="a name of your own for the registry (editable later); the folder stays PRESET-fFOLD-TIME",
+    )
     start = st.form_submit_button("Start", type="primary")
 
 if start:
@@ -182,7 +188,9 @@ if start:
         values["pseudo"] = {"runs": [str(checkpoints_root().absolute() / name) for name in pseudo_from]}
     try:
         run = submit(from_dict(values))
-        st.session_state["train_selected"] = run.path.name
+        if label.strip():
+            run.write_label(label)
+        st.session_state["_train_chosen"] = run.path.name  # the live view shows the new run
         st.success(f"Run {run.path.name} submitted.")
     except (ConfigError, DataSetError) as exc:
         st.error(f"Cannot start: {exc}")
@@ -251,6 +259,10 @@ def curves(run: RunFolder) -> go.Figure:
     return fig
 
 
+def _remember_run() -> None:
+    st.session_state["_train_chosen"] = st.session_state["train_selected"]
+
+
 @st.fragment(run_every=2)
 def live() -> None:  # reads only: the runs' own processes start the next queued run (jobs.launcher)
     table = registry()
@@ -286,9 +298,11 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
         },
     )
     names = table["run"].tolist()
-    if st.session_state.get("train_selected") not in names:
-        st.session_state["train_selected"] = names[0]
-    name = st.selectbox("Run", names, key="train_selected")
+    # The chosen run is kept apart from the widget: a filter that hides it (or every run, so that the widget is
+    # not drawn and Streamlit forgets its value) must not lose it once the filter is cleared.
+    chosen = st.session_state.get("_train_chosen")
+    st.session_state["train_selected"] = chosen if chosen in names else names[0]
+    name = st.selectbox("Run", names, key="train_selected", on_change=_remember_run)
     run = RunFolder(checkpoints_root() / name)
     status = run.read_status() or {}
     state = status.get("state")
@@ -398,13 +412,17 @@ def run_details() -> None:
         return
     run = RunFolder(checkpoints_root() / name)
     with st.expander(f"Notes and config of {name}"):
+        label = st.text_input(
+            "Name", value=run.read_label(), key=f"train_label_{name}", help="shown in the registry's name column"
+        )
         notes = st.text_area("Notes", value=run.read_notes(), key=f"train_notes_{name}", height=90)
-        if st.button("Save notes", key="train_notes_save"):
+        if st.button("Save name and notes", key="train_notes_save"):
             try:
+                run.write_label(label)
                 run.write_notes(notes)
-                st.toast(f"notes of {name} saved")
+                st.toast(f"name and notes of {name} saved")
             except OSError as exc:
-                st.error(f"Cannot save the notes of {name}: {exc}")
+                st.error(f"Cannot save the name and notes of {name}: {exc}")
         others = [n for n in names if n != name]
         other = st.selectbox("Compare its config with", ["(none)", *others], key="train_diff_with")
         try:

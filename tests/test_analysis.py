@@ -142,3 +142,19 @@ def test_explore_names_other_checkpoints_of_a_run(trained_run, tmp_path):
     ex = explore([run / "best.pt", run / "swa.pt"])
     assert ex.names == ["r", "r/swa.pt"] and ex.evaluations["r/swa.pt"].checkpoint == run / "swa.pt"
     assert not np.array_equal(ex.probs["r"], ex.probs["r/swa.pt"])
+
+
+def test_depth_coverage_shares_keep_empty_masks_apart_and_sum_to_one_per_band(demo_ds):
+    from saltlab.core.table import image_table
+
+    table = image_table(demo_ds)
+    train = table[table["split"] == "train"]
+    counts, shares = analysis.depth_coverage_shares(table)
+    assert counts.index[:2].tolist() == ["empty", "0, not empty"] and len(counts) == 12
+    assert counts.loc["empty"].sum() == int(train["empty"].astype(bool).sum())
+    small = (~train["empty"].astype(bool)) & (train["coverage_class"].astype(int) == 0)
+    assert counts.loc["0, not empty"].sum() == int(small.sum())
+    assert counts.to_numpy().sum() == len(train)  # test images (no mask) are not counted
+    np.testing.assert_allclose(shares.sum(axis=0), 1.0)
+    lows = [int(band.split("-")[0]) for band in counts.columns if band != "unknown"]
+    assert lows == sorted(lows)

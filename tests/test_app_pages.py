@@ -329,6 +329,8 @@ def test_explorer_next_previous_jump_best_threshold_and_readable_numbers(demo_ro
     assert at.button(key="explorer_next").disabled
     at.text_input(key="explorer_jump").set_value("ghost").run()
     assert any("ghost: not one of these" in w.value for w in at.warning)
+    at.select_slider(key="explorer_zoom").set_value(8).run()  # the opened image at 8x, one panel a row
+    assert not at.exception and at.selectbox(key="explorer_open").value == val[-1]
     # the single-image table: numbers rounded to what they mean
     values = [v for df in at.dataframe for v in df.value.get("value", [])]
     assert values and not any(len(v.split(".")[-1]) > 4 for v in values if v.replace(".", "").isdigit())
@@ -366,17 +368,22 @@ def test_train_page_notes_and_config_differences(demo_root, trained_run, monkeyp
     (runs / "b" / "config.json").write_text(json.dumps(config))
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("pages/train.py").run()
-    at.session_state["train_selected"] = "a"
-    at.run()
+    other = next(n for n in ("a", "b") if n != at.selectbox(key="train_selected").value)  # not the default
+    at.selectbox(key="train_selected").set_value(other).run()
     assert not at.exception
-    at.text_input(key="train_filter").set_value("ghost").run()
+    at.text_input(key="train_filter").set_value("ghost").run()  # hides every run: no Run box drawn
     assert any(c.value == "0 runs match 'ghost'" for c in at.caption)
     at.text_input(key="train_filter").set_value("").run()
-    at.session_state["train_selected"] = "a"  # (a filter that hides every run drops the selection)
-    at.run()
+    assert at.selectbox(key="train_selected").value == other  # the choice survives the filter
+    at.selectbox(key="train_selected").set_value("a").run()
+    at.text_input(key="train_label_a").set_value("BCE  baseline\n").run()
     at.text_area(key="train_notes_a").set_value("the BCE baseline").run()
     at.button(key="train_notes_save").click().run()
     assert (runs / "a" / "notes.txt").read_text() == "the BCE baseline"
+    assert (runs / "a" / "name.txt").read_text() == "BCE baseline"  # one line, spaces collapsed
+    at.run()  # the registry (drawn above the editor) shows it from the next redraw on
+    registry = next(df.value for df in at.dataframe if {"run", "name"} <= set(df.value.columns))
+    assert registry.set_index("run").loc["a", "name"] == "BCE baseline"
     at.selectbox(key="train_diff_with").set_value("b").run()
     assert not at.exception
     assert any(c.value == "1 setting differs" for c in at.caption)
@@ -409,3 +416,26 @@ def test_explorer_and_predict_speak_plainly(demo_root, trained_run, monkeypatch,
     best = trained_run.read_status()["best_score"]
     labels = at.multiselect(key="predict_models").options
     assert any(f"(best val {best:.3f}, all-empty " in label for label in labels), labels
+
+
+def test_an_image_id_opens_in_the_explorer_from_the_data_set_page(demo_root, trained_run, monkeypatch, tmp_path):
+    runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
+    split = trained_run.read_split()
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.session_state["dataset_section"] = "Depth and intensity"
+    at.run()
+    assert any("Each column sums to 100% of its depth band" in c.value for c in at.caption)  # the shares heat map
+    at.session_state["dataset_section"] = "Image browser"
+    at.run()
+    on_page = [label.split(": ")[1] for label in at.selectbox(key="browse_open").options]
+    held_out = next(i for i in on_page if i in split["val_ids"])
+    trained_on = next(i for i in on_page if i in split["train_ids"])
+    at.selectbox(key="browse_open").set_value(trained_on).run()
+    assert any(f"{trained_on} is a validation image of no trained run" in c.value for c in at.caption)
+    at.selectbox(key="browse_open").set_value(held_out).run()
+    at.button(key="browse_explorer").click().run()
+    assert not at.exception
+    assert at.selectbox(key="explorer_open").value == held_out  # the Explorer, Images section, that image open
+    at.session_state["explorer_focus"] = trained_on  # opened from elsewhere, but not a validation image
+    at.run()
+    assert any(f"{trained_on} is not one of the" in w.value for w in at.warning)

@@ -165,7 +165,10 @@ def test_a_row_says_notes_created_images_and_on_how_many_images_it_scored(traine
     copy = RunFolder(tmp_path / "copy")
     shutil.copytree(trained_run.path, copy.path, ignore=shutil.ignore_patterns("eval"))
     copy.write_notes("BCE only, lr 1e-3\nsecond line")
+    assert run_row(copy)["name"] == ""  # no name given
+    copy.write_label("  BCE\nonly ")
     row = run_row(copy)
+    assert row["name"] == "BCE only"
     split = trained_run.read_split()
     assert row["notes"] == "BCE only, lr 1e-3"
     assert row["train images"] == len(split["train_ids"]) and row["scored on"] == len(split["monitor_ids"])
@@ -183,3 +186,17 @@ def test_config_diff_names_each_setting_that_differs():
         ("stages.0.loss", "bce", "bce_dice"),
     ]
     assert config_diff(a, a) == []
+
+
+def test_runs_holding_out_an_image_are_the_finished_runs_that_validated_it(trained_run, tmp_path):
+    import shutil
+
+    from saltlab.runs.registry import runs_holding_out
+
+    for name in ("done", "unfinished"):
+        shutil.copytree(trained_run.path, tmp_path / name, ignore=shutil.ignore_patterns("eval"))
+    (tmp_path / "unfinished" / "best.pt").unlink()
+    split = trained_run.read_split()
+    assert runs_holding_out(split["val_ids"][0], tmp_path) == ["done"]
+    assert runs_holding_out(split["train_ids"][0], tmp_path) == []  # trained on: not a validation image
+    assert runs_holding_out("no-such-id", tmp_path) == []

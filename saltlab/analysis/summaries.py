@@ -153,6 +153,27 @@ def depth_bands(depths: np.ndarray, width: int = 100) -> np.ndarray:
     return np.where(np.isnan(depths), "unknown", [f"{v}-{v + width - 1}" for v in low]).astype(object)
 
 
+def depth_coverage_shares(table: pd.DataFrame, width: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labelled images per (coverage, depth band): (counts, shares of each depth band's images).
+
+    Rows: "empty", then coverage class 0 without the empty masks ("0, not empty": salt under 5%), then
+    classes 1..10; columns: depth bands of `width`, shallowest first ("unknown" last). Each column of
+    the shares sums to 1, so a band with few images reads as clearly as a crowded one.
+    """
+    train = table[table["coverage"].notna()]
+    empty = train["empty"].astype(bool).to_numpy()
+    classes = train["coverage_class"].astype(int).to_numpy()
+    rows = np.where(empty, "empty", np.where(classes == 0, "0, not empty", classes.astype(str)))
+    bands = depth_bands(train["depth"].astype(float).to_numpy(), width)
+    order = ["empty", "0, not empty", *map(str, range(1, 11))]
+    counts = pd.crosstab(pd.Series(rows, name="coverage"), pd.Series(bands, name="depth band"))
+    shallowest = pd.Series(train["depth"].astype(float).to_numpy()).groupby(bands).min().fillna(np.inf)
+    columns = shallowest.sort_values(kind="stable").index.tolist()  # "unknown" (no depth) last
+    counts = counts.reindex(index=order, columns=columns, fill_value=0)
+    shares = counts / counts.sum(axis=0).replace(0, 1)
+    return counts, shares
+
+
 def where_beats(table: pd.DataFrame, a: str, b: str, limit: int = 50) -> pd.DataFrame:
     """Images where model b scores higher than model a, largest gain first."""
     delta = table[f"score {b}"] - table[f"score {a}"]

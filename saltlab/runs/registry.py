@@ -43,6 +43,7 @@ def run_row(run: RunFolder) -> dict:
     return {
         "run": run.path.name,
         "state": status.get("state", "?"),
+        "name": run.read_label(),
         "notes": run.read_notes().strip().splitlines()[0][:80] if run.read_notes().strip() else "",
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else None,
         "recipe": config.get("name"),
@@ -109,3 +110,13 @@ def config_diff(a: dict, b: dict) -> list[tuple[str, object, object]]:
     compared one by one: `stages.1.loss`); a setting one of them lacks shows as None there."""
     fa, fb = _flatten(a), _flatten(b)
     return [(key, fa.get(key), fb.get(key)) for key in sorted(set(fa) | set(fb)) if fa.get(key) != fb.get(key)]
+
+
+def runs_holding_out(image_id: str, root: str | os.PathLike | None = None) -> list[str]:
+    """The finished runs (with a best.pt) that held this image out for validation, newest first: the runs
+    in which the Explorer can show it."""
+    return [
+        run.path.name
+        for run in list_runs(root)
+        if run.best_path.is_file() and image_id in ((run.read_split() or {}).get("val_ids") or ())
+    ]

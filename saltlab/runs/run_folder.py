@@ -105,6 +105,7 @@ class RunFolder:
     last_path = property(lambda self: self.path / "last.pt")
     split_path = property(lambda self: self.path / "split.json")
     notes_path = property(lambda self: self.path / "notes.txt")
+    label_path = property(lambda self: self.path / "name.txt")
     lock_path = property(lambda self: self.path / ".lock")
 
     def exists(self) -> bool:
@@ -245,6 +246,16 @@ class RunFolder:
 
     def write_notes(self, text: str) -> None:
         write_text_atomic(self.notes_path, text)
+
+    def read_label(self) -> str:
+        """The name the user gave this run, one line ("" when none; the folder name stays the run's id)."""
+        try:
+            return self.label_path.read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    def write_label(self, text: str) -> None:
+        write_text_atomic(self.label_path, " ".join(text.split())[:80])
 
     def write_split(self, split: dict) -> None:
         """The ids the run trains and validates on, with the data set they came from (see engine._split)."""

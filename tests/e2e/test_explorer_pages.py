@@ -70,12 +70,18 @@ def test_compare_renders_both_ways(browser, explorer_app):
     page.close()
 
 
-def test_more_like_this_and_the_map(browser, explorer_app):
+def explorer_images(browser, url):
+    """A tall page on the Explorer's Images section, once the summary has been drawn."""
     page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(f"{url}/explorer")
+    expect(page.get_by_text("Images per IoU bucket")).to_be_visible(timeout=120_000)
+    page.get_by_role("radio", name="Images", exact=True).click()
+    return page
+
+
+def test_more_like_this_and_the_map(browser, explorer_app):
+    page = explorer_images(browser, explorer_app)
     try:
-        page.goto(f"{explorer_app}/explorer")
-        expect(page.get_by_text("Images per IoU bucket")).to_be_visible(timeout=120_000)
-        page.get_by_role("radio", name="Images", exact=True).click()
         header = page.get_by_text(re.compile(r"^More like [0-9a-f]+")).first
         expect(header).to_be_visible(timeout=120_000)
         opened = header.inner_text().split()[2]
@@ -89,4 +95,19 @@ def test_more_like_this_and_the_map(browser, explorer_app):
         expect(page.get_by_text("Choose a point to see the image")).to_be_visible()
     finally:
         page.screenshot(path=str(ARTIFACTS / "test_more_like_this_and_the_map.png"), full_page=True)
+        page.close()
+
+
+def test_a_thumbnail_click_opens_that_image(browser, explorer_app):
+    page = explorer_images(browser, explorer_app)
+    try:
+        expect(page.get_by_text("images match; the first")).to_be_visible(timeout=60_000)
+        opened = page.get_by_role("combobox", name="Open one image")
+        expect(opened).to_have_value(re.compile(r"^#1 · [0-9a-f]+$"))
+        # Each thumbnail has an invisible Plotly point at its centre: click where the third one is.
+        third = page.locator(".stPlotlyChart").first.locator(".scatterlayer .point").nth(2).bounding_box()
+        page.mouse.click(third["x"] + third["width"] / 2, third["y"] + third["height"] / 2)
+        expect(opened).to_have_value(re.compile(r"^#3 · [0-9a-f]+$"), timeout=60_000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "test_a_thumbnail_click_opens_that_image.png"), full_page=True)
         page.close()
