@@ -52,6 +52,9 @@ def test_every_page_draws_on_the_real_data(browser, real_app, path, section, rea
         if section:
             page.get_by_role("radio", name=section, exact=True).click(timeout=180_000)
         expect(page.get_by_text(ready).first).to_be_visible(timeout=180_000)
+        # Drawn to its end (for the screenshot): no placeholder left, the "running" indicator gone.
+        expect(page.locator('[data-testid="stSkeleton"]')).to_have_count(0, timeout=120_000)
+        expect(page.locator('[data-testid="stStatusWidget"]')).to_be_hidden(timeout=120_000)
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
