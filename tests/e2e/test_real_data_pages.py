@@ -1,5 +1,5 @@
 """Every page in a real browser on the real TGS data, with two runs trained on it (64 images, one epoch:
-real training, real checkpoints, the whole held-out fold of 175 images evaluated), a screenshot of each kept under
+real training, real checkpoints, the whole held-out fold of 189 images evaluated), a screenshot of each kept under
 test-artifacts/ for review."""
 
 import os
@@ -21,7 +21,7 @@ def real_app(real_root, tmp_path_factory):
     runs = tmp_path_factory.mktemp("real-runs")
     for name, seed in (("real-a", 3), ("real-b", 4)):
         stages = [{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]
-        # 20 folds: the pages evaluate the whole held-out fold (175 images), a fifth of the default's cost
+        # 20 folds: the pages evaluate the whole held-out fold (189 images), a quarter of the default's 700
         train(tiny_config(real_root, seed=seed, stages=stages, n_folds=20), run_dir=runs / name)
     env = {**os.environ, "SALTLAB_DATA": str(real_root), "SALTLAB_CHECKPOINTS": str(runs)}
     proc, url = start_app(env, tmp_path_factory.mktemp("real-app") / "streamlit.log")
