@@ -1,11 +1,14 @@
 """Data set page: headline numbers, health report, distributions, anomaly galleries, image browser."""
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from pages._ui import (
+    _set_value,
     active_dataset,
     clickable_gallery,
     ensure_entry,
@@ -170,10 +173,6 @@ def anomalies_section() -> None:
             )
 
 
-def _set_open(id_: str) -> None:
-    st.session_state["browse_open"] = id_
-
-
 def browser_section() -> None:
     with st.container(border=True):
         c1, c2, c3, c4 = st.columns([1, 2, 2, 1])
@@ -216,8 +215,8 @@ def browser_section() -> None:
                 else mask_overlay(image, np.zeros_like(image, bool))
             )
         labels = [str(page * page_size + k + 1) for k in range(len(tiles))]
-        clickable_gallery(tiles, shown["id"].tolist(), 12, "browse_gallery", _set_open, labels)
         on_page = shown["id"].tolist()
+        clickable_gallery(tiles, on_page, 12, "browse_gallery", partial(_set_value, "browse_open"), labels)
         choice = st.selectbox(
             "Open one image",
             on_page,

@@ -164,10 +164,11 @@ def depth_coverage_shares(table: pd.DataFrame, width: int = 100) -> tuple[pd.Dat
     empty = train["empty"].astype(bool).to_numpy()
     classes = train["coverage_class"].astype(int).to_numpy()
     rows = np.where(empty, "empty", np.where(classes == 0, "0, not empty", classes.astype(str)))
-    bands = depth_bands(train["depth"].astype(float).to_numpy(), width)
+    depths = train["depth"].astype(float).to_numpy()
+    bands = depth_bands(depths, width)
     order = ["empty", "0, not empty", *map(str, range(1, 11))]
     counts = pd.crosstab(pd.Series(rows, name="coverage"), pd.Series(bands, name="depth band"))
-    shallowest = pd.Series(train["depth"].astype(float).to_numpy()).groupby(bands).min().fillna(np.inf)
+    shallowest = pd.Series(depths).groupby(bands).min().fillna(np.inf)
     columns = shallowest.sort_values(kind="stable").index.tolist()  # "unknown" (no depth) last
     counts = counts.reindex(index=order, columns=columns, fill_value=0)
     shares = counts / counts.sum(axis=0).replace(0, 1)

@@ -239,20 +239,14 @@ class RunFolder:
 
     def read_notes(self) -> str:
         """The user's notes on this run ("" when none)."""
-        try:
-            return self.notes_path.read_text()
-        except (OSError, UnicodeDecodeError):
-            return ""
+        return _text_or_empty(self.notes_path)
 
     def write_notes(self, text: str) -> None:
         write_text_atomic(self.notes_path, text)
 
     def read_label(self) -> str:
         """The name the user gave this run, one line ("" when none; the folder name stays the run's id)."""
-        try:
-            return self.label_path.read_text().strip()
-        except (OSError, UnicodeDecodeError):
-            return ""
+        return _text_or_empty(self.label_path).strip()
 
     def write_label(self, text: str) -> None:
         write_text_atomic(self.label_path, " ".join(text.split())[:80])
@@ -267,6 +261,14 @@ class RunFolder:
         except (OSError, json.JSONDecodeError):
             return None
         return split if isinstance(split, dict) and isinstance(split.get("val_ids"), list) else None
+
+
+def _text_or_empty(path: Path) -> str:
+    """A small text file the user writes (notes, name); "" when it is missing or unreadable."""
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunFolder]:
