@@ -16,6 +16,7 @@ from saltlab.runs.config import (
     from_dict,
     load_config,
     plan_epochs,
+    plan_remaining,
     preset_description,
     preset_names,
     scaled_swa_start,
@@ -41,6 +42,80 @@ def test_plan_epochs_keeps_proportions_and_one_epoch_each():
         and scaled_swa_start(None, 24, 3) is None
     )
     assert scaled_swa_start(1, 30, 1) == 1 and scaled_swa_start(30, 30, 5) == 5
+
+
+def test_plan_remaining_keeps_what_ran_and_shortens_what_is_left():
+    assert plan_remaining([24, 24], [25, 24], 20, 48) == [24, 24]  # the BCE stage gives back its extra epoch
+    assert plan_remaining([24, 24], [25, 24], 30, 40) == [25, 15]  # a finished stage keeps its epochs
+    assert plan_remaining([24, 24], [25, 24], 24, 30) == [25, 5]  # the stage under way ends after its next epoch
+    assert plan_remaining([24, 24], [25, 24], 1, 60) == [30, 30]  # a plan can also grow
+    assert plan_remaining([24, 24], [25, 24], 10, 11) == [11, 1]  # too little left: every stage keeps one epoch
+    assert plan_remaining([24, 24], [25, 24], 49, 49) == [25, 24]  # the run is over: nothing to plan
+    # A stage that may close ends with the epochs it ran, so the last stage (and its SWA) still runs.
+    assert plan_remaining([24, 24], [25, 24], 8, 9, may_close=True) == [8, 1]
+    assert plan_remaining([24, 24], [25, 24], 30, 30, may_close=True) == [25, 6]  # never the last stage
+
+
+def test_a_run_that_falls_behind_its_budget_is_planned_shorter(demo_root, tmp_path):
+    """After a slow epoch the epochs left are planned again so they fit, the last stage and its SWA kept."""
+    from types import SimpleNamespace
+
+    from saltlab.training import budget as budget_module
+    from saltlab.training.state import Budget, Position
+
+    stages = [
+        {"name": "bce", "epochs": 5, "loss": "bce", "lr": 1e-3, "schedule": {"kind": "onecycle", "min_lr": 1e-5}},
+        {"name": "lovasz", "epochs": 5, "loss": "lovasz", "lr": 5e-4, "swa_start": 4},
+    ]
+    config = from_dict(tiny_config(demo_root, stages=stages, minutes=100 / 60))
+    config.planned = True
+    run = RunFolder(tmp_path / "behind")
+    run.path.mkdir()
+    run.write_config(config)
+    s = SimpleNamespace(
+        config=config,
+        run=run,
+        world=1,
+        pos=Position(epoch=3),
+        budget=Budget(seconds=100.0, epoch_estimate=8.0, wanted=[5, 5], last_epoch_wall=8.5),
+        data=SimpleNamespace(steps_per_epoch=2),
+        swa=None,
+        wall_used=lambda now: 37.0,
+    )
+    budget_module.replan(s)  # 7 epochs of 8.5 s still fit in the 60 s left (less a 3 s margin): no change
+    assert [st.epochs for st in config.stages] == [5, 5]
+    s.pos, s.budget.last_epoch_wall = Position(epoch=6), 12.0  # the machine slowed down
+    s.wall_used = lambda now: 65.0
+    budget_module.replan(s)  # (100 - 65 - 3) // 12 = 2 more epochs
+    assert [st.epochs for st in config.stages] == [5, 3]
+    assert config.stages[1].swa_start == 2  # the same share of the stage averaged
+    assert [st["epochs"] for st in run.read_config()["stages"]] == [5, 3]  # a resumed run keeps the new plan
+    assert run.read_status()["planned_epochs"] == [5, 3]
+    s.wall_used = lambda now: 60.0
+    budget_module.replan(s)  # later plans only shorten a run, never lengthen it
+    assert [st.epochs for st in config.stages] == [5, 3]
+
+
+def test_a_budget_that_cuts_a_stage_before_its_averaging_still_writes_swa(demo_root, tmp_path, monkeypatch):
+    """The guard ends the Lovász stage after 1 of its 3 epochs, before its SWA (from the 3rd) began.
+
+    swa.pt then holds the stage's last weights (BatchNorm recomputed), so best, last and SWA are all written.
+    """
+    from saltlab.training import budget as budget_module
+    from saltlab.training.engine import train
+
+    stages = [
+        {"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3},
+        {"name": "lovasz", "epochs": 3, "loss": "lovasz", "lr": 5e-4, "swa_start": 3},
+    ]
+    config = tiny_config(demo_root, stages=stages, minutes=60, planned=True, max_train_images=16, max_val_images=8)
+    monkeypatch.setattr(budget_module, "out_of_time", lambda s: s.pos.epoch == 2)  # the clock, not the training
+    run = train(config, run_dir=tmp_path / "cut")
+    status = run.read_status()
+    assert status["state"] == "done" and "time budget reached after 2 of 4 epochs" in status["message"]
+    swa = [m for m in run.read_metrics() if m["kind"] == "swa"]
+    assert len(swa) == 1 and swa[0]["stage"] == "lovasz" and swa[0]["swa_epochs"] == 1
+    assert (run.path / "swa.pt").is_file() and (run.path / "best.pt").is_file() and run.last_path.is_file()
 
 
 def test_onecycle_spans_the_stage_whatever_its_length():

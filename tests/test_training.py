@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from saltlab.inference.evaluate import evaluate_run
-from saltlab.runs.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from saltlab.runs.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.runs.config import from_dict
 from saltlab.runs.run_folder import RunFolder
 from saltlab.training.engine import train
@@ -142,6 +142,25 @@ def test_kill_9_leaves_a_readable_checkpoint_and_resume_continues(demo_root, tmp
     assert swa["scores"]["swa_epochs"] == 3
     for key in (k for k in swa["model"] if "running_" not in k and "num_batches" not in k):
         torch.testing.assert_close(swa["model"][key], sum(s[key].float() for s in snaps) / 3, atol=1e-6, rtol=0)
+
+
+def test_resume_sweeps_the_temp_files_of_killed_writes_but_not_a_write_under_way(tmp_path):
+    import os
+    import time
+
+    left = [tmp_path / ".last.pt.a1b2.tmp", tmp_path / ".status.json.c3d4.tmp", tmp_path / ".notes.txt.e5f6.tmp"]
+    fresh = [tmp_path / ".swa.pt.g7h8.tmp", tmp_path / ".status.json.i9j0.tmp"]
+    for path in left + fresh:
+        path.write_bytes(b"partial")
+    start = time.time()
+    for path in left:
+        os.utime(path, (start - 5, start - 5))
+    kept = tmp_path / "status.json"
+    kept.write_text("{}")
+    os.utime(kept, (start - 5, start - 5))
+    clean_temp_files(tmp_path, before=start - 1)
+    # Checkpoint temp files are the trainer's alone: all go. Others only when older than the run's start.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".status.json.i9j0.tmp", "status.json"]
 
 
 def test_judge_model_reports_both_scores(demo_root, tmp_path):

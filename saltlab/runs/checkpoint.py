@@ -8,6 +8,7 @@ arbitrary object is ever unpickled from a file a user may have been handed.
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
 from pathlib import Path
 
 import torch
@@ -59,7 +60,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return data
 
 
-def clean_temp_files(folder: str | os.PathLike) -> None:
-    """Remove temp files a killed save left behind."""
-    for tmp in Path(folder).glob(".*.pt.*.tmp"):
-        tmp.unlink(missing_ok=True)
+def clean_temp_files(folder: str | os.PathLike, before: float) -> None:
+    """Remove the temp files that killed atomic writes (checkpoints, status.json, ...) left behind.
+
+    Checkpoints are written by the training process alone, so all of theirs go; of the other files,
+    only temp files last written before `before` (the run's start): a write the app makes meanwhile
+    (notes, a cancel request in status.json) is newer and keeps its temp file until its rename.
+    """
+    for tmp in Path(folder).glob(".*.tmp"):
+        try:
+            if fnmatch(tmp.name, ".*.pt.*.tmp") or tmp.stat().st_mtime < before:
+                tmp.unlink(missing_ok=True)
+        except FileNotFoundError:  # renamed into place meanwhile
+            pass

@@ -341,6 +341,29 @@ def plan_epochs(wanted: list[int], total: int) -> list[int]:
     return epochs
 
 
+def plan_remaining(wanted: list[int], planned: list[int], done: int, total: int, may_close: bool = False) -> list[int]:
+    """Epochs per stage for `total` epochs in all when `done` of the `planned` ones have run.
+
+    Finished stages keep their epochs. The stage under way keeps the epochs it has run plus one, or
+    only those it has run when `may_close` (it can end now: it is not the last stage and averages no
+    weights); it and the stages after it share the rest in the proportions of `wanted`, at least one
+    each. When even that does not fit, the result holds more than `total` (the budget's guard cuts).
+    """
+    start, k = 0, 0
+    while k < len(planned) and start + planned[k] <= done:
+        start += planned[k]
+        k += 1
+    if k == len(planned):
+        return list(planned)
+    rest = plan_epochs(wanted[k:], total - start)
+    ran = done - start
+    rest[0] = max(rest[0], ran if may_close and ran > 0 and k < len(planned) - 1 else ran + 1)
+    while sum(rest) > total - start and max(rest[1:], default=1) > 1:  # the current stage's minimum took it
+        later = rest[1:]
+        rest[1 + later.index(max(later))] -= 1
+    return list(planned[:k]) + rest
+
+
 def scaled_swa_start(swa_start: int | None, old_epochs: int, new_epochs: int) -> int | None:
     """swa_start for a stage that goes from old_epochs to new_epochs: the same averaged share of it."""
     if swa_start is None:

@@ -3,8 +3,9 @@
 A few real training steps and a validation batch are timed on a copy of the model, every stage's
 epochs (and swa_start) are scaled to fill the budget, and config.json is rewritten with the plan
 (`planned`), so a resumed run keeps it. Schedules that span their stage (onecycle) follow the new
-length. After the first whole epoch the plan is made again once if the estimate was off by more
-than 10%; the run ends cleanly at the first epoch end where another epoch would not fit.
+length. After the first whole epoch the plan is made again if the estimate was off by more than 10%,
+and after every later one if the epochs left would no longer fit; the run ends cleanly at the first
+epoch end where another epoch would not fit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import nn
 
 from saltlab.inference.network import forward_101, predict
 from saltlab.models.losses import compute_loss
-from saltlab.runs.config import TrainConfig, from_dict, plan_epochs, scaled_swa_start
+from saltlab.runs.config import TrainConfig, from_dict, plan_epochs, plan_remaining, scaled_swa_start
 from saltlab.training.data import epoch_batches, iterate_batches
 from saltlab.training.distributed import any_rank, sync, unwrap
 from saltlab.training.schedule import make_optimizer
@@ -130,30 +131,36 @@ def plan(s: Session) -> None:
             s.config = from_dict(s.run.read_config())
 
 
-def replan_after_first_epoch(s: Session) -> None:
-    """Plan again once from a real epoch when the probe's estimate was off (e.g. other work shared the machine)."""
-    budget = s.budget
-    if (
-        budget.replan
-        and s.pos.epoch == 1
-        and abs(budget.last_epoch_wall - budget.epoch_estimate) > 0.1 * budget.epoch_estimate
-    ):
-        remaining = budget.seconds - s.wall_used(time.monotonic()) - budget.swa_s - MARGIN * budget.seconds
-        apply_plan(s.config, plan_epochs(budget.wanted, s.pos.epoch + int(max(remaining, 0) // budget.last_epoch_wall)))
-        s.run.write_config(s.config)
-        s.run.write_status(
-            planned_epochs=[st.epochs for st in s.config.stages],
-            epochs=s.config.total_epochs,
-            total_steps=s.data.steps_per_epoch * s.config.total_epochs,
-        )
-        log.info(
-            "time budget: the first epoch took %.1f s, not the %.1f s estimated -> epochs %s",
-            budget.last_epoch_wall,
-            budget.epoch_estimate,
-            [st.epochs for st in s.config.stages],
-        )
-    if s.pos.epoch >= 1:
-        budget.replan = False
+def replan(s: Session) -> None:
+    """At an epoch's start, plan the epochs left again from the last whole epoch's wall time.
+
+    After the first epoch, when the probe's estimate was off by more than 10%, in either direction;
+    later, whenever the epochs planned would no longer fit (the machine slowed down), shortening the
+    stage under way and those after it, so every stage still runs and its schedule still decays
+    (and SWA is still taken) before the budget ends, instead of the guard cutting the run short.
+    """
+    budget, config, pos = s.budget, s.config, s.pos
+    if budget.seconds is None or s.world > 1 or pos.epoch == 0 or pos.step_in_epoch != 0 or budget.last_epoch_wall <= 0:
+        return
+    first = budget.replan and pos.epoch == 1
+    budget.replan = False
+    if first and abs(budget.last_epoch_wall - budget.epoch_estimate) <= 0.1 * budget.epoch_estimate:
+        return
+    remaining = budget.seconds - s.wall_used(time.monotonic()) - budget.swa_s - MARGIN * budget.seconds
+    total = pos.epoch + int(max(remaining, 0) // budget.last_epoch_wall)
+    if total == config.total_epochs or (total > config.total_epochs and not first):
+        return
+    planned = [st.epochs for st in config.stages]
+    # A stage that averages no weights may end at once, leaving its epochs to the stages after it.
+    epochs = plan_remaining(budget.wanted or planned, planned, pos.epoch, total, may_close=s.swa is None)
+    if epochs == planned:
+        return
+    apply_plan(config, epochs)
+    s.run.write_config(config)
+    s.run.write_status(
+        planned_epochs=epochs, epochs=config.total_epochs, total_steps=s.data.steps_per_epoch * config.total_epochs
+    )
+    log.info("time budget: the last epoch took %.1f s -> epochs %s (were %s)", budget.last_epoch_wall, epochs, planned)
 
 
 def out_of_time(s: Session) -> bool:

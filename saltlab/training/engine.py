@@ -558,7 +558,7 @@ def _run(
     checkpoint = None
     if resume and run.last_path.is_file():
         if rank == 0:
-            clean_temp_files(run.path)
+            clean_temp_files(run.path, before=time.time() - (time.monotonic() - started))
         checkpoint = load_checkpoint(run.last_path)
     data = prepare_data(config, run, checkpoint, device, rank, world, amp, workers)
     model, pos, swa = restore_model(config, checkpoint, device, world)
@@ -602,7 +602,7 @@ def _run(
     while s.pos.epoch < s.config.total_epochs:
         if any_rank(stop["signal"] is not None, world, device) and s.pos.global_step == 0:
             raise Cancelled()  # cancelled while starting: nothing trained, nothing to save
-        budget.replan_after_first_epoch(s)
+        budget.replan(s)
         if s.pos.epoch >= s.config.total_epochs:
             break
         stage_index, stage_start = stage_of(s.config, s.pos.epoch)
@@ -631,6 +631,10 @@ def finish(s: Session, stopped_early: bool) -> None:
         return
     pos = s.pos
     if stopped_early:
+        if s.swa is None and s.stage_index >= 0 and s.stage.swa_start is not None:
+            stage_start = sum(st.epochs for st in s.config.stages[: s.stage_index])
+            if 0 < pos.epoch - stage_start < s.stage.epochs:  # cut before its averaging began: its last weights
+                s.swa = swa_update(None, s.model)
         if s.swa is not None:  # the budget ended the SWA stage early: average what it has
             finish_swa(s)
         pos.wall_s = s.wall_used(time.monotonic())

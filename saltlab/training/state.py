@@ -62,7 +62,7 @@ class Budget:
     epoch_estimate: float = 0.0  # seconds an epoch takes, validation included
     swa_s: float = 0.0  # the SWA BatchNorm pass and its validation
     wanted: list[int] = field(default_factory=list)  # the epochs the config asked for, before planning
-    replan: bool = False  # once, after the first whole epoch, if the estimate was off by more than 10%
+    replan: bool = False  # after the first whole epoch: plan again if the probe was off by more than 10%
     last_epoch_wall: float = 0.0
 
 
