@@ -200,3 +200,7 @@ def test_runs_holding_out_an_image_are_the_finished_runs_that_validated_it(train
     assert runs_holding_out(split["val_ids"][0], tmp_path) == ["done"]
     assert runs_holding_out(split["train_ids"][0], tmp_path) == []  # trained on: not a validation image
     assert runs_holding_out("no-such-id", tmp_path) == []
+    # The validation ids are cached per split.json; a changed split is read again.
+    RunFolder(tmp_path / "done").write_split({**split, "val_ids": [split["train_ids"][0]]})
+    assert runs_holding_out(split["train_ids"][0], tmp_path) == ["done"]
+    assert runs_holding_out(split["val_ids"][0], tmp_path) == []

@@ -6,6 +6,7 @@ be read still gets a row, saying so, instead of breaking the list.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -115,8 +116,18 @@ def config_diff(a: dict, b: dict) -> list[tuple[str, object, object]]:
 def runs_holding_out(image_id: str, root: str | os.PathLike | None = None) -> list[str]:
     """The finished runs (with a best.pt) that held this image out for validation, newest first: the runs
     in which the Explorer can show it."""
-    return [
-        run.path.name
-        for run in list_runs(root)
-        if run.best_path.is_file() and image_id in ((run.read_split() or {}).get("val_ids") or ())
-    ]
+    return [run.path.name for run in list_runs(root) if run.best_path.is_file() and image_id in _val_ids(run)]
+
+
+def _val_ids(run: RunFolder) -> frozenset[str]:
+    """The run's validation ids, read again only when split.json changes (pages ask once per image shown)."""
+    try:
+        stat = run.split_path.stat()
+    except OSError:
+        return frozenset()
+    return _val_ids_of(str(run.split_path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _val_ids_of(split_path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
+    return frozenset((RunFolder(os.path.dirname(split_path)).read_split() or {}).get("val_ids") or ())
