@@ -57,7 +57,8 @@ def test_plan_remaining_keeps_what_ran_and_shortens_what_is_left():
 
 
 def test_a_run_that_falls_behind_its_budget_is_planned_shorter(demo_root, tmp_path):
-    """After a slow epoch the epochs left are planned again so they fit, the last stage and its SWA kept."""
+    """After a slow epoch the epochs left are planned again so they fit, the last stage and its SWA kept;
+    after faster ones the plan grows again."""
     from types import SimpleNamespace
 
     from saltlab.training import budget as budget_module
@@ -92,8 +93,11 @@ def test_a_run_that_falls_behind_its_budget_is_planned_shorter(demo_root, tmp_pa
     assert [st["epochs"] for st in run.read_config()["stages"]] == [5, 3]  # a resumed run keeps the new plan
     assert run.read_status()["planned_epochs"] == [5, 3]
     s.wall_used = lambda now: 60.0
-    budget_module.replan(s)  # later plans only shorten a run, never lengthen it
+    budget_module.replan(s)  # (100 - 60 - 3) // 12 = 3 more: one more epoch than planned is not enough to grow
     assert [st.epochs for st in config.stages] == [5, 3]
+    s.budget.last_epoch_wall = 9.0
+    budget_module.replan(s)  # (100 - 60 - 3) // 9 = 4 more, two over the plan: it grows by one, one kept in hand
+    assert [st.epochs for st in config.stages] == [5, 4]
 
 
 def test_a_budget_that_cuts_a_stage_before_its_averaging_still_writes_swa(demo_root, tmp_path, monkeypatch):
@@ -110,6 +114,7 @@ def test_a_budget_that_cuts_a_stage_before_its_averaging_still_writes_swa(demo_r
     ]
     config = tiny_config(demo_root, stages=stages, minutes=60, planned=True, max_train_images=16, max_val_images=8)
     monkeypatch.setattr(budget_module, "out_of_time", lambda s: s.pos.epoch == 2)  # the clock, not the training
+    monkeypatch.setattr(budget_module, "replan", lambda s: None)  # keep the 4 epochs the config plans
     run = train(config, run_dir=tmp_path / "cut")
     status = run.read_status()
     assert status["state"] == "done" and "time budget reached after 2 of 4 epochs" in status["message"]

@@ -4,8 +4,8 @@ A few real training steps and a validation batch are timed on a copy of the mode
 epochs (and swa_start) are scaled to fill the budget, and config.json is rewritten with the plan
 (`planned`), so a resumed run keeps it. Schedules that span their stage (onecycle) follow the new
 length. After the first whole epoch the plan is made again if the estimate was off by more than 10%,
-and after every later one if the epochs left would no longer fit; the run ends cleanly at the first
-epoch end where another epoch would not fit.
+and after every later one if the epochs left would no longer fit, or two more would; the run ends
+cleanly at the first epoch end where another epoch would not fit.
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def replan(s: Session) -> None:
     After the first epoch, when the probe's estimate was off by more than 10%, in either direction;
     later, whenever the epochs planned would no longer fit (the machine slowed down), shortening the
     stage under way and those after it, so every stage still runs and its schedule still decays
-    (and SWA is still taken) before the budget ends, instead of the guard cutting the run short.
+    (and SWA is still taken) before the budget ends, instead of the guard cutting the run short; and
+    when two or more epochs more would fit (the probe was slow), lengthening them by all but one.
     """
     budget, config, pos = s.budget, s.config, s.pos
     if budget.seconds is None or s.world > 1 or pos.epoch == 0 or pos.step_in_epoch != 0 or budget.last_epoch_wall <= 0:
@@ -148,7 +149,11 @@ def replan(s: Session) -> None:
         return
     remaining = budget.seconds - s.wall_used(time.monotonic()) - budget.swa_s - MARGIN * budget.seconds
     total = pos.epoch + int(max(remaining, 0) // budget.last_epoch_wall)
-    if total == config.total_epochs or (total > config.total_epochs and not first):
+    if not first and total > config.total_epochs:
+        if total < config.total_epochs + 2:
+            return
+        total -= 1  # grow by all but one of the epochs that fit, so one slower epoch does not undo it at once
+    if total == config.total_epochs:
         return
     planned = [st.epochs for st in config.stages]
     # A stage that averages no weights may end at once, leaving its epochs to the stages after it.
