@@ -402,6 +402,16 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
 live()
 
 
+def _save_name_and_notes(run: RunFolder) -> None:
+    name = run.path.name
+    try:
+        run.write_label(st.session_state.get(f"train_label_{name}", ""))
+        run.write_notes(st.session_state.get(f"train_notes_{name}", ""))
+        st.session_state["train_notes_saved"] = ("ok", f"name and notes of {name} saved")
+    except OSError as exc:
+        st.session_state["train_notes_saved"] = ("error", f"Cannot save the name and notes of {name}: {exc}")
+
+
 def run_details() -> None:
     """Notes on the selected run, and its config beside another run's with the differences."""
     from saltlab.runs.registry import config_diff
@@ -412,17 +422,17 @@ def run_details() -> None:
         return
     run = RunFolder(checkpoints_root() / name)
     with st.expander(f"Notes and config of {name}"):
-        label = st.text_input(
+        st.text_input(
             "Name", value=run.read_label(), key=f"train_label_{name}", help="shown in the registry's name column"
         )
-        notes = st.text_area("Notes", value=run.read_notes(), key=f"train_notes_{name}", height=90)
-        if st.button("Save name and notes", key="train_notes_save"):
-            try:
-                run.write_label(label)
-                run.write_notes(notes)
-                st.toast(f"name and notes of {name} saved")
-            except OSError as exc:
-                st.error(f"Cannot save the name and notes of {name}: {exc}")
+        st.text_area("Notes", value=run.read_notes(), key=f"train_notes_{name}", height=90)
+        # A callback saves before the page redraws, so the registry above shows the new name at once.
+        st.button("Save name and notes", key="train_notes_save", on_click=_save_name_and_notes, args=(run,))
+        kind, message = st.session_state.pop("train_notes_saved", (None, None))
+        if kind == "ok":
+            st.toast(message)
+        elif kind == "error":
+            st.error(message)
         others = [n for n in names if n != name]
         other = st.selectbox("Compare its config with", ["(none)", *others], key="train_diff_with")
         try:

@@ -381,7 +381,7 @@ def test_train_page_notes_and_config_differences(demo_root, trained_run, monkeyp
     at.button(key="train_notes_save").click().run()
     assert (runs / "a" / "notes.txt").read_text() == "the BCE baseline"
     assert (runs / "a" / "name.txt").read_text() == "BCE baseline"  # one line, spaces collapsed
-    at.run()  # the registry (drawn above the editor) shows it from the next redraw on
+    # The registry, drawn above the editor, shows the new name in the same redraw.
     registry = next(df.value for df in at.dataframe if {"run", "name"} <= set(df.value.columns))
     assert registry.set_index("run").loc["a", "name"] == "BCE baseline"
     at.selectbox(key="train_diff_with").set_value("b").run()
