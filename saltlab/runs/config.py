@@ -341,6 +341,17 @@ def plan_epochs(wanted: list[int], total: int) -> list[int]:
     return epochs
 
 
+def stage_at(epochs: list[int], epoch: int) -> tuple[int, int]:
+    """(stage index, first global epoch of that stage) for a global epoch, given each stage's epochs;
+    past the end, the last stage."""
+    start = 0
+    for i, n in enumerate(epochs):
+        if epoch < start + n:
+            return i, start
+        start += n
+    return len(epochs) - 1, start - epochs[-1]
+
+
 def plan_remaining(wanted: list[int], planned: list[int], done: int, total: int, may_close: bool = False) -> list[int]:
     """Epochs per stage for `total` epochs in all when `done` of the `planned` ones have run.
 
@@ -349,12 +360,9 @@ def plan_remaining(wanted: list[int], planned: list[int], done: int, total: int,
     weights); it and the stages after it share the rest in the proportions of `wanted`, at least one
     each. When even that does not fit, the result holds more than `total` (the budget's guard cuts).
     """
-    start, k = 0, 0
-    while k < len(planned) and start + planned[k] <= done:
-        start += planned[k]
-        k += 1
-    if k == len(planned):
+    if done >= sum(planned):
         return list(planned)
+    k, start = stage_at(planned, done)
     rest = plan_epochs(wanted[k:], total - start)
     ran = done - start
     rest[0] = max(rest[0], ran if may_close and ran > 0 and k < len(planned) - 1 else ran + 1)

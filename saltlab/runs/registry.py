@@ -125,9 +125,9 @@ def _val_ids(run: RunFolder) -> frozenset[str]:
         stat = run.split_path.stat()
     except OSError:
         return frozenset()
-    return _val_ids_of(str(run.split_path), stat.st_mtime_ns, stat.st_size)
+    return _val_ids_of(str(run.path), stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=256)
-def _val_ids_of(split_path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
-    return frozenset((RunFolder(os.path.dirname(split_path)).read_split() or {}).get("val_ids") or ())
+def _val_ids_of(run_path: str, _mtime_ns: int, _size: int) -> frozenset[str]:
+    return frozenset((RunFolder(run_path).read_split() or {}).get("val_ids") or ())

@@ -36,7 +36,7 @@ from saltlab.inference.pseudo import IGNORE, pseudo_training_data
 from saltlab.models import build_model
 from saltlab.models.losses import compute_loss
 from saltlab.runs.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
-from saltlab.runs.config import TrainConfig, from_dict
+from saltlab.runs.config import TrainConfig, from_dict, stage_at
 from saltlab.runs.run_folder import RunFolder, new_run_dir, process_start
 from saltlab.training import budget
 from saltlab.training.data import epoch_batches, iterate_batches, make_train_data, resolve_pipeline, stratified_subset
@@ -105,16 +105,6 @@ def record_split(config: TrainConfig, ds: Dataset, checkpoint: dict | None) -> d
         "monitor_ids": [val_ids[i] for i in keep_val],  # validated after every epoch (max_val_images)
         "excluded_ids": excluded,  # left out of the training folds (suspect labels); the validation fold keeps its own
     }
-
-
-def stage_of(config: TrainConfig, epoch: int) -> tuple[int, int]:
-    """(stage index, first global epoch of that stage) for a global epoch."""
-    start = 0
-    for i, stage in enumerate(config.stages):
-        if epoch < start + stage.epochs:
-            return i, start
-        start += stage.epochs
-    return len(config.stages) - 1, start - config.stages[-1].epochs
 
 
 def payload(s: Session, model: nn.Module | None = None, with_optimizer: bool = True, with_swa: bool = True) -> dict:
@@ -605,7 +595,7 @@ def _run(
         budget.replan(s)
         if s.pos.epoch >= s.config.total_epochs:
             break
-        stage_index, stage_start = stage_of(s.config, s.pos.epoch)
+        stage_index, stage_start = stage_at([st.epochs for st in s.config.stages], s.pos.epoch)
         if budget.out_of_time(s):
             stopped_early = True
             break
@@ -631,10 +621,11 @@ def finish(s: Session, stopped_early: bool) -> None:
         return
     pos = s.pos
     if stopped_early:
-        if s.swa is None and s.stage_index >= 0 and s.stage.swa_start is not None:
-            stage_start = sum(st.epochs for st in s.config.stages[: s.stage_index])
-            if 0 < pos.epoch - stage_start < s.stage.epochs:  # cut before its averaging began: its last weights
-                s.swa = swa_update(None, s.model)
+        if s.swa is None and pos.epoch > 0:
+            index, start = stage_at([st.epochs for st in s.config.stages], pos.epoch - 1)  # the last epoch's stage
+            stage = s.config.stages[index]
+            if stage.swa_start is not None and pos.epoch - start < stage.epochs:  # cut before its averaging began
+                s.swa = swa_update(None, s.model)  # its last weights
         if s.swa is not None:  # the budget ended the SWA stage early: average what it has
             finish_swa(s)
         pos.wall_s = s.wall_used(time.monotonic())
