@@ -3,7 +3,9 @@
 The four x2 upsamplings of a ResNet34 U-Net decoder at 101x101 (batch 32: 256x7x7 -> 13, 128x13x13
 -> 26, 64x26x26 -> 51, 32x51x51 -> 101), forward and backward, channels_last, in bf16 (what CPU
 autocast keeps: upsampling is not cast to fp32) and fp32. The baseline is nearest, smp.Unet's
-default `interpolation_mode`; `scse_hypercol` and `binary_judge` use bilinear (the case study).
+default `interpolation_mode`; `scse_hypercol` and `binary_judge` upsampled bilinearly in the decoder
+until 2026-11-27 (since then nearest there, bilinear only in the hypercolumn, as the case study says:
+this measurement is why).
 Repeated, interleaved, median printed. Run: .venv/bin/python bench/bench_upsampling.py [--repeat 5]
 """
 

@@ -45,7 +45,10 @@ def test_scse_hypercol_structure():
     scse = [m for m in model.modules() if isinstance(m, SCSEModule)]
     assert len(scse) == 5  # smp's, one on each decoder block's output
     assert all(isinstance(block.attention2.attention, SCSEModule) for block in model.decoder.blocks)
-    assert all(block.interpolation_mode == "bilinear" for block in model.decoder.blocks)
+    # smp's nearest upsampling in the decoder blocks unless asked; the hypercolumn's is bilinear (forward).
+    assert all(block.interpolation_mode == "nearest" for block in model.decoder.blocks)
+    bilinear = build_model(ModelConfig(arch="scse_hypercol", encoder="resnet18", decoder_upsample="bilinear"))
+    assert all(block.interpolation_mode == "bilinear" for block in bilinear.decoder.blocks)
     # The hypercolumn: every decoder level feeds the head (a 1x1 projection each, summed at full resolution).
     assert [p.in_channels for p in model.hyper] == decoder_widths(64)
     assert model.hyper_norm[0].num_features == model.head.in_channels

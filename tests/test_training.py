@@ -67,6 +67,49 @@ def test_bad_checkpoints_are_refused_clearly(tmp_path, trained_run):
         load_checkpoint(plain)
 
 
+def test_models_saved_before_decoder_upsample_existed_load_as_they_were_trained(tmp_path):
+    """Format-3 checkpoints and config.json files have no model.decoder_upsample: their scSE models
+    upsampled bilinearly in the decoder, and must still (new configs default to nearest)."""
+    from saltlab.inference.network import load_model
+    from saltlab.models import build_model
+    from saltlab.runs.config import TrainConfig
+
+    model_config = {"arch": "scse_hypercol", "encoder": "resnet18", "input_size": 101}
+    torch.manual_seed(0)
+    trained = build_model(from_dict({"model": {**model_config, "decoder_upsample": "bilinear"}}).model).eval()
+    old = tmp_path / "old.pt"
+    torch.save(
+        {
+            "format": "saltlab.checkpoint",
+            "format_version": 3,
+            "saltlab_version": "0.3.0",
+            "config": {"model": model_config},
+            "model": trained.state_dict(),
+        },
+        old,
+    )
+    loaded, config = load_model(load_checkpoint(old), torch.device("cpu"))
+    assert config.model.decoder_upsample == "bilinear"
+    assert all(block.interpolation_mode == "bilinear" for block in loaded.decoder.blocks)
+    x = torch.rand(2, 1, 101, 101)
+    nearest = build_model(from_dict({"model": model_config}).model).eval()
+    nearest.load_state_dict(trained.state_dict())  # the same weights with the new default upsampling
+    with torch.no_grad():
+        assert torch.allclose(loaded(x)["mask"], trained(x)["mask"], atol=1e-5)  # loaded is channels_last
+        assert not torch.allclose(nearest(x)["mask"], trained(x)["mask"], atol=1e-3)
+    run = RunFolder(tmp_path / "old-run")
+    run.path.mkdir()
+    run.config_path.write_text(json.dumps({"model": model_config, "stages": [{}]}))
+    assert from_dict(run.read_config()).model.decoder_upsample == "bilinear"
+    run.config_path.write_text(json.dumps({"model": {**model_config, "arch": "baseline"}, "stages": [{}]}))
+    assert from_dict(run.read_config()).model.decoder_upsample == "nearest"
+    # What this version writes names it, so the legacy rule never applies to a new run.
+    fresh = TrainConfig(model=from_dict({"model": model_config}).model)
+    run.write_config(fresh)
+    assert json.loads(run.config_path.read_text())["model"]["decoder_upsample"] == "nearest"
+    assert from_dict(run.read_config()).model.decoder_upsample == "nearest"
+
+
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     save_checkpoint(path, {"epoch": 1, "config": {}, "model": {}})

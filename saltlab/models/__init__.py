@@ -23,9 +23,9 @@ from saltlab.models.spec import ModelConfig  # noqa: E402
 from saltlab.models.unet import SaltUNet  # noqa: E402
 
 ARCH_OPTIONS = {
-    "baseline": dict(upsample="nearest", scse=False, hypercolumn=False, judge=False),
-    "scse_hypercol": dict(upsample="bilinear", scse=True, hypercolumn=True, judge=False),
-    "binary_judge": dict(upsample="bilinear", scse=True, hypercolumn=True, judge=True),
+    "baseline": dict(scse=False, hypercolumn=False, judge=False),
+    "scse_hypercol": dict(scse=True, hypercolumn=True, judge=False),
+    "binary_judge": dict(scse=True, hypercolumn=True, judge=True),
 }
 
 
@@ -105,6 +105,7 @@ def build_model(config: ModelConfig) -> SaltUNet:
         encoder,
         list(encoder.out_channels),
         decoder_channels=config.decoder_channels,
+        upsample=config.decoder_upsample,
         deep_supervision=config.deep_supervision,
         coordconv=config.coordconv,
         **ARCH_OPTIONS[config.arch],

@@ -4,9 +4,9 @@ The encoder is any smp encoder; the decoder is smp's `UnetDecoder` (its blocks: 
 concatenate the skip of the same stride, two 3x3 conv-BN-ReLU, optional scSE attention). What
 smp's `Unet` does not have is added on top, around its decoder blocks:
 - scse_hypercol: scSE on the output of every decoder block (smp's SCSEModule, computed as
-  x * (cSE + sSE): the same function with one full-size product fewer), bilinear upsampling,
-  and a hypercolumn: every decoder level brought to the output size and combined before the
-  last convolutions (see `SaltUNet.forward`);
+  x * (cSE + sSE): the same function with one full-size product fewer) and a hypercolumn: every
+  decoder level brought to the output size by bilinear upsampling and combined before the last
+  convolutions (see `SaltUNet.forward`);
 - binary_judge: scse_hypercol plus smp's ClassificationHead on the deepest features (global
   average pooling, one linear unit) saying salt / no salt;
 - deep supervision (a 1x1 head on every coarser decoder level) and CoordConv input channels.
@@ -16,8 +16,11 @@ default (256, 128, 64, 32, 16) the decoder costs more than this one, and the cas
 decoder is 64 channels wide. Every variant costs no more FLOPs than `smp.Unet` with the same
 encoder and input size (tested with torch.utils.flop_counter).
 
-The decoder upsamples to the size of each skip connection, so the input need not be a multiple
-of 32: at input size 101 the image goes in unpadded (0.62 of the pixels of 128).
+The decoder blocks upsample with `upsample`: nearest by default, as in smp's Unet (the case study
+names bilinear for the hypercolumn only; bilinear in the decoder blocks made the scSE models train
+slower than smp.Unet in bf16, bench/bench_upsampling.py). Each block upsamples to the size of its
+skip connection, so the input need not be a multiple of 32: at input size 101 the image goes in
+unpadded (0.62 of the pixels of 128).
 
 forward() returns a dict: "mask" logits (N, 1, H, W) at the input size; "judge" logits (N,)
 for judge models; "aux" (a list of logits, each at the input size) with deep supervision.
@@ -33,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from saltlab.models.blocks import add_coord_channels
+from saltlab.models.spec import UPSAMPLINGS
 
 
 def decoder_widths(channels: int) -> list[int]:
@@ -68,12 +72,11 @@ class SaltUNet(nn.Module):
         coordconv: bool = False,
     ):
         super().__init__()
-        if upsample not in ("nearest", "bilinear"):
-            raise ValueError(f"upsampling must be 'nearest' or 'bilinear', got {upsample!r}")
+        if upsample not in UPSAMPLINGS:
+            raise ValueError(f"decoder upsampling must be one of {', '.join(UPSAMPLINGS)}, got {upsample!r}")
         self.encoder = encoder
         self.coordconv = coordconv
         self.hypercolumn = hypercolumn
-        self.upsample = upsample
         widths = decoder_widths(decoder_channels)
         self.decoder = UnetDecoder(
             encoder_channels=encoder_channels,
@@ -124,11 +127,11 @@ class SaltUNet(nn.Module):
         if self.hyper is not None:
             # Coarsest first: upsample the running sum to the next level's size and add that level's
             # projection. Every level reaches the output size, as in the concatenated hypercolumn, with
-            # one full-resolution upsampling instead of four; with bilinear upsampling a coarse level
-            # goes through a chain of x2 steps (a slightly smoother kernel than one direct step).
+            # one full-resolution upsampling instead of four; a coarse level goes through a chain of
+            # bilinear x2 steps (a slightly smoother kernel than one direct step).
             y = self.hyper[0](levels[0])
             for project, level in zip(self.hyper[1:], levels[1:]):
-                y = F.interpolate(y, size=level.shape[-2:], mode=self.upsample) + project(level)
+                y = F.interpolate(y, size=level.shape[-2:], mode="bilinear") + project(level)
             y = self.hyper_norm(y)
         out: dict[str, torch.Tensor | list[torch.Tensor]] = {"mask": self.head(y)}
         if self.judge is not None:

@@ -16,9 +16,13 @@ import torch
 from saltlab import __version__
 from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write, first_line
+from saltlab.models.spec import with_legacy_upsampling
 
 FORMAT = "saltlab.checkpoint"
-FORMAT_VERSION = 3  # 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26)
+# 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26);
+# 4: the model config names its decoder upsampling (2026-11-27; format 3 reads as it was trained)
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (3, 4)
 
 
 class CheckpointError(SaltLabError, RuntimeError):
@@ -49,14 +53,16 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a SaltLab checkpoint (no '{FORMAT}' marker)")
     version = data.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
             f"{path} is a checkpoint of format {version} (written by saltlab {data.get('saltlab_version')}); "
-            f"this saltlab {__version__} reads format {FORMAT_VERSION}"
+            f"this saltlab {__version__} reads formats {', '.join(map(str, READABLE_VERSIONS))}"
         )
     missing = [key for key in ("config", "model") if not isinstance(data.get(key), dict)]
     if missing:
         raise CheckpointError(f"{path} has no {' or '.join(repr(k) for k in missing)} in it: not a usable checkpoint")
+    if isinstance(data["config"].get("model"), dict):
+        data["config"]["model"] = with_legacy_upsampling(data["config"]["model"])
     return data
 
 

@@ -18,7 +18,12 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from saltlab.core.errors import SaltLabError
 from saltlab.core.folds import DEFAULT_FOLDS, DEFAULT_SEED
-from saltlab.models.spec import ARCHS, INPUT_SIZES, ModelConfig  # noqa: F401 (re-exported: a run's config holds its model's)
+from saltlab.models.spec import (  # noqa: F401 (re-exported: a run's config holds its model's)
+    ARCHS,
+    INPUT_SIZES,
+    UPSAMPLINGS,
+    ModelConfig,
+)
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs"
 # What a newcomer starts from: the one-hour recipe; its time budget plans the epochs on any device.
@@ -179,6 +184,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     """Check choices and ranges; returns the config for chaining."""
     _check_choice(config.model.arch, ARCHS, "model.arch")
     _check_choice(config.model.input_size, INPUT_SIZES, "model.input_size")
+    _check_choice(config.model.decoder_upsample, UPSAMPLINGS, "model.decoder_upsample")
     if not config.stages:
         raise ConfigError("stages: at least one stage is needed")
     for i, stage in enumerate(config.stages):

@@ -231,7 +231,14 @@ class RunFolder:
         return out
 
     def read_config(self) -> dict:
-        return json.loads(self.config_path.read_text())
+        """config.json as a dict; a model config written before `decoder_upsample` existed reads as its
+        model was trained (models.spec.with_legacy_upsampling)."""
+        from saltlab.models.spec import with_legacy_upsampling  # lazy: the models package imports torch
+
+        config = json.loads(self.config_path.read_text())
+        if isinstance(config, dict) and isinstance(config.get("model"), dict):
+            config["model"] = with_legacy_upsampling(config["model"])
+        return config
 
     def write_config(self, config: TrainConfig) -> None:
         """config.json, written atomically (a crash leaves the old one or the new one, never half of one)."""
