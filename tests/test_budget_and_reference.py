@@ -57,8 +57,9 @@ def test_plan_remaining_keeps_what_ran_and_shortens_what_is_left():
 
 
 def test_a_run_that_falls_behind_its_budget_is_planned_shorter(demo_root, tmp_path):
-    """After a slow epoch the epochs left are planned again so they fit, the last stage and its SWA kept;
-    after faster ones the plan grows again."""
+    """When epochs get slower the epochs left are planned again so they fit, the last stage and its SWA
+    kept; one slow epoch alone changes nothing (the median of the last three counts); after faster ones
+    the plan grows again."""
     from types import SimpleNamespace
 
     from saltlab.training import budget as budget_module
@@ -78,14 +79,18 @@ def test_a_run_that_falls_behind_its_budget_is_planned_shorter(demo_root, tmp_pa
         run=run,
         world=1,
         pos=Position(epoch=3),
-        budget=Budget(seconds=100.0, epoch_estimate=8.0, wanted=[5, 5], last_epoch_wall=8.5),
+        budget=Budget(seconds=100.0, epoch_estimate=8.0, wanted=[5, 5], epoch_walls=[8.0, 8.5], last_epoch_wall=8.5),
         data=SimpleNamespace(steps_per_epoch=2),
         swa=None,
         wall_used=lambda now: 37.0,
     )
     budget_module.replan(s)  # 7 epochs of 8.5 s still fit in the 60 s left (less a 3 s margin): no change
     assert [st.epochs for st in config.stages] == [5, 5]
-    s.pos, s.budget.last_epoch_wall = Position(epoch=6), 12.0  # the machine slowed down
+    s.pos, s.wall_used = Position(epoch=6), lambda now: 60.0
+    s.budget.record_epoch(12.0)  # one slow epoch: the median of 8.0, 8.5, 12 is 8.5; (100 - 60 - 3) // 8.5 = 4
+    budget_module.replan(s)
+    assert [st.epochs for st in config.stages] == [5, 5]
+    s.budget.record_epoch(12.0)  # the machine slowed down: the median is 12
     s.wall_used = lambda now: 65.0
     budget_module.replan(s)  # (100 - 65 - 3) // 12 = 2 more epochs
     assert [st.epochs for st in config.stages] == [5, 3]
@@ -95,7 +100,8 @@ def test_a_run_that_falls_behind_its_budget_is_planned_shorter(demo_root, tmp_pa
     s.wall_used = lambda now: 60.0
     budget_module.replan(s)  # (100 - 60 - 3) // 12 = 3 more: one more epoch than planned is not enough to grow
     assert [st.epochs for st in config.stages] == [5, 3]
-    s.budget.last_epoch_wall = 9.0
+    s.budget.record_epoch(9.0)
+    s.budget.record_epoch(9.0)
     budget_module.replan(s)  # (100 - 60 - 3) // 9 = 4 more, two over the plan: it grows by one, one kept in hand
     assert [st.epochs for st in config.stages] == [5, 4]
 

@@ -132,7 +132,8 @@ def plan(s: Session) -> None:
 
 
 def replan(s: Session) -> None:
-    """At an epoch's start, plan the epochs left again from the last whole epoch's wall time.
+    """At an epoch's start, plan the epochs left again from the wall time of the last whole epochs
+    (their median, up to three: `Budget.typical_epoch`).
 
     After the first epoch, when the probe's estimate was off by more than 10%, in either direction;
     later, whenever the epochs planned would no longer fit (the machine slowed down), shortening the
@@ -147,8 +148,9 @@ def replan(s: Session) -> None:
     budget.replan = False
     if first and abs(budget.last_epoch_wall - budget.epoch_estimate) <= 0.1 * budget.epoch_estimate:
         return
+    epoch_s = budget.typical_epoch
     remaining = budget.seconds - s.wall_used(time.monotonic()) - budget.swa_s - MARGIN * budget.seconds
-    total = pos.epoch + int(max(remaining, 0) // budget.last_epoch_wall)
+    total = pos.epoch + int(max(remaining, 0) // epoch_s)
     if not first and total > config.total_epochs:
         if total < config.total_epochs + 2:
             return
@@ -165,7 +167,13 @@ def replan(s: Session) -> None:
     s.run.write_status(
         planned_epochs=epochs, epochs=config.total_epochs, total_steps=s.data.steps_per_epoch * config.total_epochs
     )
-    log.info("time budget: the last epoch took %.1f s -> epochs %s (were %s)", budget.last_epoch_wall, epochs, planned)
+    log.info(
+        "time budget: epochs take %.1f s (the last %.1f s) -> epochs %s (were %s)",
+        epoch_s,
+        budget.last_epoch_wall,
+        epochs,
+        planned,
+    )
 
 
 def out_of_time(s: Session) -> bool:

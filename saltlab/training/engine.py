@@ -606,7 +606,7 @@ def _run(
         train_loss, steps_done, train_s, compile_s = train_one_epoch(s, stage_start)
         end_of_epoch(s, stage_start, train_loss, steps_done, train_s, epoch_start + compile_s)
         if not started_mid_epoch:  # a whole epoch, validation and checkpoints included: the guard's estimate
-            s.budget.last_epoch_wall = time.monotonic() - epoch_start - compile_s
+            s.budget.record_epoch(time.monotonic() - epoch_start - compile_s)
         if world > 1:
             torch.distributed.barrier()
             check_ranks_agree(s.model, world, device, s.pos.epoch)

@@ -3,6 +3,7 @@ session holds (data, model, optimiser, budget, timings)."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,7 +64,18 @@ class Budget:
     swa_s: float = 0.0  # the SWA BatchNorm pass and its validation
     wanted: list[int] = field(default_factory=list)  # the epochs the config asked for, before planning
     replan: bool = False  # after the first whole epoch: plan again if the probe was off by more than 10%
-    last_epoch_wall: float = 0.0
+    last_epoch_wall: float = 0.0  # the guard's estimate of the next epoch: the last whole one's wall time
+    epoch_walls: list[float] = field(default_factory=list)  # every whole epoch's wall time, this session
+
+    def record_epoch(self, wall: float) -> None:
+        self.last_epoch_wall = wall
+        self.epoch_walls.append(wall)
+
+    @property
+    def typical_epoch(self) -> float:
+        """What planning counts an epoch as: the median of the last three whole epochs (one slow epoch,
+        e.g. one that writes snapshots or SWA, does not re-plan the run), else the last estimate."""
+        return statistics.median(self.epoch_walls[-3:]) if self.epoch_walls else self.last_epoch_wall
 
 
 @dataclass
