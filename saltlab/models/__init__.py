@@ -105,7 +105,7 @@ def build_model(config: ModelConfig) -> SaltUNet:
         encoder,
         list(encoder.out_channels),
         decoder_channels=config.decoder_channels,
-        upsample=config.decoder_upsample,
+        decoder_upsample=config.decoder_upsample,
         deep_supervision=config.deep_supervision,
         coordconv=config.coordconv,
         **ARCH_OPTIONS[config.arch],

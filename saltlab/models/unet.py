@@ -16,11 +16,11 @@ default (256, 128, 64, 32, 16) the decoder costs more than this one, and the cas
 decoder is 64 channels wide. Every variant costs no more FLOPs than `smp.Unet` with the same
 encoder and input size (tested with torch.utils.flop_counter).
 
-The decoder blocks upsample with `upsample`: nearest by default, as in smp's Unet (the case study
-names bilinear for the hypercolumn only; bilinear in the decoder blocks made the scSE models train
-slower than smp.Unet in bf16, bench/bench_upsampling.py). Each block upsamples to the size of its
-skip connection, so the input need not be a multiple of 32: at input size 101 the image goes in
-unpadded (0.62 of the pixels of 128).
+The decoder blocks upsample with `decoder_upsample`: nearest by default, as in smp's Unet (the
+case study names bilinear for the hypercolumn only; bilinear in the decoder blocks made the scSE
+models train slower than smp.Unet in bf16, bench/bench_upsampling.py). Each block upsamples to the
+size of its skip connection, so the input need not be a multiple of 32: at input size 101 the image
+goes in unpadded (0.62 of the pixels of 128).
 
 forward() returns a dict: "mask" logits (N, 1, H, W) at the input size; "judge" logits (N,)
 for judge models; "aux" (a list of logits, each at the input size) with deep supervision.
@@ -64,7 +64,7 @@ class SaltUNet(nn.Module):
         encoder: nn.Module,
         encoder_channels: list[int],
         decoder_channels: int = 64,
-        upsample: str = "nearest",
+        decoder_upsample: str = "nearest",
         scse: bool = False,
         hypercolumn: bool = False,
         judge: bool = False,
@@ -72,8 +72,8 @@ class SaltUNet(nn.Module):
         coordconv: bool = False,
     ):
         super().__init__()
-        if upsample not in UPSAMPLINGS:
-            raise ValueError(f"decoder upsampling must be one of {', '.join(UPSAMPLINGS)}, got {upsample!r}")
+        if decoder_upsample not in UPSAMPLINGS:
+            raise ValueError(f"decoder upsampling must be one of {', '.join(UPSAMPLINGS)}, got {decoder_upsample!r}")
         self.encoder = encoder
         self.coordconv = coordconv
         self.hypercolumn = hypercolumn
@@ -83,7 +83,7 @@ class SaltUNet(nn.Module):
             decoder_channels=widths,
             n_blocks=len(widths),
             attention_type="scse" if scse else None,
-            interpolation_mode=upsample,
+            interpolation_mode=decoder_upsample,
         )
         for block in self.decoder.blocks:
             # One scSE per block, on its output, as the case study has it. smp also puts one on the
