@@ -79,7 +79,7 @@ def test_a_run_that_falls_behind_its_budget_is_planned_shorter(demo_root, tmp_pa
         run=run,
         world=1,
         pos=Position(epoch=3),
-        budget=Budget(seconds=100.0, epoch_estimate=8.0, wanted=[5, 5], epoch_walls=[8.0, 8.5], last_epoch_wall=8.5),
+        budget=Budget(seconds=100.0, epoch_estimate=8.0, wanted=[5, 5], epoch_walls=[8.0, 8.5]),
         data=SimpleNamespace(steps_per_epoch=2),
         swa=None,
         wall_used=lambda now: 37.0,

@@ -121,6 +121,11 @@ class TrainConfig:
     def total_epochs(self) -> int:
         return sum(s.epochs for s in self.stages)
 
+    @property
+    def stage_epochs(self) -> list[int]:
+        """Each stage's epochs, in order (a new list)."""
+        return [s.epochs for s in self.stages]
+
     def to_dict(self) -> dict:
         return asdict(self)
 

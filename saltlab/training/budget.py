@@ -100,17 +100,16 @@ def plan(s: Session) -> None:
         if any(stage.swa_start for stage in config.stages):
             budget.swa_s = (len(s.data.train_images) + len(s.data.val_images)) * val_per_image
         fixed = time.monotonic() - s.started + budget.swa_s + MARGIN * budget.seconds  # set-up so far, SWA, a margin
-        budget.wanted = [stage.epochs for stage in config.stages]
+        budget.wanted = config.stage_epochs
         apply_plan(config, plan_budget(config, budget.seconds, budget.epoch_estimate, fixed))
         budget.replan = s.world == 1
-        budget.last_epoch_wall = budget.epoch_estimate
         s.run.write_config(config)
         log.info(
             "time budget %.1f min: %.3f s/step, %.1f s/epoch with validation -> epochs %s (asked %s)",
             config.minutes,
             step_s,
             budget.epoch_estimate,
-            [st.epochs for st in config.stages],
+            config.stage_epochs,
             budget.wanted,
         )
         if fixed + budget.epoch_estimate > budget.seconds:
@@ -122,7 +121,7 @@ def plan(s: Session) -> None:
             )
         s.run.write_status(
             budget_s=budget.seconds,
-            planned_epochs=[st.epochs for st in config.stages],
+            planned_epochs=config.stage_epochs,
             epoch_estimate_s=budget.epoch_estimate,
         )
     if s.world > 1:
@@ -157,7 +156,7 @@ def replan(s: Session) -> None:
         total -= 1  # grow by all but one of the epochs that fit, so one slower epoch does not undo it at once
     if total == config.total_epochs:
         return
-    planned = [st.epochs for st in config.stages]
+    planned = config.stage_epochs
     # A stage that averages no weights may end at once, leaving its epochs to the stages after it.
     epochs = plan_remaining(budget.wanted or planned, planned, pos.epoch, total, may_close=s.swa is None)
     if epochs == planned:

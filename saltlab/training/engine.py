@@ -595,7 +595,7 @@ def _run(
         budget.replan(s)
         if s.pos.epoch >= s.config.total_epochs:
             break
-        stage_index, stage_start = stage_at([st.epochs for st in s.config.stages], s.pos.epoch)
+        stage_index, stage_start = stage_at(s.config.stage_epochs, s.pos.epoch)
         if budget.out_of_time(s):
             stopped_early = True
             break
@@ -622,7 +622,7 @@ def finish(s: Session, stopped_early: bool) -> None:
     pos = s.pos
     if stopped_early:
         if s.swa is None and pos.epoch > 0:
-            index, start = stage_at([st.epochs for st in s.config.stages], pos.epoch - 1)  # the last epoch's stage
+            index, start = stage_at(s.config.stage_epochs, pos.epoch - 1)  # the last epoch's stage
             stage = s.config.stages[index]
             if stage.swa_start is not None and pos.epoch - start < stage.epochs:  # cut before its averaging began
                 s.swa = swa_update(None, s.model)  # its last weights

@@ -64,12 +64,15 @@ class Budget:
     swa_s: float = 0.0  # the SWA BatchNorm pass and its validation
     wanted: list[int] = field(default_factory=list)  # the epochs the config asked for, before planning
     replan: bool = False  # after the first whole epoch: plan again if the probe was off by more than 10%
-    last_epoch_wall: float = 0.0  # the guard's estimate of the next epoch: the last whole one's wall time
     epoch_walls: list[float] = field(default_factory=list)  # every whole epoch's wall time, this session
 
     def record_epoch(self, wall: float) -> None:
-        self.last_epoch_wall = wall
         self.epoch_walls.append(wall)
+
+    @property
+    def last_epoch_wall(self) -> float:
+        """The guard's estimate of the next epoch: the last whole one's wall time, else the probe's."""
+        return self.epoch_walls[-1] if self.epoch_walls else self.epoch_estimate
 
     @property
     def typical_epoch(self) -> float:
