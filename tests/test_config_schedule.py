@@ -76,6 +76,10 @@ def test_overrides():
         ({"minutes": -5}, r"minutes \(the time budget\) must be positive"),
         ({"stages": [{"schedule": {"kind": "onecycle", "warmup": 1.5}}]}, "warmup is a share of the stage"),
         ({"model": {"input_size": 100}}, "model.input_size: 100 is not one of 101, 128, 256"),
+        (
+            {"model": {"decoder_upsample": "bicubic"}},
+            "model.decoder_upsample: 'bicubic' is not one of nearest, bilinear",
+        ),
         ({"pipeline": "gpu"}, "pipeline: 'gpu' is not one of auto, device, albumentations"),
         ({"compile": "sometimes"}, "compile: expected"),
     ],
