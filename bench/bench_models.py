@@ -5,7 +5,8 @@ run, fp32 and bf16 autocast, channels_last; the baseline is `smp.Unet(encoder, e
 in_channels=1, classes=1)` at 128x128 (it needs a multiple of 32). Ours also at 101x101 unpadded.
 Each measurement is repeated (interleaved with the baseline so drift hits both); median and spread
 printed. Target (issue 10): ours / smp >= 1.0 at the same input size.
-Run: .venv/bin/python bench/bench_models.py [--encoder resnet34] [--batch 32] [--repeat 3]
+`--hypercolumn-head features` times the scSE models' older hypercolumn (checkpoint formats 3 and 4).
+Run: .venv/bin/python bench/bench_models.py [--encoder resnet34] [--batch 32] [--repeat 3] [--arch scse_hypercol]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch.nn import functional as F
 
 from saltlab.inference.network import resolve_device
 from saltlab.models import build_model
-from saltlab.runs.config import ModelConfig
+from saltlab.runs.config import ARCHS, HYPERCOLUMN_HEADS, ModelConfig
 
 
 class SmpBaseline(torch.nn.Module):
@@ -68,18 +69,24 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--hypercolumn-head", default="logits", choices=HYPERCOLUMN_HEADS)
+    parser.add_argument("--arch", action="append", choices=ARCHS, help="only these models (repeatable)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.manual_seed(0)
-    cases = [(arch, 128) for arch in ("baseline", "scse_hypercol", "binary_judge")] + [("baseline", 101)]
+    cases = [(arch, 128) for arch in ARCHS] + [("baseline", 101)]
+    cases = [(arch, size) for arch, size in cases if arch in (args.arch or ARCHS)]
     print(
-        f"device {device}, encoder {args.encoder}, batch {args.batch}, {args.steps} steps x {args.repeat} repeats; "
+        f"device {device}, encoder {args.encoder}, batch {args.batch}, hypercolumn head {args.hypercolumn_head}, "
+        f"{args.steps} steps x {args.repeat} repeats; "
         "img/s median (min-max)"
     )
     ok = True
     for bf16 in (False, True):
         for arch, size in cases:
-            ours_model = build_model(ModelConfig(arch=arch, encoder=args.encoder, input_size=size))
+            ours_model = build_model(
+                ModelConfig(arch=arch, encoder=args.encoder, input_size=size, hypercolumn_head=args.hypercolumn_head)
+            )
             smp_model = SmpBaseline(args.encoder)
             ours, base = [], []
             for _ in range(args.repeat):

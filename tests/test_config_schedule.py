@@ -80,6 +80,10 @@ def test_overrides():
             {"model": {"decoder_upsample": "bicubic"}},
             "model.decoder_upsample: 'bicubic' is not one of nearest, bilinear",
         ),
+        (
+            {"model": {"hypercolumn_head": "concat"}},
+            "model.hypercolumn_head: 'concat' is not one of logits, features",
+        ),
         ({"pipeline": "gpu"}, "pipeline: 'gpu' is not one of auto, device, albumentations"),
         ({"compile": "sometimes"}, "compile: expected"),
     ],

@@ -49,9 +49,13 @@ def test_scse_hypercol_structure():
     assert all(block.interpolation_mode == "nearest" for block in model.decoder.blocks)
     bilinear = build_model(ModelConfig(arch="scse_hypercol", encoder="resnet18", decoder_upsample="bilinear"))
     assert all(block.interpolation_mode == "bilinear" for block in bilinear.decoder.blocks)
-    # The hypercolumn: every decoder level feeds the head (a 1x1 projection each, summed at full resolution).
-    assert [p.in_channels for p in model.hyper] == decoder_widths(64)
-    assert model.hyper_norm[0].num_features == model.head.in_channels
+    # The hypercolumn: every coarser decoder level projected to one channel, added to the head's logits.
+    assert [p.in_channels for p in model.hyper] == decoder_widths(64)[:-1]
+    assert all(p.out_channels == 1 for p in model.hyper) and not hasattr(model, "hyper_norm")
+    # The older form: every level projected to the head's width, summed, BatchNorm + ReLU, then the head.
+    features = build_model(ModelConfig(arch="scse_hypercol", encoder="resnet18", hypercolumn_head="features"))
+    assert [p.in_channels for p in features.hyper] == decoder_widths(64)
+    assert features.hyper_norm[0].num_features == features.head.in_channels
     baseline = build_model(ModelConfig(arch="baseline", encoder="resnet18"))
     assert not any(isinstance(m, SCSEModule) for m in baseline.modules())
 

@@ -67,21 +67,30 @@ def test_bad_checkpoints_are_refused_clearly(tmp_path, trained_run):
         load_checkpoint(plain)
 
 
-def test_models_saved_before_decoder_upsample_existed_load_as_they_were_trained(tmp_path):
-    """Format-3 checkpoints and config.json files have no model.decoder_upsample: their scSE models
-    upsampled bilinearly in the decoder, and must still (new configs default to nearest)."""
+@pytest.mark.parametrize(
+    "version, written, trained_as",
+    [
+        # Format 3: neither field; the decoder upsampled bilinearly, the hypercolumn was "features".
+        (3, {}, {"decoder_upsample": "bilinear", "hypercolumn_head": "features"}),
+        # Format 4: the decoder upsampling named, the hypercolumn head not yet.
+        (4, {"decoder_upsample": "nearest"}, {"decoder_upsample": "nearest", "hypercolumn_head": "features"}),
+    ],
+)
+def test_models_saved_before_a_model_field_existed_load_as_they_were_trained(tmp_path, version, written, trained_as):
+    """Checkpoints and config.json files of the scSE models written before `decoder_upsample` (format 3) or
+    `hypercolumn_head` (formats 3 and 4) existed must load as the model they trained, not today's defaults."""
     from saltlab.inference.network import load_model
     from saltlab.models import build_model
     from saltlab.runs.config import TrainConfig
 
-    model_config = {"arch": "scse_hypercol", "encoder": "resnet18", "input_size": 101}
+    model_config = {"arch": "scse_hypercol", "encoder": "resnet18", "input_size": 101, **written}
     torch.manual_seed(0)
-    trained = build_model(from_dict({"model": {**model_config, "decoder_upsample": "bilinear"}}).model).eval()
+    trained = build_model(from_dict({"model": {**model_config, **trained_as}}).model).eval()
     old = tmp_path / "old.pt"
     torch.save(
         {
             "format": "saltlab.checkpoint",
-            "format_version": 3,
+            "format_version": version,
             "saltlab_version": "0.3.0",
             "config": {"model": model_config},
             "model": trained.state_dict(),
@@ -89,25 +98,31 @@ def test_models_saved_before_decoder_upsample_existed_load_as_they_were_trained(
         old,
     )
     loaded, config = load_model(load_checkpoint(old), torch.device("cpu"))
-    assert config.model.decoder_upsample == "bilinear"
-    assert all(block.interpolation_mode == "bilinear" for block in loaded.decoder.blocks)
+    assert (config.model.decoder_upsample, config.model.hypercolumn_head) == tuple(trained_as.values())
     x = torch.rand(2, 1, 101, 101)
-    nearest = build_model(from_dict({"model": model_config}).model).eval()
-    nearest.load_state_dict(trained.state_dict())  # the same weights with the new default upsampling
     with torch.no_grad():
         assert torch.allclose(loaded(x)["mask"], trained(x)["mask"], atol=1e-5)  # loaded is channels_last
-        assert not torch.allclose(nearest(x)["mask"], trained(x)["mask"], atol=1e-3)
+    if version == 3:
+        nearest = build_model(from_dict({"model": {**model_config, "hypercolumn_head": "features"}}).model).eval()
+        nearest.load_state_dict(trained.state_dict())  # the same weights with today's decoder upsampling
+        with torch.no_grad():
+            assert not torch.allclose(nearest(x)["mask"], trained(x)["mask"], atol=1e-3)
     run = RunFolder(tmp_path / "old-run")
     run.path.mkdir()
     run.config_path.write_text(json.dumps({"model": model_config, "stages": [{}]}))
-    assert from_dict(run.read_config()).model.decoder_upsample == "bilinear"
+    model = from_dict(run.read_config()).model
+    assert (model.decoder_upsample, model.hypercolumn_head) == tuple(trained_as.values())
     run.config_path.write_text(json.dumps({"model": {**model_config, "arch": "baseline"}, "stages": [{}]}))
-    assert from_dict(run.read_config()).model.decoder_upsample == "nearest"
-    # What this version writes names it, so the legacy rule never applies to a new run.
-    fresh = TrainConfig(model=from_dict({"model": model_config}).model)
+    model = from_dict(run.read_config()).model
+    assert (model.decoder_upsample, model.hypercolumn_head) == (written.get("decoder_upsample", "nearest"), "logits")
+    # What this version writes names both, so the rule never applies to a new run.
+    fresh = TrainConfig(model=from_dict({"model": {"arch": "scse_hypercol"}}).model)
     run.write_config(fresh)
-    assert json.loads(run.config_path.read_text())["model"]["decoder_upsample"] == "nearest"
-    assert from_dict(run.read_config()).model.decoder_upsample == "nearest"
+    assert {"decoder_upsample": "nearest", "hypercolumn_head": "logits"}.items() <= json.loads(
+        run.config_path.read_text()
+    )["model"].items()
+    model = from_dict(run.read_config()).model
+    assert (model.decoder_upsample, model.hypercolumn_head) == ("nearest", "logits")
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):

@@ -106,6 +106,7 @@ def build_model(config: ModelConfig) -> SaltUNet:
         list(encoder.out_channels),
         decoder_channels=config.decoder_channels,
         decoder_upsample=config.decoder_upsample,
+        hypercolumn_head=config.hypercolumn_head,
         deep_supervision=config.deep_supervision,
         coordconv=config.coordconv,
         **ARCH_OPTIONS[config.arch],

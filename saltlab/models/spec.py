@@ -7,9 +7,10 @@ from dataclasses import dataclass
 ARCHS = ("baseline", "scse_hypercol", "binary_judge")
 INPUT_SIZES = (101, 128, 256)
 UPSAMPLINGS = ("nearest", "bilinear")
-# Until 2026-11-27 scse_hypercol and binary_judge also upsampled bilinearly in the decoder; a model config
-# written then has no `decoder_upsample` (checkpoint format 3, config.json): see `with_legacy_upsampling`.
-LEGACY_BILINEAR_ARCHS = ("scse_hypercol", "binary_judge")
+HYPERCOLUMN_HEADS = ("logits", "features")
+# The scSE models changed twice on 2026-11-27 (checkpoint formats 4 and 5); a model config written
+# before a field existed lacks it and means the older model: see `as_trained`.
+HYPERCOLUMN_ARCHS = ("scse_hypercol", "binary_judge")
 
 
 @dataclass
@@ -24,11 +25,16 @@ class ModelConfig:
     # The decoder blocks' x2 upsampling: nearest (smp's default; the case study's decoder says only
     # "upsampling") or bilinear. The hypercolumn always upsamples bilinearly, as the case study says.
     decoder_upsample: str = "nearest"
+    # How the hypercolumn meets the last convolution (scse_hypercol, binary_judge; see models.unet):
+    # "logits", one channel per coarser level added to the head's output, or "features", the older,
+    # costlier form (16 channels per level summed at full resolution, BatchNorm + ReLU, then the head).
+    hypercolumn_head: str = "logits"
 
 
-def with_legacy_upsampling(model: dict) -> dict:
-    """A model config dict as its model was trained: one without `decoder_upsample` predates the field,
-    when the scSE models' decoder upsampled bilinearly (a copy with that filled in; others unchanged)."""
-    if isinstance(model, dict) and "decoder_upsample" not in model and model.get("arch") in LEGACY_BILINEAR_ARCHS:
-        return {**model, "decoder_upsample": "bilinear"}
-    return model
+def as_trained(model: dict) -> dict:
+    """A model config dict as its model was trained (a copy; others unchanged). Configs of the scSE
+    models written before a field existed lack it: without `decoder_upsample` (checkpoint format 3)
+    the decoder upsampled bilinearly; without `hypercolumn_head` (formats 3 and 4) it was "features"."""
+    if not isinstance(model, dict) or model.get("arch") not in HYPERCOLUMN_ARCHS:
+        return model
+    return {"decoder_upsample": "bilinear", "hypercolumn_head": "features", **model}

@@ -5,8 +5,12 @@ concatenate the skip of the same stride, two 3x3 conv-BN-ReLU, optional scSE att
 smp's `Unet` does not have is added on top, around its decoder blocks:
 - scse_hypercol: scSE on the output of every decoder block (smp's SCSEModule, computed as
   x * (cSE + sSE): the same function with one full-size product fewer) and a hypercolumn: every
-  decoder level brought to the output size by bilinear upsampling and combined before the last
-  convolutions (see `SaltUNet.forward`);
+  decoder level brought to the output size by bilinear upsampling and concatenated before the last
+  convolution. `hypercolumn_head` "logits" (the default) computes that convolution level by level:
+  the 3x3 head on the full-resolution level plus a 1x1 projection of each coarser level to one
+  channel at its own resolution, upsampled; "features" (the models of checkpoint formats 3 and
+  4) sums 16-channel projections of every level at full resolution, then BatchNorm + ReLU + the
+  head: more full-resolution passes for the same idea;
 - binary_judge: scse_hypercol plus smp's ClassificationHead on the deepest features (global
   average pooling, one linear unit) saying salt / no salt;
 - deep supervision (a 1x1 head on every coarser decoder level) and CoordConv input channels.
@@ -36,7 +40,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from saltlab.models.blocks import add_coord_channels
-from saltlab.models.spec import UPSAMPLINGS
+from saltlab.models.spec import HYPERCOLUMN_HEADS, UPSAMPLINGS
 
 
 def decoder_widths(channels: int) -> list[int]:
@@ -58,6 +62,19 @@ class FusedSCSE(SCSEModule):
         return x * (self.cSE(x) + self.sSE(x))
 
 
+def _upsampled_sum(projections: nn.ModuleList, levels: list[torch.Tensor], size: torch.Size) -> torch.Tensor:
+    """Each level's projection, brought to `size` bilinearly and summed.
+
+    Coarsest first: the running sum is upsampled to the next level's size and that level's projection
+    added, so a coarse level goes through a chain of bilinear x2 steps (a slightly smoother kernel
+    than one direct step) and only one upsampling per level is paid, on the projected channels.
+    """
+    y = projections[0](levels[0])
+    for project, level in zip(projections[1:], levels[1:]):
+        y = F.interpolate(y, size=level.shape[-2:], mode="bilinear") + project(level)
+    return y if y.shape[-2:] == size else F.interpolate(y, size=size, mode="bilinear")
+
+
 class SaltUNet(nn.Module):
     def __init__(
         self,
@@ -65,6 +82,7 @@ class SaltUNet(nn.Module):
         encoder_channels: list[int],
         decoder_channels: int = 64,
         decoder_upsample: str = "nearest",
+        hypercolumn_head: str = "logits",
         scse: bool = False,
         hypercolumn: bool = False,
         judge: bool = False,
@@ -74,9 +92,14 @@ class SaltUNet(nn.Module):
         super().__init__()
         if decoder_upsample not in UPSAMPLINGS:
             raise ValueError(f"decoder upsampling must be one of {', '.join(UPSAMPLINGS)}, got {decoder_upsample!r}")
+        if hypercolumn_head not in HYPERCOLUMN_HEADS:
+            raise ValueError(
+                f"hypercolumn head must be one of {', '.join(HYPERCOLUMN_HEADS)}, got {hypercolumn_head!r}"
+            )
         self.encoder = encoder
         self.coordconv = coordconv
         self.hypercolumn = hypercolumn
+        self.hypercolumn_head = hypercolumn_head
         widths = decoder_widths(decoder_channels)
         self.decoder = UnetDecoder(
             encoder_channels=encoder_channels,
@@ -92,15 +115,18 @@ class SaltUNet(nn.Module):
             if scse:
                 block.attention2.attention = FusedSCSE(block.conv2[0].out_channels)
         last = widths[-1]
-        if hypercolumn:
-            # A 1x1 convolution over the concatenated, upsampled levels is the sum of one 1x1 convolution
-            # per level, and both commute with upsampling. So each level is projected to `last` channels
-            # at its own resolution and only those few channels are upsampled and summed, coarsest first,
-            # one upsampling step per level (see forward).
+        self.hyper = None
+        if hypercolumn and hypercolumn_head == "logits":
+            # The last convolution over the concatenated hypercolumn is the sum of one convolution per
+            # level, and a 1x1 one commutes with upsampling: so each coarser level is projected to one
+            # channel at its own resolution, and only those single channels are upsampled (see forward).
+            # The full-resolution level keeps the 3x3 head.
+            self.hyper = nn.ModuleList(nn.Conv2d(w, 1, 1, bias=False) for w in widths[:-1])
+        elif hypercolumn:
+            # "features" (the models of checkpoint formats 3 and 4): every level projected to `last`
+            # channels, summed at full resolution, BatchNorm + ReLU, then the 3x3 head.
             self.hyper = nn.ModuleList(nn.Conv2d(w, last, 1, bias=False) for w in widths)
             self.hyper_norm = nn.Sequential(nn.BatchNorm2d(last), nn.ReLU(inplace=True))
-        else:
-            self.hyper = None
         self.head = nn.Conv2d(last, 1, 3, padding=1)  # smp's SegmentationHead: one 3x3 convolution
         self.aux_heads = nn.ModuleList(nn.Conv2d(w, 1, 1) for w in widths[:-1]) if deep_supervision else None
         self.judge = ClassificationHead(encoder_channels[-1], 1, pooling="avg", dropout=None) if judge else None
@@ -123,17 +149,13 @@ class SaltUNet(nn.Module):
             x = add_coord_channels(x)
         features = self.encoder(x)
         levels = self._decode(features)
-        y = levels[-1]
-        if self.hyper is not None:
-            # Coarsest first: upsample the running sum to the next level's size and add that level's
-            # projection. Every level reaches the output size, as in the concatenated hypercolumn, with
-            # one full-resolution upsampling instead of four; a coarse level goes through a chain of
-            # bilinear x2 steps (a slightly smoother kernel than one direct step).
-            y = self.hyper[0](levels[0])
-            for project, level in zip(self.hyper[1:], levels[1:]):
-                y = F.interpolate(y, size=level.shape[-2:], mode="bilinear") + project(level)
-            y = self.hyper_norm(y)
-        out: dict[str, torch.Tensor | list[torch.Tensor]] = {"mask": self.head(y)}
+        if self.hyper is None:
+            mask = self.head(levels[-1])
+        elif self.hypercolumn_head == "logits":
+            mask = self.head(levels[-1]) + _upsampled_sum(self.hyper, levels[:-1], size)
+        else:
+            mask = self.head(self.hyper_norm(_upsampled_sum(self.hyper, levels, size)))
+        out: dict[str, torch.Tensor | list[torch.Tensor]] = {"mask": mask}
         if self.judge is not None:
             out["judge"] = self.judge(features[-1]).squeeze(1)
         if self.aux_heads is not None:

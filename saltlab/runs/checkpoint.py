@@ -16,13 +16,14 @@ import torch
 from saltlab import __version__
 from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write, first_line
-from saltlab.models.spec import with_legacy_upsampling
+from saltlab.models.spec import as_trained
 
 FORMAT = "saltlab.checkpoint"
 # 2: models built on smp's UnetDecoder; 3: hypercolumn summed coarsest first (2026-11-26);
-# 4: the model config names its decoder upsampling (2026-11-27; format 3 reads as it was trained)
-FORMAT_VERSION = 4
-READABLE_VERSIONS = (3, 4)
+# 4: the model config names its decoder upsampling (2026-11-27; format 3 reads as it was trained);
+# 5: and its hypercolumn head (2026-11-27; formats 3 and 4 read as "features", as they were trained)
+FORMAT_VERSION = 5
+READABLE_VERSIONS = (3, 4, 5)
 
 
 class CheckpointError(SaltLabError, RuntimeError):
@@ -62,7 +63,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if missing:
         raise CheckpointError(f"{path} has no {' or '.join(repr(k) for k in missing)} in it: not a usable checkpoint")
     if isinstance(data["config"].get("model"), dict):
-        data["config"]["model"] = with_legacy_upsampling(data["config"]["model"])
+        data["config"]["model"] = as_trained(data["config"]["model"])
     return data
 
 

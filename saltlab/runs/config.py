@@ -20,6 +20,7 @@ from saltlab.core.errors import SaltLabError
 from saltlab.core.folds import DEFAULT_FOLDS, DEFAULT_SEED
 from saltlab.models.spec import (  # noqa: F401 (re-exported: a run's config holds its model's)
     ARCHS,
+    HYPERCOLUMN_HEADS,
     INPUT_SIZES,
     UPSAMPLINGS,
     ModelConfig,
@@ -190,6 +191,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     _check_choice(config.model.arch, ARCHS, "model.arch")
     _check_choice(config.model.input_size, INPUT_SIZES, "model.input_size")
     _check_choice(config.model.decoder_upsample, UPSAMPLINGS, "model.decoder_upsample")
+    _check_choice(config.model.hypercolumn_head, HYPERCOLUMN_HEADS, "model.hypercolumn_head")
     if not config.stages:
         raise ConfigError("stages: at least one stage is needed")
     for i, stage in enumerate(config.stages):

@@ -231,13 +231,13 @@ class RunFolder:
         return out
 
     def read_config(self) -> dict:
-        """config.json as a dict; a model config written before `decoder_upsample` existed reads as its
-        model was trained (models.spec.with_legacy_upsampling)."""
-        from saltlab.models.spec import with_legacy_upsampling  # lazy: the models package imports torch
+        """config.json as a dict; a model config written before one of its fields existed reads as its
+        model was trained (models.spec.as_trained)."""
+        from saltlab.models.spec import as_trained  # lazy: the models package imports torch
 
         config = json.loads(self.config_path.read_text())
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
-            config["model"] = with_legacy_upsampling(config["model"])
+            config["model"] = as_trained(config["model"])
         return config
 
     def write_config(self, config: TrainConfig) -> None:
