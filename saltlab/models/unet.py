@@ -98,7 +98,6 @@ class SaltUNet(nn.Module):
             )
         self.encoder = encoder
         self.coordconv = coordconv
-        self.hypercolumn = hypercolumn
         self.hypercolumn_head = hypercolumn_head
         widths = decoder_widths(decoder_channels)
         self.decoder = UnetDecoder(
