@@ -99,6 +99,8 @@ def test_models_saved_before_a_model_field_existed_load_as_they_were_trained(tmp
     )
     loaded, config = load_model(load_checkpoint(old), torch.device("cpu"))
     assert (config.model.decoder_upsample, config.model.hypercolumn_head) == tuple(trained_as.values())
+    assert all(block.interpolation_mode == trained_as["decoder_upsample"] for block in loaded.decoder.blocks)
+    assert hasattr(loaded, "hyper_norm")  # the "features" hypercolumn
     x = torch.rand(2, 1, 101, 101)
     with torch.no_grad():
         assert torch.allclose(loaded(x)["mask"], trained(x)["mask"], atol=1e-5)  # loaded is channels_last
