@@ -7,6 +7,10 @@ Each measurement is repeated (interleaved with the baseline so drift hits both);
 printed. Target (issue 10): ours / smp >= 1.0 at the same input size.
 `--hypercolumn-head features` times the scSE models' older hypercolumn (checkpoint formats 3 and 4).
 Run: .venv/bin/python bench/bench_models.py [--encoder resnet34] [--batch 32] [--repeat 3] [--arch scse_hypercol]
+
+`--family` (issue 25) instead times the model family sized for 101x101 tiles (saltlab.models.FAMILY)
+beside `cpu_hour`'s ResNet34 U-Net at 101 and smp.Unet ResNet34 at 128, in the same run: parameters,
+FLOPs per image at its input size, training img/s fp32 and bf16, and the ratio to smp.Unet.
 """
 
 from __future__ import annotations
@@ -62,6 +66,44 @@ def img_per_s(model: torch.nn.Module, size: int, batch: int, steps: int, bf16: b
     return batch * steps / (time.perf_counter() - start)
 
 
+def flops_per_image(model: torch.nn.Module, size: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.rand(1, 1, size, size))
+    return counter.get_total_flops()
+
+
+def family(args, device: torch.device) -> int:
+    """Params, FLOPs and training img/s of every family size beside the ResNet34 U-Net and smp.Unet."""
+    from saltlab.models import FAMILY
+
+    cases = [("resnet34-unet (cpu_hour)", ModelConfig(arch="baseline", encoder="resnet34", input_size=101))]
+    cases += [(f"{name} ({cfg.encoder}, c{cfg.decoder_channels})", cfg) for name, cfg in FAMILY.items()]
+    print(f"device {device}, batch {args.batch}, {args.steps} steps x {args.repeat} repeats; img/s median (min-max)")
+    print("model | params M | GFLOPs/img | input | fp32 img/s | x smp | bf16 img/s | x smp")
+    models = {"smp.Unet resnet34": SmpBaseline("resnet34")} | {n: build_model(c) for n, c in cases}
+    sizes = {"smp.Unet resnet34": 128} | {n: c.input_size for n, c in cases}
+    speeds: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(args.repeat):  # interleaved, so drift hits every model alike
+        for bf16 in (False, True):
+            for name, model in models.items():
+                speeds.setdefault((name, bf16), []).append(
+                    img_per_s(model, sizes[name], args.batch, args.steps, bf16, device)
+                )
+    for name, model in models.items():
+        cells = []
+        for bf16 in (False, True):
+            runs = speeds[(name, bf16)]
+            ratio = statistics.median(runs) / statistics.median(speeds[("smp.Unet resnet34", bf16)])
+            cells.append(f"{statistics.median(runs):.1f} ({min(runs):.1f}-{max(runs):.1f}) | {ratio:.2f}")
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        gflops = flops_per_image(model, sizes[name]) / 1e9
+        print(f"{name} | {params:.1f} | {gflops:.2f} | {sizes[name]} | {cells[0]} | {cells[1]}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--encoder", default="resnet34")
@@ -71,9 +113,12 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--hypercolumn-head", default="logits", choices=HYPERCOLUMN_HEADS)
     parser.add_argument("--arch", action="append", choices=ARCHS, help="only these models (repeatable)")
+    parser.add_argument("--family", action="store_true", help="the model family sized for 101x101 tiles")
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.manual_seed(0)
+    if args.family:
+        return family(args, device)
     cases = [(arch, 128) for arch in ARCHS] + [("baseline", 101)]
     cases = [(arch, size) for arch, size in cases if arch in (args.arch or ARCHS)]
     print(

@@ -212,8 +212,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             if int(os.environ.get("RANK", "0")) == 0:
                 tick(Path(args.resume).parent)  # the queue moves on when this run ends, whatever the outcome
     if not args.config:
-        print("error: give --config PRESET_OR_FILE (or --resume RUN)", file=sys.stderr)
-        return EXIT_USAGE
+        from saltlab.runs.config import DEFAULT_PRESET
+
+        args.config = DEFAULT_PRESET
+        print(f"no --config: training the default preset, {DEFAULT_PRESET}", file=sys.stderr)
     try:
         values = load_config(args.config)
         shortcuts = []
@@ -262,7 +264,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         for run in runs:
             print(f"  {run.path}")
         return EXIT_OK
-    return _train_exit(config, run_dir=args.out, pending_signals=pending)
+    from saltlab.jobs.launcher import tick
+
+    try:
+        return _train_exit(config, run_dir=args.out, pending_signals=pending)
+    finally:
+        if int(os.environ.get("RANK", "0")) == 0:
+            tick()  # this run held its device's slot: the app's queue, waiting behind it, moves on
 
 
 def cmd_suspects(args: argparse.Namespace) -> int:
@@ -345,7 +353,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     scores = result.scores
     print(
         f"{'cached ' if result.from_cache else ''}evaluation of {result.checkpoint} on {scores['n_images']} images "
-        f"({scores['subset']}): saved to {result.folder}"
+        f"({scores['subset']}): "
+        + (f"saved to {result.folder}" if (result.folder / "scores.json").is_file() else "not saved (see the note)")
     )
     for note in scores.get("notes", []):
         print(f"  note: {note}")
@@ -493,14 +502,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from saltlab.runs.registry import HEADER, format_row, registry_rows
-    from saltlab.runs.run_folder import RunBusy, RunFolder, checkpoints_root, remove_run
+    from saltlab.runs.run_folder import RunBusy, RunFolder, RunLinkRefused, checkpoints_root, remove_run
 
     target = args.delete or args.archive
     if target:
         path = Path(target) if Path(target).is_dir() else (args.root or checkpoints_root()) / target
         try:
             moved = remove_run(RunFolder(path), archive=bool(args.archive))
-        except (RunBusy, FileNotFoundError) as exc:
+        except (RunBusy, RunLinkRefused, FileNotFoundError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         print(f"archived {path.name} to {moved}" if moved else f"deleted {path}")
@@ -692,10 +701,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _recover_queue(root: Path | None) -> None:
+    """Runs whose trainer died with its watcher (a reboot, the OOM killer) are marked, and the queue moves on."""
+    from saltlab.jobs.launcher import recover
+
+    try:
+        for run in recover(root):
+            print(f"note: {run.path.name} had died without a word; marked failed (resume it to go on)", file=sys.stderr)
+    except OSError as exc:  # an unwritable runs folder: the command itself may still work
+        print(f"note: the queue could not be checked ({exc})", file=sys.stderr)
+
+
+RUN_COMMANDS = (cmd_train, cmd_runs, cmd_evaluate, cmd_compare, cmd_predict)
+
+
 def main(argv: list[str] | None = None) -> int:
     from saltlab.core.errors import SaltLabError
 
     args = build_parser().parse_args(argv)
+    if args.func in RUN_COMMANDS and not getattr(args, "resume", None):
+        _recover_queue(getattr(args, "root", None))
     try:
         return args.func(args)
     except SaltLabError as exc:  # the item and the reason, in one line

@@ -527,6 +527,24 @@ def test_non_finite_loss_stops_the_run_before_the_step(demo_root, tmp_path):
     assert status["state"] == "failed" and "lower the learning rate" in status["error"]
 
 
+def test_losses_read_every_few_steps_still_stop_a_non_finite_run(demo_root, tmp_path, monkeypatch):
+    """The GPU's rule (losses summed on the device, read on reporting steps only), run on the CPU: the
+    same epoch losses as reading every step, and a non-finite loss still fails the run before any
+    checkpoint holds the weights it touched."""
+    from saltlab.training import engine
+
+    config = tiny_config(demo_root, max_train_images=48, max_val_images=8, log_every=3)
+    every_step = train(config, run_dir=tmp_path / "every")
+    monkeypatch.setattr(engine, "_reads_loss_now", lambda s: s.pos.global_step % 3 == 2)  # reads at steps 3, 6, ...
+    deferred = train(config, run_dir=tmp_path / "deferred")
+    losses = [[m["train_loss"] for m in run.read_metrics() if m["kind"] == "epoch"] for run in (every_step, deferred)]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+    bad = {**config, "stages": [{"name": "bad", "epochs": 2, "loss": "bce", "optimizer": "sgd", "lr": 1e30}]}
+    with pytest.raises(FloatingPointError, match="loss became (nan|inf) at epoch 1, step 3"):
+        train(bad, run_dir=tmp_path / "nan")
+    assert not (tmp_path / "nan" / "last.pt").exists() and not (tmp_path / "nan" / "best.pt").exists()
+
+
 def test_torch_compile_trains_and_saves_plain_weights(demo_root, tmp_path):
     config = tiny_config(
         demo_root,

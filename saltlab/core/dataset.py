@@ -7,6 +7,7 @@ by a fingerprint of the files, so the second load of the same data set is near-i
 
 from __future__ import annotations
 
+import io
 import os
 import zipfile
 import zlib
@@ -21,11 +22,12 @@ import pandas as pd
 from saltlab.core import dataset_cache
 from saltlab.core import rle as rle_codec
 from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.fileio import first_line
 from saltlab.core.health import WARNING, HealthReport
 from saltlab.core.paths import resolve_data_path
 from saltlab.core.pngs import BadFile, decode_image, decode_mask
 from saltlab.core.progress import Progress
-from saltlab.core.sources import DataLayout, DataSetError, Member, scan
+from saltlab.core.sources import DataLayout, DataSetError, Member, MemberRefused, scan
 
 __all__ = ["Dataset", "DataSetError", "load_dataset"]
 
@@ -70,20 +72,59 @@ def _empty_stack(dtype: type) -> np.ndarray:
     return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), dtype=dtype)
 
 
+# The longest line of a Kaggle CSV is an RLE of a 101x101 mask: at most 5,101 runs, about 60 KB.
+MAX_CSV_LINE = 2**20
+MAX_ID_CHARS = 64  # Kaggle's ids are 10 hex characters
+
+
+def _shown(text: str, limit: int = 24) -> str:
+    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+
+
+def _csv_lines(path: Path, name: str, health: HealthReport) -> list[str]:
+    """The CSV's lines, each read with a bound: a line over MAX_CSV_LINE bytes or not UTF-8 is reported
+    (by its number and first characters) and left out, never read whole."""
+    lines: list[str] = []
+    undecodable: list[int] = []
+    with open(path, "rb") as f:
+        number = 0
+        while raw := f.readline(MAX_CSV_LINE + 1):
+            number += 1
+            if len(raw) > MAX_CSV_LINE and not raw.endswith(b"\n"):
+                while (rest := f.readline(MAX_CSV_LINE)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the line without keeping it
+                start = raw[:24].decode("utf-8", "backslashreplace")
+                health.add("", "", name, f"line {number} is over {MAX_CSV_LINE:,} bytes (starts {start!r}); ignored")
+                continue
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                undecodable.append(number)
+    if undecodable:  # one line for all of them: a file saved as UTF-16 has thousands
+        shown = ", ".join(map(str, undecodable[:5])) + (", ..." if len(undecodable) > 5 else "")
+        health.add("", "", name, f"{len(undecodable)} line(s) are not UTF-8 text (line {shown}); ignored")
+    return lines
+
+
 def _read_csv(layout: DataLayout, name: str, columns: tuple[str, ...], health: HealthReport) -> pd.DataFrame | None:
     path = layout.csvs.get(name)
     if path is None:
         return None
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
-        health.add("", "", name, f"unreadable CSV ({type(exc).__name__}: {exc}); ignored")
+        frame = pd.read_csv(io.StringIO("".join(_csv_lines(path, name, health))), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError, ValueError) as exc:
+        health.add("", "", name, f"unreadable CSV ({type(exc).__name__}: {first_line(exc)}); ignored")
         return None
     frame.columns = [c.strip() for c in frame.columns]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         health.add("", "", name, f"missing column(s) {', '.join(missing)}; found {list(frame.columns)}; ignored")
         return None
+    odd = frame["id"].map(lambda i: len(i) > MAX_ID_CHARS or not i.isprintable())
+    for id_ in frame["id"][odd]:
+        reason = f"an id of {len(id_):,} characters starting {_shown(id_)}: not an image id; row ignored"
+        health.add("", "", name, reason)
+    frame = frame[~odd]
     repeated = frame["id"].duplicated(keep=False)
     if repeated.any():
         # Repeated rows that agree are one row (warning); rows that disagree leave the id out of this CSV.
@@ -115,12 +156,12 @@ def _decode_part(
     def work(member: Member) -> np.ndarray | str:
         try:
             return decoder(layout.read(member))
-        except BadFile as exc:
+        except (BadFile, MemberRefused) as exc:
             return str(exc)
         except OSError as exc:
             return f"cannot read file ({exc.strerror or exc})"
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # e.g. a member with a bad CRC
-            return f"unreadable zip member ({exc})"
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:  # a bad CRC...
+            return f"unreadable zip member ({first_line(exc)})"
 
     out: dict[str, np.ndarray] = {}
     # cv2 and zlib release the GIL, so threads decode in parallel; zips are read by one thread.
@@ -154,10 +195,14 @@ def _load_depths(layout: DataLayout, health: HealthReport) -> dict[str, float] |
         if "depths.csv" not in layout.csvs:
             health.add("", "", "depths.csv", "depths.csv not found; depths unknown", WARNING)
         return None
-    z = pd.to_numeric(frame["z"], errors="coerce")
+    z = pd.to_numeric(frame["z"], errors="coerce").astype(float)
     for id_ in frame["id"][z.isna()]:
         health.add("", id_, "depths.csv", "depth is not a number; depth unknown", WARNING)
-    return dict(zip(frame["id"][z.notna()], z[z.notna()].astype(float)))
+    infinite = z.notna() & ~np.isfinite(z)  # "inf", "1e400": numbers, but no depth
+    for id_, value in zip(frame["id"][infinite], frame["z"][infinite]):
+        health.add("", id_, "depths.csv", f"depth {_shown(value)} is not a finite number; depth unknown", WARNING)
+    known = z.notna()  # non-finite depths stay in, as NaN: reported above, not again as missing
+    return dict(zip(frame["id"][known], z[known].where(np.isfinite(z[known]))))
 
 
 def _train_masks(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from saltlab.core.fileio import usual_dir_permissions
+from saltlab.core.fileio import read_json, usual_dir_permissions
 from saltlab.core.health import HealthReport
 from saltlab.core.paths import cache_root
 
@@ -41,7 +41,7 @@ def load(fingerprint: str, root: Path) -> dict | None:
         return None
     try:
         os.utime(folder / "meta.json")  # marks it recently used, for prune()
-        meta = json.loads((folder / "meta.json").read_text())
+        meta = read_json(folder / "meta.json")
         arrays = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in ARRAYS}
         return dict(
             root=Path(root),

@@ -85,3 +85,34 @@ def write_json_atomic(path: str | os.PathLike, data) -> Path:
 def usual_dir_permissions(folder: str | os.PathLike) -> None:
     """mkdtemp makes 0700 folders; give a folder that is renamed into place the usual 0777 less the umask."""
     os.chmod(folder, 0o777 & ~UMASK)
+
+
+# The JSON files SaltLab writes are small (a run's split of 3,500 ids is about 60 KB); anything far
+# larger was not written by it, and is refused before it is read whole.
+JSON_LIMIT_BYTES = 64 * 2**20
+
+
+class UnreadableJSON(ValueError):
+    """A JSON file that cannot be read back: too large, not UTF-8, invalid, or nested too deeply."""
+
+
+def parse_json(text: str | bytes, what: str = "JSON") -> object:
+    """json.loads with every failure a ValueError: deep nesting (100,000 brackets) would raise RecursionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise UnreadableJSON(f"{what} is nested too deeply to be a SaltLab file") from None
+
+
+def read_json(path: str | os.PathLike, limit: int = JSON_LIMIT_BYTES) -> object:
+    """A JSON file read back, bounded: OSError when it cannot be opened, UnreadableJSON (a ValueError) when
+    it is over `limit` bytes, not UTF-8, not JSON, or nested too deeply."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UnreadableJSON(f"{path.name} is over {limit // 2**20} MiB: not a file SaltLab wrote")
+    try:
+        return parse_json(data, path.name)
+    except UnicodeDecodeError:
+        raise UnreadableJSON(f"{path.name} is not UTF-8 text") from None

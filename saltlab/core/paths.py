@@ -9,9 +9,10 @@ Relative defaults are taken from the current directory: the project root for `ma
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
+
+from saltlab.core.fileio import read_json
 
 DEFAULT_REAL_DATA = Path("data/tgs")
 DEFAULT_DEMO_DATA = Path("data/demo")
@@ -39,7 +40,7 @@ def settings_path() -> Path:
 def load_settings() -> dict:
     """The saved settings; {} when there are none or the file cannot be read."""
     try:
-        values = json.loads(settings_path().read_text())
+        values = read_json(settings_path())
     except (OSError, ValueError):
         return {}
     return values if isinstance(values, dict) else {}

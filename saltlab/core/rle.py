@@ -93,13 +93,17 @@ def decode(rle: str | float | None, shape: tuple[int, int] = (IMAGE_SIZE, IMAGE_
         values = np.array(parts, dtype=np.int64)
     except ValueError:
         raise RLEError("RLE holds something that is not an integer") from None
+    except OverflowError:
+        raise RLEError("RLE holds a number past the last pixel (beyond 64-bit integers)") from None
     starts = values[0::2] - 1
     lengths = values[1::2]
-    ends = starts + lengths
     if (starts < 0).any():
         raise RLEError("RLE start below 1 (starts are 1-indexed)")
     if (lengths < 1).any():
         raise RLEError("RLE run length below 1")
+    if starts.max() >= h * w or lengths.max() > h * w:  # checked first: start + length could overflow
+        raise RLEError(f"RLE run past the last pixel (beyond {h * w})")
+    ends = starts + lengths
     if ends.max() > h * w:
         raise RLEError(f"RLE run past the last pixel ({int(ends.max())} > {h * w})")
     if (starts[1:] < ends[:-1]).any():

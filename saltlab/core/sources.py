@@ -19,7 +19,29 @@ from saltlab.core.errors import SaltLabError
 PARTS = ("train/images", "train/masks", "test/images")
 CSV_NAMES = ("train.csv", "depths.csv", "sample_submission.csv")
 # Bumped whenever the decoding or the checks change, so old caches are not reused.
-LOADER_VERSION = "2"  # 2: duplicate ids, duplicate CSV rows, unreadable zips reported
+LOADER_VERSION = "3"  # 2: duplicate ids, duplicate CSV rows, unreadable zips reported; 3: bounded reads (issue 26)
+
+
+# A 101x101 PNG is a few KB (16-bit RGBA at no compression: about 83 KB); a file or zip member
+# over this is refused from its size, before it is read.
+MAX_PNG_BYTES = 2**20
+# zipfile reads these compression methods (stored, deflate, bzip2, lzma); others raise NotImplementedError.
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+class MemberRefused(ValueError):
+    """A file or zip member refused before its bytes are read (too large, encrypted, unreadable method)."""
+
+
+def printable(name: str) -> str:
+    """A file name as it can be shown and hashed: bytes that are not UTF-8, and control characters, as
+    backslash-x escapes."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+def _too_large(size: int) -> MemberRefused:
+    return MemberRefused(f"{size:,} bytes: too large for a 101x101 PNG (at most {MAX_PNG_BYTES:,} bytes accepted)")
 
 
 class DataSetError(SaltLabError):
@@ -55,14 +77,31 @@ class DataLayout:
         return part in self.parts
 
     def read(self, member: Member) -> bytes:
+        """A member's bytes, at most MAX_PNG_BYTES of them: MemberRefused before reading when it is larger
+        (or an encrypted zip member, or one compressed by a method zipfile cannot read)."""
         if member.path is not None:
             with open(member.path, "rb") as f:
-                return f.read()
-        zip_path = self.zips[member.part]
-        zf = self._open.get(zip_path)
-        if zf is None:
-            zf = self._open[zip_path] = zipfile.ZipFile(zip_path)
-        return zf.read(member.zip_name)
+                size = os.fstat(f.fileno()).st_size
+                if size > MAX_PNG_BYTES:
+                    raise _too_large(size)
+                data = f.read(MAX_PNG_BYTES + 1)
+        else:
+            zip_path = self.zips[member.part]
+            zf = self._open.get(zip_path)
+            if zf is None:
+                zf = self._open[zip_path] = zipfile.ZipFile(zip_path)
+            info = zf.getinfo(member.zip_name)
+            if info.flag_bits & 0x1:
+                raise MemberRefused("encrypted zip member (SaltLab reads no passwords)")
+            if info.compress_type not in ZIP_METHODS:
+                raise MemberRefused(f"zip member compressed with method {info.compress_type}, which cannot be read")
+            if info.file_size > MAX_PNG_BYTES:
+                raise _too_large(info.file_size)
+            with zf.open(info) as f:
+                data = f.read(MAX_PNG_BYTES + 1)  # the header's size may lie
+        if len(data) > MAX_PNG_BYTES:
+            raise _too_large(len(data))
+        return data
 
     def close(self) -> None:
         for zf in self._open.values():
@@ -72,8 +111,8 @@ class DataLayout:
     def fingerprint(self) -> str:
         """A hash of every file's name, size and modification time, the root and the loader version."""
         h = hashlib.sha256()
-        h.update(f"v{LOADER_VERSION}\0{self.root.resolve()}\0".encode())
-        h.update("\0".join(self._stamp).encode())
+        h.update(f"v{LOADER_VERSION}\0{self.root.resolve()}\0".encode("utf-8", "surrogateescape"))
+        h.update("\0".join(self._stamp).encode("utf-8", "surrogateescape"))
         return h.hexdigest()[:20]
 
 
@@ -89,11 +128,17 @@ def _scan_folder(layout: DataLayout, part: str, folder: Path) -> None:
         entries = sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
     for entry in entries:
         if not entry.is_file():
+            if not entry.is_dir():  # a FIFO, a socket, a device, a dangling link: never opened (a FIFO would hang)
+                layout.rejected.append((part, "", f"{part}/{printable(entry.name)}", "not a regular file; left out"))
             continue
         name = entry.name
         st = entry.stat()
         stamps.append(f"{part}/{name}\t{st.st_size}\t{st.st_mtime_ns}")
         stem, suffix = os.path.splitext(name)
+        if printable(name) != name:  # bytes that are not UTF-8, control characters
+            reason = "file name is not printable UTF-8; left out"
+            layout.rejected.append((part, "", f"{part}/{printable(name)}", reason))
+            continue
         if suffix.lower() != ".png":
             layout.stray.append((part, stem, f"{part}/{name}"))
             continue

@@ -8,13 +8,12 @@ images and records their ids in its config.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
 from saltlab.core.dataset import Dataset
 from saltlab.core.errors import SaltLabError
-from saltlab.core.fileio import write_json_atomic
+from saltlab.core.fileio import read_json, write_json_atomic
 from saltlab.core.paths import cache_root
 
 
@@ -33,7 +32,7 @@ def marked(ds: Dataset | str | Path) -> dict[str, dict]:
     (a loaded Dataset or its folder)."""
     path = _marks_path(ds)
     try:
-        data = json.loads(path.read_text())
+        data = read_json(path)
         return {str(k): dict(v) for k, v in data.get("marked", {}).items()}
     except FileNotFoundError:
         return {}

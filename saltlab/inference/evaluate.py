@@ -23,7 +23,7 @@ import numpy as np
 
 from saltlab.core.dataset import load_dataset
 from saltlab.core.errors import SaltLabError
-from saltlab.core.fileio import atomic_write, write_json_atomic
+from saltlab.core.fileio import atomic_write, first_line, read_json, write_json_atomic
 from saltlab.core.folds import fold_split
 from saltlab.core.progress import Progress
 from saltlab.core.scoring import empty_score, score_predictions, threshold_sweep
@@ -158,7 +158,7 @@ def evaluate_run(
                 judge = z["judge"].astype(np.float32) if "judge" in z.files else None
                 cached_ids = z["ids"].tolist()
             if cached_ids == ids:
-                scores = {**json.loads((folder / "scores.json").read_text()), "notes": plan.notes}
+                scores = {**read_json(folder / "scores.json"), "notes": plan.notes}
                 return Evaluation(folder, ckpt_path, ids, probs, judge, scores, True)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             pass  # a torn or foreign cache entry: predicted again below and replaced
@@ -197,10 +197,13 @@ def evaluate_run(
         "fingerprint": ds.fingerprint,
         "notes": plan.notes,
     }
-    folder.mkdir(parents=True, exist_ok=True)
     arrays = {"ids": np.array(ids), "probs": probs_u8}
     if judge is not None:
         arrays["judge"] = judge.astype(np.float16)
-    atomic_write(folder / "predictions.npz", lambda f: np.savez(f, **arrays))
-    write_json_atomic(folder / "scores.json", scores)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "predictions.npz", lambda f: np.savez(f, **arrays))
+        write_json_atomic(folder / "scores.json", scores)
+    except OSError as exc:  # WriteError included: the score stands, only the cache is missing
+        scores["notes"] = [*scores["notes"], f"warning: the cache was not written ({first_line(exc)}); scored anyway"]
     return Evaluation(folder, ckpt_path, ids, probs, judge, scores, False)

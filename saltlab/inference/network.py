@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from saltlab.core.definitions import IMAGE_SIZE
+from saltlab.core.errors import SaltLabError
 from saltlab.core.progress import Progress
 from saltlab.models.geometry import from_output, images_to_tensor, to_input
 
@@ -75,6 +76,10 @@ def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoi
     return model.eval(), config
 
 
+class NonFiniteOutput(SaltLabError, FloatingPointError):
+    """A model whose outputs overflowed: predictions would be silently empty, so there are none."""
+
+
 @torch.inference_mode()
 def predict(
     model: nn.Module,
@@ -112,4 +117,11 @@ def predict(
         return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.float32), None
     prob = torch.cat(probs).cpu().numpy()
     judge = torch.cat(judges).cpu().numpy() if judges else None
+    for name, values in (("mask", prob), ("judge", judge)):
+        if values is not None and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).reshape(len(values), -1).any(axis=1).sum())
+            raise NonFiniteOutput(
+                f"the model's {name} outputs are not finite (NaN or inf) for {bad} of {n} images: its weights "
+                "or its inputs make it overflow; no result is given rather than a wrong one"
+            )
     return prob, judge

@@ -10,9 +10,9 @@ mid-way leaves no half-written CSV.
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ import numpy as np
 from saltlab.core.dataset import load_dataset
 from saltlab.core.definitions import IMAGE_SIZE
 from saltlab.core.errors import SaltLabError
+from saltlab.core.fileio import atomic_write, read_json
 from saltlab.core.pngs import BadFile, decode_image
 from saltlab.core.progress import Progress
 from saltlab.core.rle import write_submission
@@ -131,13 +132,16 @@ def check_request(
 
 
 def write_outputs(prediction: Prediction, out: str | os.PathLike, png_dir: str | os.PathLike | None = None) -> Path:
-    """The submission CSV (atomic), and optionally one PNG mask per image (0/255)."""
+    """The submission CSV, and optionally one PNG mask per image (0/255), each written atomically: a full
+    disk raises WriteError naming the file and leaves no torn PNG (the ones written before it stay whole)."""
     path = write_submission(out, prediction.ids, prediction.masks)
     if png_dir:
         folder = Path(png_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for id_, mask in zip(prediction.ids, prediction.masks):
-            (folder / f"{id_}.png").write_bytes(mask_png(mask))
+            data = mask_png(mask)
+            # No fsync per file: the rename alone keeps a reader from a torn PNG, and 18,000 fsyncs are slow.
+            atomic_write(folder / f"{id_}.png", lambda f, data=data: f.write(data), fsync=False)
     return path
 
 
@@ -159,8 +163,8 @@ def suggested_threshold(
         candidates = []
         for path in run_dir.glob("eval/*/scores.json"):
             try:
-                scores = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError):
+                scores = read_json(path)
+            except (OSError, ValueError):
                 continue
             if "sweep_threshold" in scores and Path(scores.get("checkpoint", "")).name == ckpt.name:
                 candidates.append((scores.get("tta") == tta, path.stat().st_mtime, scores["sweep_threshold"]))
@@ -172,6 +176,9 @@ def suggested_threshold(
     return round(value, 2), f"the best threshold of the validation sweep ({len(found)} of {len(runs)} run(s) evaluated)"
 
 
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
 def decode_uploads(files: list[tuple[str, bytes]]) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
     """Uploaded PNG files -> (ids from the file names, uint8 images (N, 101, 101), problems).
 
@@ -180,7 +187,12 @@ def decode_uploads(files: list[tuple[str, bytes]]) -> tuple[list[str], np.ndarra
     """
     ids, images, problems = [], [], []
     for name, data in files:
-        id_ = Path(name).stem
+        # The base name under either separator: a browser may send "..\\..\\x.png" from Windows, and the
+        # id names a file inside masks.zip and the submission, never a path.
+        id_ = Path(name.replace("\\", "/").rsplit("/", 1)[-1]).stem
+        if not SAFE_ID.fullmatch(id_):
+            problems.append((name, "the file name is not a usable image id (letters, digits, '.', '_', '-')"))
+            continue
         if id_ in ids:
             problems.append((name, "a file with the same name was uploaded earlier"))
             continue

@@ -26,6 +26,7 @@ from saltlab.runs.run_folder import (
     new_run_dir,
     pid_alive,
     process_start,
+    slot_held,
     spawn_saltlab,
 )
 
@@ -127,13 +128,45 @@ def watch_then_tick(run_path: Path, pid: int, poll_s: float = 1.0) -> int:
     return 0
 
 
+DIED = (
+    "the trainer's process ended without a word (killed, out of memory, or the machine restarted); "
+    "resume the run to go on from its last.pt"
+)
+
+
+def recover(root: str | os.PathLike | None = None) -> list[RunFolder]:
+    """After a crash (trainer and watcher killed, a reboot): mark every run whose status still says
+    "running" but whose process is gone as failed, on disk, then start the next queued runs.
+    Called when the app starts and by the CLI commands that touch runs; returns the runs marked."""
+    root = Path(root) if root else checkpoints_root()
+    if not root.is_dir():
+        return []
+    marked = []
+    with _queue_lock(root):
+        for run in list_runs(root):
+            status = run.read_status(check_process=False) or {}
+            if status.get("state") == "running" and not run.alive(status):
+                cancelled = bool(status.get("cancel_requested"))
+                run.write_status(
+                    state="cancelled" if cancelled else "failed",
+                    error=None if cancelled else status.get("error") or DIED,
+                    message="cancelled" if cancelled else "died",
+                )
+                marked.append(run)
+    tick(root)
+    return marked
+
+
 def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:
     """Start the queued runs (oldest first) whose device is free; returns those started."""
     root = Path(root) if root else checkpoints_root()
     started: list[RunFolder] = []
+    if not root.is_dir():
+        return started  # no runs folder, nothing queued (and none made just to look)
     with _queue_lock(root):
         runs = [(r, r.read_status() or {}) for r in list_runs(root)]
         busy = {s.get("slot") for _, s in runs if s.get("state") == "running"}
+        busy |= {slot for _, s in runs if (slot := s.get("slot", "cpu")) not in busy and slot_held(slot, root)}
         queued = sorted((x for x in runs if x[1].get("state") == "queued"), key=lambda x: x[1].get("queued", 0))
         for run, status in queued:
             slot = status.get("slot", "cpu")

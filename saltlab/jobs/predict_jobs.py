@@ -9,13 +9,12 @@ finds "running" with a dead process reports the job as failed. The outputs are s
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
 from pathlib import Path
 
-from saltlab.core.fileio import write_json_atomic
+from saltlab.core.fileio import read_json, write_json_atomic
 from saltlab.core.sources import DataSetError
 from saltlab.runs.run_folder import RunFolder, checkpoints_root, process_start, spawn_saltlab, stamped_folder
 
@@ -38,7 +37,7 @@ class PredictJob(RunFolder):
         return self.options_path.is_file()
 
     def options(self) -> dict:
-        return json.loads(self.options_path.read_text())
+        return read_json(self.options_path)
 
 
 def start_job(

@@ -33,10 +33,25 @@ class WeightsUnavailable(SaltLabError, RuntimeError):
     """Pretrained weights that cannot be had here (offline hub, missing or unfitting file)."""
 
 
+# timm encoders (smp's "tu-" names) sized for 101x101 tiles: lighter than any ResNet of smp's own list,
+# and faster on the CPU where full-resolution stages dominate (bench/bench_models.py --family).
+COMPACT_ENCODERS = ("tu-resnet10t", "tu-resnet14t")
+
+
+# The model family sized for 101x101 tiles (issue 25), by measured CPU training speed, not parameters:
+# the scSE + hypercolumn U-Net, unpadded, on a compact timm encoder with a narrow decoder.
+# Each size's params, FLOPs and img/s beside smp.Unet: bench/bench_models.py --family.
+FAMILY = {
+    "compact-s": ModelConfig(arch="scse_hypercol", encoder="tu-resnet10t", decoder_channels=16, input_size=101),
+    "compact-m": ModelConfig(arch="scse_hypercol", encoder="tu-resnet10t", decoder_channels=32, input_size=101),
+    "compact-l": ModelConfig(arch="scse_hypercol", encoder="tu-resnet14t", decoder_channels=32, input_size=101),
+}
+
+
 def encoder_names() -> list[str]:
     from segmentation_models_pytorch.encoders import get_encoder_names
 
-    return sorted(get_encoder_names())
+    return sorted(get_encoder_names()) + list(COMPACT_ENCODERS)
 
 
 def _load_local_weights(encoder: nn.Module, path: Path) -> None:

@@ -62,9 +62,21 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     missing = [key for key in ("config", "model") if not isinstance(data.get(key), dict)]
     if missing:
         raise CheckpointError(f"{path} has no {' or '.join(repr(k) for k in missing)} in it: not a usable checkpoint")
+    _check_finite_weights(path, data["model"])
     if isinstance(data["config"].get("model"), dict):
         data["config"]["model"] = as_trained(data["config"]["model"])
     return data
+
+
+def _check_finite_weights(path: Path, state: dict) -> None:
+    """Refuse weights that hold NaN or inf (a diverged or damaged model predicts nothing useful, silently)."""
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise CheckpointError(
+                f"{path}: weight {key!r} holds {bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf); "
+                "the model diverged or the file is damaged: not usable"
+            )
 
 
 def clean_temp_files(folder: str | os.PathLike, before: float) -> None:

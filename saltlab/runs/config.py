@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from saltlab.core.errors import SaltLabError
+from saltlab.core.fileio import parse_json, read_json
 from saltlab.core.folds import DEFAULT_FOLDS, DEFAULT_SEED
 from saltlab.models.spec import (  # noqa: F401 (re-exported: a run's config holds its model's)
     ARCHS,
@@ -422,16 +423,16 @@ def load_config(name_or_path: str | Path) -> dict:
         raise ConfigError(f"config file not found: {path}")
     try:
         if path.suffix == ".json":
-            return json.loads(path.read_text())
+            return read_json(path)
         return tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError, OSError) as exc:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'} ({exc})") from None
 
 
 def _parse_value(text: str) -> Any:
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return parse_json(text)
+    except ValueError:
         return text
 
 

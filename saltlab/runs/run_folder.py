@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from saltlab.core.errors import SaltLabError
-from saltlab.core.fileio import write_json_atomic, write_text_atomic  # noqa: F401 (write_json_atomic re-exported)
+from saltlab.core.fileio import parse_json, read_json, write_json_atomic, write_text_atomic  # noqa: F401 (write_json_atomic re-exported)
 from saltlab.core.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class RunFolder:
     def read_status(self, check_process: bool = True) -> dict | None:
         """status.json as a dict (None when missing or not a JSON object); a dead "running" run reads as failed."""
         try:
-            status = json.loads(self.status_path.read_text())
+            status = read_json(self.status_path)
         except (OSError, ValueError):
             return None
         if not isinstance(status, dict):
@@ -136,17 +136,7 @@ class RunFolder:
 
     def lock_held(self) -> bool:
         """Whether a live process holds this folder's lock (a trainer at work)."""
-        try:
-            fd = os.open(self.lock_path, os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        return _locked(self.lock_path)
 
     def alive(self, status: dict | None = None) -> bool:
         """Proven alive: the lock is held, or the recorded pid runs with its recorded start time."""
@@ -184,7 +174,7 @@ class RunFolder:
         if not self.config_path.is_file():
             return "no config.json"
         try:
-            config = json.loads(self.config_path.read_text())
+            config = read_json(self.config_path)
         except (OSError, ValueError) as exc:
             return f"config.json unreadable ({type(exc).__name__}: {str(exc)[:80]})"
         if (
@@ -195,7 +185,7 @@ class RunFolder:
             return "config.json is not a run's config (no model or stages)"
         if self.status_path.exists():
             try:
-                status = json.loads(self.status_path.read_text())
+                status = read_json(self.status_path)
             except (OSError, ValueError) as exc:
                 return f"status.json unreadable ({type(exc).__name__})"
             if not isinstance(status, dict):
@@ -225,8 +215,8 @@ class RunFolder:
         out = []
         for line in lines:
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
+                out.append(parse_json(line))
+            except ValueError:
                 continue  # a line cut by a kill
         return out
 
@@ -235,7 +225,7 @@ class RunFolder:
         model was trained (models.spec.as_trained)."""
         from saltlab.models.spec import as_trained  # lazy: the models package imports torch
 
-        config = json.loads(self.config_path.read_text())
+        config = read_json(self.config_path)
         if isinstance(config, dict) and isinstance(config.get("model"), dict):
             config["model"] = as_trained(config["model"])
         return config
@@ -264,8 +254,8 @@ class RunFolder:
 
     def read_split(self) -> dict | None:
         try:
-            split = json.loads(self.split_path.read_text())
-        except (OSError, json.JSONDecodeError):
+            split = read_json(self.split_path)
+        except (OSError, ValueError):
             return None
         return split if isinstance(split, dict) and isinstance(split.get("val_ids"), list) else None
 
@@ -288,8 +278,56 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunFolder]:
     return sorted(runs, key=lambda r: (r.created(), r.path.name), reverse=True)
 
 
+def _slot_lock_path(slot: str, root: Path | None) -> Path:
+    return (root or checkpoints_root()) / ".slots" / f"{slot.replace(':', '-')}.lock"
+
+
+def hold_slot(slot: str, root: Path | None = None) -> int | None:
+    """Hold a device's slot for this process's life (a shared lock on ROOT/.slots/SLOT.lock): every trainer,
+    from the queue or the command line, holds its device's, so the queue starts no second run beside it.
+    Returns the descriptor (closed to let go), or None when the runs folder cannot be written."""
+    try:
+        path = _slot_lock_path(slot, root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    return fd
+
+
+def _locked(path: Path) -> bool:
+    """Whether a live process holds a lock on the file (flock: the kernel lets go when the holder dies)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def slot_held(slot: str, root: Path | None = None) -> bool:
+    """Whether a live trainer holds the device's slot (see hold_slot)."""
+    return _locked(_slot_lock_path(slot, root))
+
+
+class RunLinkRefused(SaltLabError, ValueError):
+    """A run folder given as a symbolic link, which delete and archive do not follow."""
+
+
 def remove_run(run: RunFolder, archive: bool = False) -> Path | None:
     """Delete a run folder, or move it to ROOT/.archive/ (returns where); RunBusy while it is alive."""
+    if run.path.is_symlink():
+        # Deleting through a link would reach whatever it points at; the user says which one is meant.
+        raise RunLinkRefused(
+            f"{run.path} is a link to {os.path.realpath(run.path)}: remove the link itself, or delete or archive "
+            "the folder it points to by its own path"
+        )
     if not run.path.is_dir():
         raise FileNotFoundError(f"no run folder {run.path}")
     # Busy: a trainer holds the lock, or status says running and the recorded process is that run's.
