@@ -779,8 +779,12 @@ def run_case(c: Case) -> tuple[str, bool]:
 def main() -> int:
     os.environ.setdefault("SALTLAB_CACHE", tempfile.mkdtemp(prefix="saltlab-faults-cache-"))
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    import importlib
+
+    # Run as `python -m tests.faults`, this module is __main__; the second part registers its cases in
+    # tests.faults, so the cases are read from there (the first part's included).
     rows = []
-    for c in CASES:
+    for c in importlib.import_module("tests.faults").CASES:
         started = time.monotonic()
         got, ok = run_case(c)
         rows.append((c.name, c.expected, got, ok, time.monotonic() - started))

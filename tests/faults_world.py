@@ -271,6 +271,27 @@ def _(tmp):
     return f"exit {result.returncode}; {line}", result.returncode == 2 and key in line and one_line(result.stderr)
 
 
+@case(
+    "finite weights whose outputs overflow (1e38 in the first convolution)",
+    "evaluate stops in one line ('outputs are not finite'), exit 2, instead of scoring an empty prediction",
+)
+def _(tmp):
+    import torch
+
+    from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
+
+    data = demo(tmp)
+    run = tiny_run(tmp, data)
+    ckpt = load_checkpoint(run.path / "best.pt")
+    weight = torch.full_like(ckpt["model"]["encoder.conv1.weight"], 1e38)
+    weight[0, 0, 0, 0] = -1e38  # +inf and -inf meet: NaN
+    ckpt["model"]["encoder.conv1.weight"] = weight
+    save_checkpoint(run.path / "best.pt", {k: v for k, v in ckpt.items() if not k.startswith("format")})
+    result = saltlab_cli("evaluate", str(run.path))
+    line = error_line(result)
+    return f"exit {result.returncode}; {line}", result.returncode == 2 and "not finite" in line
+
+
 # --- the queue ------------------------------------------------------------------------------------
 def _tiny_config(data: Path, name: str):
     from saltlab.runs.config import from_dict

@@ -155,6 +155,11 @@ def test_bad_weights_files(tmp_path):
     torch.save(build_encoder("efficientnet-b0", 1, None).state_dict(), tmp_path / "other.pth")
     with pytest.raises(WeightsUnavailable, match="does not fit"):
         build_model(ModelConfig(encoder="resnet18", encoder_weights=str(tmp_path / "other.pth")))
+    diverged = build_encoder("resnet18", 1, None).state_dict()
+    diverged["layer2.0.bn1.running_var"][3] = float("inf")
+    torch.save(diverged, tmp_path / "diverged.pth")
+    with pytest.raises(WeightsUnavailable, match="'layer2.0.bn1.running_var' holds non-finite"):
+        build_model(ModelConfig(encoder="resnet18", encoder_weights=str(tmp_path / "diverged.pth")))
 
 
 def test_unknown_encoder():

@@ -92,7 +92,7 @@ def usual_dir_permissions(folder: str | os.PathLike) -> None:
 JSON_LIMIT_BYTES = 64 * 2**20
 
 
-class UnreadableJSON(ValueError):
+class UnreadableJSON(SaltLabError, ValueError):
     """A JSON file that cannot be read back: too large, not UTF-8, invalid, or nested too deeply."""
 
 

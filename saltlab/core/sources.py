@@ -29,7 +29,7 @@ MAX_PNG_BYTES = 2**20
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
-class MemberRefused(ValueError):
+class MemberRefused(SaltLabError, ValueError):
     """A file or zip member refused before its bytes are read (too large, encrypted, unreadable method)."""
 
 

@@ -68,6 +68,11 @@ def _load_local_weights(encoder: nn.Module, path: Path) -> None:
         raise WeightsUnavailable(f"cannot read encoder weights from {path}: {exc}") from None
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
+    if not isinstance(state, dict):
+        raise WeightsUnavailable(f"{path} holds a {type(state).__name__}, not a state dict of weights")
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise WeightsUnavailable(f"{path}: weight {key!r} holds non-finite values (NaN or inf): not usable")
     state = {k.removeprefix("encoder."): v for k, v in state.items() if not k.startswith("fc.")}
     own = encoder.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
