@@ -138,6 +138,17 @@ def tiny_run(tmp: Path, data: Path, **extra):
     return train(config, run_dir=tmp / "runs" / "f")
 
 
+def zipped_train(data: Path) -> list[str]:
+    """Replace the data set's train/ folder by train.zip (stored: images/, masks/); returns the image ids."""
+    ids = sorted(p.stem for p in (data / "train" / "images").glob("*.png"))
+    with zipfile.ZipFile(data / "train.zip", "w", zipfile.ZIP_STORED) as zf:
+        for kind in ("images", "masks"):
+            for png in sorted((data / "train" / kind).glob("*.png")):
+                zf.write(png, f"{kind}/{png.name}")
+    shutil.rmtree(data / "train")
+    return ids
+
+
 def _png_header(width: int, height: int) -> bytes:
     """A PNG that declares width x height (signature, IHDR, an empty IDAT): big on paper, tiny on disk."""
 
@@ -154,13 +165,8 @@ def _(tmp):
     from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
-    images = sorted((data / "train" / "images").glob("*.png"))
-    with zipfile.ZipFile(data / "train.zip", "w", zipfile.ZIP_STORED) as zf:
-        for kind in ("images", "masks"):
-            for png in sorted((data / "train" / kind).glob("*.png")):
-                zf.write(png, f"{kind}/{png.name}")
-    shutil.rmtree(data / "train")
-    victim = images[3].stem
+    images = zipped_train(data)
+    victim = images[3]
     info = zipfile.ZipFile(data / "train.zip").getinfo(f"images/{victim}.png")
     raw = bytearray((data / "train.zip").read_bytes())
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)

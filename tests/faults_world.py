@@ -18,24 +18,11 @@ import time
 import zipfile
 from pathlib import Path
 
-from tests.faults import PROJECT, case, demo, error_line, issues_for, one_line, saltlab_cli, tiny_run
+from tests.faults import PROJECT, case, demo, error_line, issues_for, one_line, saltlab_cli, tiny_run, zipped_train
 
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _zipped_train(data: Path) -> list[str]:
-    """Replace train/ by train.zip (stored); returns the image ids in it."""
-    import shutil
-
-    ids = sorted(p.stem for p in (data / "train" / "images").glob("*.png"))
-    with zipfile.ZipFile(data / "train.zip", "w", zipfile.ZIP_STORED) as zf:
-        for kind in ("images", "masks"):
-            for png in sorted((data / "train" / kind).glob("*.png")):
-                zf.write(png, f"{kind}/{png.name}")
-    shutil.rmtree(data / "train")
-    return ids
 
 
 def _patch_member(zip_path: Path, name: str, flag_bits: int | None = None, method: int | None = None) -> None:
@@ -80,7 +67,7 @@ def _one_member_patched(tmp: Path, member: str, index: int, **patch) -> tuple[st
     from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
-    ids = _zipped_train(data)
+    ids = zipped_train(data)
     _patch_member(data / "train.zip", f"{member}/{ids[index]}.png", **patch)
     ds = load_dataset(data)
     reasons = "; ".join(issues_for(ds, ids[index]))
@@ -107,7 +94,7 @@ def _(tmp):
     from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
-    ids = _zipped_train(data)
+    ids = zipped_train(data)
     with zipfile.ZipFile(data / "train.zip", "a", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         with zf.open("images/0000bomb00.png", "w", force_zip64=True) as f:
             block = b"\x89PNG\r\n\x1a\n" + bytes(2**24 - 8)
@@ -233,7 +220,9 @@ def _(tmp):
 
 
 # --- weights --------------------------------------------------------------------------------------
-def _poisoned_run(tmp: Path, key_part: str, value: float):
+def _poisoned_run(tmp: Path, key_part: str, value: float, opposite_corner: bool = False):
+    """A real tiny run whose best.pt has the first tensor named like key_part filled with value (and, with
+    opposite_corner, -value in its first element, so +inf and -inf meet in the forward pass)."""
     import torch
 
     from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
@@ -243,6 +232,8 @@ def _poisoned_run(tmp: Path, key_part: str, value: float):
     ckpt = load_checkpoint(run.path / "best.pt")
     key = next(k for k in ckpt["model"] if key_part in k)
     ckpt["model"][key] = torch.full_like(ckpt["model"][key], value)
+    if opposite_corner:
+        ckpt["model"][key].view(-1)[0] = -value
     save_checkpoint(run.path / "best.pt", {k: v for k, v in ckpt.items() if not k.startswith("format")})
     return data, run, key
 
@@ -276,17 +267,7 @@ def _(tmp):
     "evaluate stops in one line ('outputs are not finite'), exit 2, instead of scoring an empty prediction",
 )
 def _(tmp):
-    import torch
-
-    from saltlab.runs.checkpoint import load_checkpoint, save_checkpoint
-
-    data = demo(tmp)
-    run = tiny_run(tmp, data)
-    ckpt = load_checkpoint(run.path / "best.pt")
-    weight = torch.full_like(ckpt["model"]["encoder.conv1.weight"], 1e38)
-    weight[0, 0, 0, 0] = -1e38  # +inf and -inf meet: NaN
-    ckpt["model"]["encoder.conv1.weight"] = weight
-    save_checkpoint(run.path / "best.pt", {k: v for k, v in ckpt.items() if not k.startswith("format")})
+    data, run, key = _poisoned_run(tmp, "encoder.conv1.weight", 1e38, opposite_corner=True)
     result = saltlab_cli("evaluate", str(run.path))
     line = error_line(result)
     return f"exit {result.returncode}; {line}", result.returncode == 2 and "not finite" in line
@@ -503,7 +484,7 @@ def _(tmp):
     from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
-    ids = _zipped_train(data)
+    ids = zipped_train(data)
     with zipfile.ZipFile(data / "train.zip", "a") as zf:
         zf.writestr("images/../../evil.png", b"not a png")
     before = set(tmp.rglob("*"))

@@ -27,6 +27,7 @@ from saltlab.runs.run_folder import (
     pid_alive,
     process_start,
     slot_held,
+    slot_name,
     spawn_saltlab,
 )
 
@@ -36,10 +37,8 @@ def device_slot(device: str) -> str:
     import torch
 
     if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        return "cuda:0"
-    return device
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return slot_name(torch.device(device))
 
 
 @contextmanager
@@ -128,12 +127,6 @@ def watch_then_tick(run_path: Path, pid: int, poll_s: float = 1.0) -> int:
     return 0
 
 
-DIED = (
-    "the trainer's process ended without a word (killed, out of memory, or the machine restarted); "
-    "resume the run to go on from its last.pt"
-)
-
-
 def recover(root: str | os.PathLike | None = None) -> list[RunFolder]:
     """After a crash (trainer and watcher killed, a reboot): mark every run whose status still says
     "running" but whose process is gone as failed, on disk, then start the next queued runs.
@@ -144,14 +137,11 @@ def recover(root: str | os.PathLike | None = None) -> list[RunFolder]:
     marked = []
     with _queue_lock(root):
         for run in list_runs(root):
-            status = run.read_status(check_process=False) or {}
-            if status.get("state") == "running" and not run.alive(status):
-                cancelled = bool(status.get("cancel_requested"))
-                run.write_status(
-                    state="cancelled" if cancelled else "failed",
-                    error=None if cancelled else status.get("error") or DIED,
-                    message="cancelled" if cancelled else "died",
-                )
+            if (run.read_status(check_process=False) or {}).get("state") != "running":
+                continue
+            seen = run.read_status() or {}  # how a dead "running" run reads (failed, or cancelled), written down
+            if seen.get("state") != "running":
+                run.write_status(**{k: seen.get(k) for k in ("state", "error", "message")})
                 marked.append(run)
     tick(root)
     return marked

@@ -54,6 +54,14 @@ def encoder_names() -> list[str]:
     return sorted(get_encoder_names()) + list(COMPACT_ENCODERS)
 
 
+def first_non_finite(state: dict) -> tuple[str, int] | None:
+    """(name, how many values) of the first floating tensor of a state dict holding NaN or inf; None if none."""
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            return key, int((~torch.isfinite(value)).sum())
+    return None
+
+
 def _load_local_weights(encoder: nn.Module, path: Path) -> None:
     if not path.is_file():
         raise WeightsUnavailable(f"encoder weights file not found: {path}")
@@ -70,9 +78,9 @@ def _load_local_weights(encoder: nn.Module, path: Path) -> None:
         state = state["model"]
     if not isinstance(state, dict):
         raise WeightsUnavailable(f"{path} holds a {type(state).__name__}, not a state dict of weights")
-    for key, value in state.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-            raise WeightsUnavailable(f"{path}: weight {key!r} holds non-finite values (NaN or inf): not usable")
+    bad = first_non_finite(state)
+    if bad:
+        raise WeightsUnavailable(f"{path}: weight {bad[0]!r} holds non-finite values (NaN or inf): not usable")
     state = {k.removeprefix("encoder."): v for k, v in state.items() if not k.startswith("fc.")}
     own = encoder.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}

@@ -16,6 +16,7 @@ import torch
 from saltlab import __version__
 from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write, first_line
+from saltlab.models import first_non_finite
 from saltlab.models.spec import as_trained
 
 FORMAT = "saltlab.checkpoint"
@@ -70,13 +71,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 def _check_finite_weights(path: Path, state: dict) -> None:
     """Refuse weights that hold NaN or inf (a diverged or damaged model predicts nothing useful, silently)."""
-    for key, value in state.items():
-        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
-            bad = int((~torch.isfinite(value)).sum())
-            raise CheckpointError(
-                f"{path}: weight {key!r} holds {bad} non-finite value{'s' if bad > 1 else ''} (NaN or inf); "
-                "the model diverged or the file is damaged: not usable"
-            )
+    bad = first_non_finite(state)
+    if bad:
+        key, count = bad
+        raise CheckpointError(
+            f"{path}: weight {key!r} holds {count} non-finite value{'s' if count > 1 else ''} (NaN or inf); "
+            "the model diverged or the file is damaged: not usable"
+        )
 
 
 def clean_temp_files(folder: str | os.PathLike, before: float) -> None:

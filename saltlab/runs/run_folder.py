@@ -278,6 +278,11 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunFolder]:
     return sorted(runs, key=lambda r: (r.created(), r.path.name), reverse=True)
 
 
+def slot_name(device) -> str:
+    """A device's slot in the queue, from a torch.device: 'cpu', 'cuda:0', 'cuda:1', ..."""
+    return "cpu" if device.type == "cpu" else f"{device.type}:{device.index or 0}"
+
+
 def _slot_lock_path(slot: str, root: Path | None) -> Path:
     return (root or checkpoints_root()) / ".slots" / f"{slot.replace(':', '-')}.lock"
 

@@ -37,7 +37,7 @@ from saltlab.models import build_model
 from saltlab.models.losses import compute_loss
 from saltlab.runs.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
 from saltlab.runs.config import TrainConfig, from_dict, stage_at
-from saltlab.runs.run_folder import RunFolder, hold_slot, new_run_dir, process_start
+from saltlab.runs.run_folder import RunFolder, hold_slot, new_run_dir, process_start, slot_name
 from saltlab.training import budget
 from saltlab.training.data import epoch_batches, iterate_batches, make_train_data, resolve_pipeline, stratified_subset
 from saltlab.training.distributed import any_rank, check_ranks_agree, dist_info, init_distributed, sync, unwrap
@@ -515,7 +515,7 @@ def train(
             if device.type == "cuda":
                 device = torch.device("cuda", local_rank)
         if rank == 0:
-            slot_fd = hold_slot(_slot(device))
+            slot_fd = hold_slot(slot_name(device))
             run.write_status(
                 state="running",
                 pid=os.getpid(),
@@ -524,7 +524,7 @@ def train(
                 device=str(device),
                 # The device's slot in the queue (jobs.launcher): a run started from the command line holds
                 # it too, so the app's queue waits behind it instead of starting a second trainer.
-                slot=_slot(device),
+                slot=slot_name(device),
                 started=time.time(),
                 error=None,
                 message="loading data",
@@ -554,11 +554,6 @@ def train(
             os.close(lock)
         if slot_fd is not None:
             os.close(slot_fd)
-
-
-def _slot(device: torch.device) -> str:
-    """The device's slot in the queue, as jobs.launcher names it ('cpu', 'cuda:0', ...)."""
-    return "cpu" if device.type == "cpu" else f"{device.type}:{device.index or 0}"
 
 
 def _fail(run: RunFolder, rank: int, exc: BaseException) -> None:
