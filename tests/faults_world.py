@@ -577,3 +577,43 @@ def _(tmp):
         f.write("[" * 100_000 + "\n")
     metrics = run.read_metrics()
     return f"{len(metrics)} records read", len(metrics) > 0 and all(isinstance(m, dict) for m in metrics)
+
+
+@case("an 8 GB sparse best.pt", "refused from its size in one line (CheckpointError), exit 2; memory stays flat")
+def _(tmp):
+    data = demo(tmp)
+    run = tiny_run(tmp, data)
+    with open(run.path / "best.pt", "r+b") as f:
+        f.truncate(8 * 10**9)  # sparse: no disk used
+    before = _rss_mb()
+    result = saltlab_cli("evaluate", str(run.path))
+    grown = _rss_mb() - before
+    line = error_line(result)
+    got = f"exit {result.returncode}; {line}; memory grew {grown:.0f} MB"
+    return got, result.returncode == 2 and "8,000,000,000 bytes" in line and "not read" in line and grown < 200
+
+
+@case(
+    "a run's metrics.jsonl and notes grown to 8 GB (sparse)",
+    "read with a bound: the registry and the curves read its last records; memory stays flat",
+)
+def _(tmp):
+    from saltlab.runs.registry import registry_rows
+
+    data = demo(tmp)
+    run = tiny_run(tmp, data)
+    tail = run.metrics_path.read_bytes()
+    with open(run.metrics_path, "r+b") as f:
+        f.truncate(8 * 10**9)
+        f.seek(0, os.SEEK_END)
+        f.write(tail)  # the real records after 8 GB of zero bytes
+    with open(run.notes_path, "wb") as f:
+        f.truncate(8 * 10**9)
+    before = _rss_mb()
+    metrics = run.read_metrics()
+    rows = registry_rows(run.path.parent)
+    grown = _rss_mb() - before
+    epochs = [m for m in metrics if m.get("kind") == "epoch"]
+    states = [r["state"] for r in rows]
+    got = f"{len(metrics)} records, {len(epochs)} epochs; registry {states}; memory grew {grown:.0f} MB"
+    return got, len(epochs) == 1 and rows[0]["state"] == "done" and grown < 300

@@ -104,12 +104,21 @@ def parse_json(text: str | bytes, what: str = "JSON") -> object:
         raise UnreadableJSON(f"{what} is nested too deeply to be a SaltLab file") from None
 
 
+def read_bounded(path: str | os.PathLike, limit: int, tail: bool = False) -> bytes:
+    """At most `limit` bytes of a file: its first ones, or with tail=True its last whole lines (a metrics
+    log grows, and its end is what matters). OSError when it cannot be read."""
+    with open(path, "rb") as f:
+        if tail and os.fstat(f.fileno()).st_size > limit:
+            f.seek(-limit, os.SEEK_END)
+            f.readline()  # the first line is cut: dropped
+        return f.read(limit)
+
+
 def read_json(path: str | os.PathLike, limit: int = JSON_LIMIT_BYTES) -> object:
     """A JSON file read back, bounded: OSError when it cannot be opened, UnreadableJSON (a ValueError) when
     it is over `limit` bytes, not UTF-8, not JSON, or nested too deeply."""
     path = Path(path)
-    with open(path, "rb") as f:
-        data = f.read(limit + 1)
+    data = read_bounded(path, limit + 1)
     if len(data) > limit:
         raise UnreadableJSON(f"{path.name} is over {limit // 2**20} MiB: not a file SaltLab wrote")
     try:

@@ -27,6 +27,11 @@ FORMAT_VERSION = 5
 READABLE_VERSIONS = (3, 4, 5)
 
 
+# A ResNet34 run's last.pt (weights and Adam's state) is about 270 MB; the largest smp encoders stay
+# under 1 GB. A file far over that is not one of ours and is not read.
+MAX_CHECKPOINT_BYTES = 4 * 2**30
+
+
 class CheckpointError(SaltLabError, RuntimeError):
     """A file that is not a usable SaltLab checkpoint, with the reason."""
 
@@ -46,6 +51,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         path = path / "best.pt"
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    size = path.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(
+            f"{path} is {size:,} bytes: larger than any SaltLab checkpoint "
+            f"({MAX_CHECKPOINT_BYTES // 2**30} GiB); not read"
+        )
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - unpickling refusals and torn files alike

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from saltlab.core.errors import SaltLabError
-from saltlab.core.fileio import parse_json, read_json, write_json_atomic, write_text_atomic  # noqa: F401 (write_json_atomic re-exported)
+from saltlab.core.fileio import (  # noqa: F401 (write_json_atomic re-exported)
+    JSON_LIMIT_BYTES,
+    parse_json,
+    read_bounded,
+    read_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 from saltlab.core.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
 
 if TYPE_CHECKING:
@@ -208,8 +215,8 @@ class RunFolder:
             f.write(json.dumps(record) + "\n")
 
     def read_metrics(self) -> list[dict]:
-        try:
-            lines = self.metrics_path.read_text().splitlines()
+        try:  # bounded: the last 64 MiB (a run writes about 1 KB an epoch)
+            lines = read_bounded(self.metrics_path, JSON_LIMIT_BYTES, tail=True).decode("utf-8", "replace").splitlines()
         except OSError:
             return []
         out = []
@@ -260,10 +267,13 @@ class RunFolder:
         return split if isinstance(split, dict) and isinstance(split.get("val_ids"), list) else None
 
 
+NOTE_LIMIT_BYTES = 2**20  # a run's notes or name, as the user typed them; more is not read
+
+
 def _text_or_empty(path: Path) -> str:
     """A small text file the user writes (notes, name); "" when it is missing or unreadable."""
     try:
-        return path.read_text()
+        return read_bounded(path, NOTE_LIMIT_BYTES).decode()
     except (OSError, UnicodeDecodeError):
         return ""
 
