@@ -207,7 +207,7 @@ def image_panel(id_: str, image, mask, row, mode: str = "fill") -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _explored(runs: tuple[str, ...], stamps: tuple, tta: bool):
+def explored_runs(runs: tuple[str, ...], stamps: tuple, tta: bool):
     # stamps (checkpoint size and mtime) are in the key so that a retrained run is evaluated again.
     from saltlab.analysis.explore import explore
 
@@ -268,7 +268,7 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     paths = tuple(str(models[n]) for n in chosen)
     stamps = tuple((models[n].stat().st_size, models[n].stat().st_mtime_ns) for n in chosen)
     try:
-        ex = _explored(paths, stamps, tta)
+        ex = explored_runs(paths, stamps, tta)
     except (ExploreError, CheckpointError, ValueError) as exc:
         st.error(f"Cannot evaluate: {exc}")
         return None
@@ -279,7 +279,7 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
         st.button(
             f"Use the best threshold of {ex.names[0]}'s sweep: {best:.2f} (tuned on these same images)",
             key=f"{key}_best_threshold",
-            on_click=_set_value,
+            on_click=set_widget_value,
             args=(f"{key}_threshold", float(best)),
             disabled=abs(best - threshold) < 1e-9,
         )
@@ -410,6 +410,6 @@ def clickable_gallery(tiles: list, ids: list[str], columns: int, key: str, on_pi
     )
 
 
-def _set_value(key: str, value) -> None:
+def set_widget_value(key: str, value) -> None:
     """A button's callback: set a widget's value before the widgets are drawn again."""
     st.session_state[key] = value

@@ -8,7 +8,6 @@ import plotly.express as px
 import streamlit as st
 
 from pages._ui import (
-    _set_value,
     active_dataset,
     clickable_gallery,
     ensure_entry,
@@ -16,6 +15,7 @@ from pages._ui import (
     image_panel,
     open_in_explorer,
     section_control,
+    set_widget_value,
 )
 from saltlab.analysis.browse import ANOMALIES, SORT_KEYS, Filter, anomaly_counts, filter_table, page_of
 from saltlab.analysis.render import mask_overlay
@@ -216,7 +216,7 @@ def browser_section() -> None:
             )
         labels = [str(page * page_size + k + 1) for k in range(len(tiles))]
         on_page = shown["id"].tolist()
-        clickable_gallery(tiles, on_page, 12, "browse_gallery", partial(_set_value, "browse_open"), labels)
+        clickable_gallery(tiles, on_page, 12, "browse_gallery", partial(set_widget_value, "browse_open"), labels)
         choice = st.selectbox(
             "Open one image",
             on_page,

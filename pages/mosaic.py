@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from pages._ui import (
-    _explored,
+    explored_runs,
     active_dataset,
     ensure_entry,
     image_panel,
@@ -80,7 +80,7 @@ if layer in ("prediction", "outcome"):
         model = st.selectbox("Run", list(models), key="mosaic_run", help="predictions on the run's validation images")
         path = models[model]
         try:
-            ex = _explored((str(path),), ((path.stat().st_size, path.stat().st_mtime_ns),), False)
+            ex = explored_runs((str(path),), ((path.stat().st_size, path.stat().st_mtime_ns),), False)
         except Exception as exc:  # an unreadable checkpoint or another data set: say so, keep the page
             st.error(f"Cannot evaluate {model}: {exc}")
             ex = None

@@ -6,7 +6,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from pages._ui import _set_value, clickable_gallery, ensure_entry, no_runs_yet, open_in_explorer
+from pages._ui import clickable_gallery, ensure_entry, no_runs_yet, open_in_explorer, set_widget_value
 from saltlab.analysis.render import gray_to_rgb, mask_overlay
 from saltlab.core.suspect_marks import MarksError, marked, set_marked
 
@@ -83,7 +83,7 @@ for rank, id_ in enumerate(shown["id"], 1):
     tiles.append(np.maximum(heat, (gray_to_rgb(oof.images[k]) * 0.35).astype(np.uint8)))
     labels += [f"#{rank} label" + (" *" if id_ in marks else ""), f"#{rank} model"]
 pairs = [id_ for id_ in shown["id"] for _ in range(2)]
-clickable_gallery(tiles, pairs, 8, "suspects_gallery", partial(_set_value, "suspects_pick"), labels)
+clickable_gallery(tiles, pairs, 8, "suspects_gallery", partial(set_widget_value, "suspects_pick"), labels)
 st.caption("pairs: the label (salt in yellow) and the model's probability; * marked; click a pair to choose it")
 st.dataframe(shown, width="stretch", hide_index=True)
 st.download_button(

@@ -1,10 +1,10 @@
 """Train page: configure a run, start it in the background, follow it live, cancel, resume; the run registry."""
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from pages._ui import active_path, ensure_entry
+from saltlab.analysis import run_views
 from saltlab.core.sources import DataSetError
 from saltlab.core.suspect_marks import MarksError, marked
 from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit
@@ -18,15 +18,13 @@ from saltlab.runs.config import (
     ConfigError,
     from_dict,
     load_config,
-    plan_epochs,
     preset_description,
     preset_names,
-    scaled_swa_start,
-    stage_table,
-    stages_from_table,
 )
 from saltlab.runs.registry import registry_rows
+from saltlab.runs.request import TrainRequest, build_config, pseudo_paths, shared_epochs
 from saltlab.runs.run_folder import RunBusy, RunFolder, checkpoints_root, list_runs, remove_run
+from saltlab.runs.stage_table import stage_table, stages_from_table
 
 ensure_entry()
 st.title("Train")
@@ -159,117 +157,41 @@ with st.form(f"train_form_{preset}"):
     start = st.form_submit_button("Start", type="primary")
 
 if start:
-    values = load_config(preset)
-    values.update(
-        data=active_path(),
-        fold=int(fold),
-        batch_size=int(batch),
-        device=device,
-        augment=bool(augment),
-        max_train_images=int(limit) or None,
-        compile=bool(compile_model),
-    )
-    values.setdefault("model", {}).update(encoder=encoder, input_size=int(input_size))
     try:
-        values["stages"] = stages_from_table(values.get("stages", []), edited.to_dict("records"))
-    except ConfigError as exc:
-        st.error(f"Cannot start: {exc}")
-        st.stop()
-    if epochs_total and values["stages"]:
-        for stage, n in zip(
-            values["stages"], plan_epochs([row["epochs"] for row in values["stages"]], int(epochs_total))
-        ):
-            stage["swa_start"] = scaled_swa_start(stage.get("swa_start"), stage["epochs"], n)
-            stage["epochs"] = n
-    values["minutes"] = float(minutes) or None
-    if exclude:
-        values["exclude_ids"] = suspects
-    if pseudo_from:
-        values["pseudo"] = {"runs": [str(checkpoints_root().absolute() / name) for name in pseudo_from]}
-    try:
-        run = submit(from_dict(values))
+        stages_wanted = stages_from_table(load_config(preset).get("stages", []), edited.to_dict("records"))
+        request = TrainRequest(
+            preset=preset,
+            values=dict(
+                data=active_path(),
+                fold=int(fold),
+                batch_size=int(batch),
+                device=device,
+                augment=bool(augment),
+                max_train_images=int(limit) or None,
+                compile=bool(compile_model),
+                model={"encoder": encoder, "input_size": int(input_size)},
+            ),
+            stages=stages_wanted,
+            stage_epochs=shared_epochs(stages_wanted, int(epochs_total)) if epochs_total and stages_wanted else None,
+            minutes=float(minutes),
+            exclude_suspects=bool(exclude),
+            pseudo_runs=pseudo_paths(checkpoints_root(), pseudo_from),
+        )
+        run = submit(build_config(request))
         if label.strip():
             run.write_label(label)
         st.session_state["_train_chosen"] = run.path.name  # the live view shows the new run
         st.success(f"Run {run.path.name} submitted.")
-    except (ConfigError, DataSetError) as exc:
+    except (ConfigError, DataSetError, MarksError) as exc:
         st.error(f"Cannot start: {exc}")
 
 
 # --- registry and live view -----------------------------------------------------------------
-def _duration(status: dict) -> str:
-    start, end = status.get("started"), status.get("finished") or status.get("updated")
-    if not start or not end:
-        return ""
-    minutes = (end - start) / 60
-    return f"{minutes:.1f} min"
-
-
-def registry() -> pd.DataFrame:
-    return pd.DataFrame(registry_rows())
-
-
-def curves(run: RunFolder) -> go.Figure:
-    metrics = run.read_metrics()
-    steps = [m for m in metrics if isinstance(m, dict) and m.get("kind") == "step"]
-    epochs = [m for m in metrics if isinstance(m, dict) and m.get("kind") == "epoch"]
-    fig = go.Figure()
-    spe = max((run.read_status() or {}).get("steps_per_epoch") or 1, 1)
-    fig.add_scatter(
-        x=[m["step"] / spe for m in steps], y=[m["loss"] for m in steps], name="train loss (step)", mode="lines"
-    )
-    fig.add_scatter(
-        x=[m["epoch"] for m in epochs], y=[m["val_loss"] for m in epochs], name="val loss", mode="lines+markers"
-    )
-    fig.add_scatter(
-        x=[m["epoch"] for m in epochs],
-        y=[m["val_score"] for m in epochs],
-        name="val score",
-        mode="lines+markers",
-        yaxis="y2",
-    )
-    if epochs and epochs[-1].get("val_score_empty") is not None:
-        empty = epochs[-1]["val_score_empty"]
-        fig.add_scatter(
-            x=[epochs[0]["epoch"], epochs[-1]["epoch"]],
-            y=[empty, empty],
-            name=f"all-empty prediction ({empty:.3f})",
-            mode="lines",
-            yaxis="y2",
-            line=dict(dash="dash", color="gray"),
-        )
-    if epochs and "val_score_oracle" in epochs[0]:
-        fig.add_scatter(
-            x=[m["epoch"] for m in epochs],
-            y=[m["val_score_oracle"] for m in epochs],
-            name="val score (oracle gate)",
-            mode="lines+markers",
-            yaxis="y2",
-            line=dict(dash="dot"),
-        )
-    fig.update_layout(
-        height=320,
-        margin=dict(t=30, b=10),
-        xaxis_title="epoch",
-        yaxis_title="loss",
-        yaxis2=dict(title="score", overlaying="y", side="right", range=[0, 1], tick0=0, dtick=0.1),
-        xaxis=dict(rangemode="tozero"),
-        legend=dict(orientation="h"),
-    )
-    return fig
-
-
 def _remember_run() -> None:
     st.session_state["_train_chosen"] = st.session_state["train_selected"]
 
 
-@st.fragment(run_every=2)
-def live() -> None:  # reads only: the runs' own processes start the next queued run (jobs.launcher)
-    table = registry()
-    st.subheader("Runs")
-    if table.empty:
-        st.caption("No runs yet: pick a preset above and press Start.")
-        return
+def _filtered(table: pd.DataFrame) -> pd.DataFrame:
     st.text_input(
         "Filter runs",
         key="train_filter",
@@ -277,12 +199,15 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
         help="Sort by clicking a column header.",
     )
     wanted = st.session_state.get("train_filter", "").strip().lower()
-    if wanted:
-        text = table.apply(lambda row: " ".join(str(v) for v in row).lower(), axis=1)
-        table = table[text.str.contains(wanted, regex=False)]
-        st.caption(f"{len(table)} runs match '{wanted}'")
-        if table.empty:
-            return
+    if not wanted:
+        return table
+    text = table.apply(lambda row: " ".join(str(v) for v in row).lower(), axis=1)
+    table = table[text.str.contains(wanted, regex=False)]
+    st.caption(f"{len(table)} runs match '{wanted}'")
+    return table
+
+
+def _registry_table(table: pd.DataFrame) -> None:
     st.dataframe(
         table,
         width="stretch",
@@ -297,36 +222,18 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
             "below all-empty": st.column_config.CheckboxColumn(help="the best score is not above the all-empty score"),
         },
     )
-    names = table["run"].tolist()
+
+
+def _chosen_run(names: list[str]) -> str:
     # The chosen run is kept apart from the widget: a filter that hides it (or every run, so that the widget is
     # not drawn and Streamlit forgets its value) must not lose it once the filter is cleared.
     chosen = st.session_state.get("_train_chosen")
     st.session_state["train_selected"] = chosen if chosen in names else names[0]
-    name = st.selectbox("Run", names, key="train_selected", on_change=_remember_run)
-    run = RunFolder(checkpoints_root() / name)
-    status = run.read_status() or {}
-    state = status.get("state")
-    total = status.get("total_steps") or 0
-    step = status.get("step") or 0
-    epoch = int(status.get("epoch") or 0) + (1 if state == "running" else 0)  # the status counts finished epochs
-    label = f"{state}: epoch {epoch} of {status.get('epochs', '?')}, step {step} of {total}"
-    if state == "running" and status.get("eta_s") is not None:
-        label += f", about {status['eta_s'] / 60:.1f} min left"
-    if state == "queued":
-        label += f" (position {queue_position(run)} in the queue for {status.get('slot')})"
-    st.progress(min(step / total, 1.0) if total else 0.0, text=label)
-    if state == "failed":
-        st.error(f"Failed: {status.get('error')}")
-    problem = run.problem()
-    if problem:
-        st.error(f"{name} cannot be read as a run: {problem}. Delete or archive it; the other runs are unaffected.")
-    split = run.read_split()
-    if split:
-        st.caption(
-            f"data set {split.get('data')} (fingerprint {str(split.get('fingerprint'))[:12]}); "
-            f"{len(split.get('train_ids', []))} training, {len(split.get('val_ids', []))} held-out images, "
-            f"fold {split.get('fold')} of {split.get('n_folds')}"
-        )
+    return st.selectbox("Run", names, key="train_selected", on_change=_remember_run)
+
+
+def _actions(run: RunFolder, state: str | None, problem: str | None) -> None:
+    name = run.path.name
     b1, b2, b3, b4, _ = st.columns([1, 1, 1, 1, 4])
     if b1.button("Cancel", disabled=state not in ("running", "queued"), key="train_cancel"):
         st.toast(cancel(run))
@@ -344,52 +251,49 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
             help=f"{verb} this run folder ({'moved to .archive/' if verb == 'Archive' else 'for good'})",
         ):
             st.session_state["train_confirm"] = (verb, name)
-    confirm = st.session_state.get("train_confirm")
-    if confirm and confirm[1] == name:
-        verb = confirm[0]
-        st.warning(f"{verb} {name}?" + (" Its checkpoints are deleted for good." if verb == "Delete" else ""))
-        yes, no, _ = st.columns([1, 1, 6])
-        if yes.button(f"Yes, {verb.lower()}", key="train_confirm_yes"):
-            st.session_state.pop("train_confirm")
-            try:
-                moved = remove_run(run, archive=verb == "Archive")
-            except (RunBusy, OSError) as exc:
-                st.error(f"Cannot {verb.lower()} {name}: {exc}")
-            else:
-                st.session_state.pop("train_selected", None)
-                st.toast(f"archived {name} to {moved}" if moved else f"deleted {name}")
-                st.rerun()
-        if no.button("No", key="train_confirm_no"):
-            st.session_state.pop("train_confirm")
+    _confirm_removal(run)
+
+
+def _confirm_removal(run: RunFolder) -> None:
+    name, confirm = run.path.name, st.session_state.get("train_confirm")
+    if not confirm or confirm[1] != name:
+        return
+    verb = confirm[0]
+    st.warning(f"{verb} {name}?" + (" Its checkpoints are deleted for good." if verb == "Delete" else ""))
+    yes, no, _ = st.columns([1, 1, 6])
+    if yes.button(f"Yes, {verb.lower()}", key="train_confirm_yes"):
+        st.session_state.pop("train_confirm")
+        try:
+            moved = remove_run(run, archive=verb == "Archive")
+        except (RunBusy, OSError) as exc:
+            st.error(f"Cannot {verb.lower()} {name}: {exc}")
+        else:
+            st.session_state.pop("train_selected", None)
+            st.toast(f"archived {name} to {moved}" if moved else f"deleted {name}")
             st.rerun()
-    if status.get("best_score") is not None:
-        scored = len((split or {}).get("monitor_ids", [])) or None
-        st.caption(
-            f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}"
-            + (
-                f" (on {scored} of the {len(split.get('val_ids', []))} held-out images: the Explorer scores all "
-                "of them, so its number can differ)"
-                if scored and split and scored < len(split.get("val_ids", []))
-                else (f" (on its {scored} held-out images)" if scored else "")
-            )
-            + (
-                f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}"
-                if status.get("swa_score") is not None
-                else ""
-            )
-            + (
-                f"; predicting every mask empty scores {status['empty_score']:.4f} on the same images"
-                if status.get("empty_score") is not None
-                else ""
-            )
+    if no.button("No", key="train_confirm_no"):
+        st.session_state.pop("train_confirm")
+        st.rerun()
+
+
+def _state_and_scores(run: RunFolder, status: dict, split: dict | None, problem: str | None) -> None:
+    position = queue_position(run) if status.get("state") == "queued" else None
+    fraction, label = run_views.progress(status, position)
+    st.progress(fraction, text=label)
+    if status.get("state") == "failed":
+        st.error(f"Failed: {status.get('error')}")
+    if problem:
+        st.error(
+            f"{run.path.name} cannot be read as a run: {problem}. Delete or archive it; the other runs are unaffected."
         )
-        if status.get("empty_score") is not None and status["best_score"] <= status["empty_score"]:
-            st.warning(
-                f"This run is worse than predicting nothing: its best score {status['best_score']:.4f} is not above "
-                f"the all-empty score {status['empty_score']:.4f} of its validation images."
-            )
-    if any(m.get("kind") in ("step", "epoch") for m in run.read_metrics() if isinstance(m, dict)):
-        st.plotly_chart(curves(run), width="stretch")
+    if split:
+        st.caption(run_views.split_caption(split))
+
+
+def _curves_and_log(run: RunFolder, status: dict) -> None:
+    metrics = run.read_metrics()
+    if run_views.has_curves(metrics):
+        st.plotly_chart(run_views.curves(metrics, status.get("steps_per_epoch")), width="stretch")
     else:
         st.caption("The loss and score curves start with the first training steps.")
     try:
@@ -397,6 +301,30 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
     except OSError:
         lines = []
     st.code("\n".join(lines) or "(no log yet)", language=None, wrap_lines=True)
+
+
+@st.fragment(run_every=2)
+def live() -> None:  # reads only: the runs' own processes start the next queued run (jobs.launcher)
+    table = pd.DataFrame(registry_rows())
+    st.subheader("Runs")
+    if table.empty:
+        st.caption("No runs yet: pick a preset above and press Start.")
+        return
+    table = _filtered(table)
+    if table.empty:
+        return
+    _registry_table(table)
+    run = RunFolder(checkpoints_root() / _chosen_run(table["run"].tolist()))
+    status, split, problem = run.read_status() or {}, run.read_split(), run.problem()
+    _state_and_scores(run, status, split, problem)
+    _actions(run, status.get("state"), problem)
+    caption = run_views.score_caption(status, split)
+    if caption:
+        st.caption(caption)
+    warning = run_views.below_empty_warning(status)
+    if warning:
+        st.warning(warning)
+    _curves_and_log(run, status)
 
 
 live()

@@ -15,12 +15,10 @@ from saltlab.runs.config import (
     StageConfig,
     from_dict,
     load_config,
-    plan_epochs,
-    plan_remaining,
     preset_description,
     preset_names,
-    scaled_swa_start,
 )
+from saltlab.runs.epoch_plan import plan_epochs, plan_remaining, scaled_swa_start
 from saltlab.runs.registry import format_row, run_row
 from saltlab.runs.run_folder import RunFolder
 from saltlab.training.schedule import is_cycle_end, lr_at

@@ -119,7 +119,8 @@ def test_cosine_restarts_and_cycle_ends():
 
 def test_stage_table_merge_keeps_hidden_settings_by_name():
     """Deleting the first row of snapshot_cosine must not hand the SGDR stage the BCE stage's hidden settings."""
-    from saltlab.runs.config import from_dict, load_config, stage_table, stages_from_table
+    from saltlab.runs.config import from_dict, load_config
+    from saltlab.runs.stage_table import stage_table, stages_from_table
 
     values = load_config("snapshot_cosine")
     preset = values["stages"]
@@ -141,7 +142,8 @@ def test_stage_table_merge_keeps_hidden_settings_by_name():
 
 
 def test_a_stage_named_after_its_loss_follows_a_changed_loss_and_a_chosen_name_stays():
-    from saltlab.runs.config import from_dict, load_config, stage_table, stages_from_table
+    from saltlab.runs.config import from_dict, load_config
+    from saltlab.runs.stage_table import stage_table, stages_from_table
 
     values = load_config("baseline_lovasz")  # stages "bce" and "lovasz"
     rows = stage_table(from_dict(values).stages)
@@ -153,7 +155,8 @@ def test_a_stage_named_after_its_loss_follows_a_changed_loss_and_a_chosen_name_s
 
 
 def test_stage_table_row_with_blanks_is_refused():
-    from saltlab.runs.config import ConfigError, stages_from_table
+    from saltlab.runs.config import ConfigError
+    from saltlab.runs.stage_table import stages_from_table
 
     with pytest.raises(ConfigError, match=r"stage row 1 \(x\): fill in epochs, lr"):
         stages_from_table(
@@ -169,3 +172,29 @@ def test_stage_table_row_with_blanks_is_refused():
                 }
             ],
         )
+
+
+def test_one_request_builder_gives_the_cli_and_the_page_the_same_config(demo_root, tmp_path, capsys):
+    """`train --epochs N` means N epochs in every stage; the page's total is shared out by `shared_epochs`
+    and reaches the same builder: both end in one config, swa_start scaled with its stage."""
+    import json
+
+    from saltlab.cli import main
+    from saltlab.runs.config import load_config
+    from saltlab.runs.request import TrainRequest, build_config, shared_epochs
+
+    assert main(["train", "--config", "cpu_hour", "--data", str(demo_root), "--epochs", "4", "--print-config"]) == 0
+    from_cli = json.loads(capsys.readouterr().out)
+    stages = load_config("cpu_hour")["stages"]
+    assert [s["epochs"] for s in from_cli["stages"]] == [4] * len(stages)
+    from_page = build_config(
+        TrainRequest("cpu_hour", values={"data": str(demo_root)}, stage_epochs=shared_epochs(stages, 4 * len(stages)))
+    )
+    assert json.loads(from_page.to_json()) == from_cli
+    assert from_cli["stages"][-1]["swa_start"] is not None and from_cli["stages"][-1]["swa_start"] <= 4
+    three = build_config(
+        TrainRequest("cpu_hour", values={"data": str(demo_root)}, stage_epochs=shared_epochs(stages, 3))
+    )
+    assert sum(s.epochs for s in three.stages) == 3  # a total on the page is a total
+    none = build_config(TrainRequest("cpu_hour", minutes=0))
+    assert none.minutes is None and build_config(TrainRequest("cpu_hour", minutes=7)).minutes == 7

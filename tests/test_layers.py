@@ -104,3 +104,57 @@ def test_the_checks_catch_what_they_name():
     }
     assert upward_imports(sources) == ["saltlab.core.a (layer core) imports saltlab.training.engine (layer training)"]
     assert cycles(sources) == [["saltlab.core.a", "saltlab.training.engine", "saltlab.core.a"]]
+
+
+MAX_FUNCTION_LINES = 60
+
+
+def app_sources() -> dict[str, str]:
+    """The pages and the entry point, keyed by module name (pages.train, app)."""
+    files = sorted((PROJECT / "pages").glob("*.py")) + [PROJECT / "app.py"]
+    return {module_name(p): p.read_text() for p in files}
+
+
+def private_page_imports(sources: dict[str, str]) -> list[str]:
+    """Private names a page takes from another page module, and any page importing another page."""
+    found = []
+    for module, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pages":
+                if node.module != "pages._ui":
+                    found.append(f"{module} imports the page {node.module}")
+                found += [f"{module} imports {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    return found
+
+
+def long_functions(sources: dict[str, str]) -> list[str]:
+    return [
+        f"{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+        for module, source in sources.items()
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+
+
+def test_pages_and_the_cli_import_only_down_the_layers():
+    """The pages sit above every layer: they import the library and the shared pages._ui, never another page
+    or its private names; the CLI (a library layer, checked above) never imports a page."""
+    sources = app_sources()
+    assert private_page_imports(sources) == []
+    for module, source in sources.items():
+        for target in imports_of(source, set(library())):
+            assert target.split(".")[0] == "saltlab", (module, target)
+
+
+def test_no_function_over_sixty_lines_in_the_library_the_cli_or_the_pages():
+    assert long_functions({**library(), **app_sources()}) == []
+
+
+def test_the_app_checks_catch_what_they_name():
+    sources = {
+        "pages.a": "from pages.b import helper\nfrom pages._ui import _hidden, shown\n",
+        "pages.b": "def f():\n" + "    x = 1\n" * 60,
+    }
+    assert private_page_imports(sources) == ["pages.a imports the page pages.b", "pages.a imports pages._ui._hidden"]
+    assert long_functions(sources) == ["pages.b.f: 61 lines"]

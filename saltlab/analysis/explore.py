@@ -7,6 +7,7 @@ side by side must share images: the common ids are kept, and a run of another fo
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,20 +46,33 @@ class Explored:
     notes: list[str]
     dataset: object = None  # the Dataset the images come from (for the mosaic's neighbour rules)
 
+    # Memos shared by every browser tab that holds this object (the app caches it as a resource): filled
+    # under a lock, and what they hold is read-only, so no tab can change what another one sees.
     _views: dict = field(default_factory=dict, repr=False, compare=False)
     _embeddings: dict = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for array in (self.images, self.truth, self.depths, *self.probs.values(), *self.judges.values()):
+            _freeze(array)
 
     def view(self, options: analysis.PostProcess = analysis.PostProcess()) -> ExplorerView:
         """Masks, summaries and the per-image table under these post-processing options, computed once
         per options (the last VIEWS of them are kept: a page redrawn for a click reuses them)."""
-        if options not in self._views:
-            preds = {n: analysis.predicted_masks(self.probs[n], self.judges[n], options) for n in self.names}
-            summaries = [analysis.summarize(n, self.probs[n], self.judges[n], self.truth, options) for n in self.names]
-            table = analysis.per_image_table(self.ids, self.truth, self.images, self.depths, preds)
-            while len(self._views) >= VIEWS:
-                self._views.pop(next(iter(self._views)))
-            self._views[options] = ExplorerView(preds, summaries, table)
-        return self._views[options]
+        with self._lock:
+            found = self._views.get(options)
+            if found is None:
+                preds = {
+                    n: _freeze(analysis.predicted_masks(self.probs[n], self.judges[n], options)) for n in self.names
+                }
+                summaries = [
+                    analysis.summarize(n, self.probs[n], self.judges[n], self.truth, options) for n in self.names
+                ]
+                table = analysis.per_image_table(self.ids, self.truth, self.images, self.depths, preds)
+                while len(self._views) >= VIEWS:
+                    self._views.pop(next(iter(self._views)))
+                found = self._views[options] = ExplorerView(preds, summaries, table)
+            return found
 
     def rules(self, name: str, options: analysis.PostProcess = analysis.PostProcess()) -> pd.DataFrame:
         """The mosaic's neighbour rules on model `name`'s masks: images changed, score before and after
@@ -76,10 +90,19 @@ class Explored:
         from saltlab.analysis.similar import centred_unit_rows
         from saltlab.inference.embed import evaluation_embeddings
 
-        if name not in self._embeddings:
-            vectors = evaluation_embeddings(self.evaluations[name], self.ids, self.images, progress=progress)
-            self._embeddings[name] = centred_unit_rows(vectors)
-        return self._embeddings[name]
+        with self._lock:
+            found = self._embeddings.get(name)
+            if found is None:
+                vectors = evaluation_embeddings(self.evaluations[name], self.ids, self.images, progress=progress)
+                found = self._embeddings[name] = _freeze(centred_unit_rows(vectors))
+            return found
+
+
+def _freeze(array):
+    """The array made read-only (None passes): shared between tabs, it must not be changed in place."""
+    if isinstance(array, np.ndarray):
+        array.flags.writeable = False
+    return array
 
 
 def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:

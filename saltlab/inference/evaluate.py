@@ -124,6 +124,58 @@ def plan_evaluation(run: str | os.PathLike, checkpoint: str = "best", data: str 
     return EvaluationPlan(run_dir, ckpt_path, ckpt, config, ds, ids, subset, notes)
 
 
+def _cached(folder: Path, ckpt_path: Path, ids: list[str], notes: list[str]) -> Evaluation | None:
+    """The stored evaluation in `folder`, or None (none, torn or foreign: predicted again and replaced)."""
+    if not ((folder / "scores.json").is_file() and (folder / "predictions.npz").is_file()):
+        return None
+    try:
+        with np.load(folder / "predictions.npz", allow_pickle=False) as z:
+            probs = z["probs"].astype(np.float32) / 255.0
+            judge = z["judge"].astype(np.float32) if "judge" in z.files else None
+            cached_ids = z["ids"].tolist()
+        if cached_ids == ids:
+            return Evaluation(
+                folder, ckpt_path, ids, probs, judge, {**read_json(folder / "scores.json"), "notes": notes}, True
+            )
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        pass
+    return None
+
+
+def _scores(plan: EvaluationPlan, probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray, tta: bool) -> dict:
+    config, ds = plan.config, plan.dataset
+    sweep = threshold_sweep(probs, judge, truth)
+    best = sweep[sweep["best"]].iloc[0]
+    return {
+        **score_predictions(probs, judge, truth, config.threshold),
+        "score_empty": empty_score(truth),
+        "sweep_threshold": float(best["threshold"]),
+        "sweep_score": float(best["score"]),
+        "n_images": len(plan.ids),
+        "subset": plan.subset,
+        "checkpoint": str(plan.checkpoint_path),
+        "epoch": plan.checkpoint.get("epoch"),
+        "tta": tta,
+        "threshold": config.threshold,
+        "data": str(ds.root),
+        "arch": config.model.arch,
+        "fingerprint": ds.fingerprint,
+        "notes": plan.notes,
+    }
+
+
+def _store(folder: Path, ids: list[str], probs_u8: np.ndarray, judge: np.ndarray | None, scores: dict) -> None:
+    arrays = {"ids": np.array(ids), "probs": probs_u8}
+    if judge is not None:
+        arrays["judge"] = judge.astype(np.float16)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "predictions.npz", lambda f: np.savez(f, **arrays))
+        write_json_atomic(folder / "scores.json", scores)
+    except OSError as exc:  # WriteError included: the score stands, only the cache is missing
+        scores["notes"] = [*scores["notes"], f"warning: the cache was not written ({first_line(exc)}); scored anyway"]
+
+
 def evaluate_run(
     run: str | os.PathLike,
     checkpoint: str = "best",
@@ -137,41 +189,22 @@ def evaluate_run(
 ) -> Evaluation:
     """Score a checkpoint (cached under RUN/eval/); `plan` from plan_evaluation saves loading it twice."""
     plan = plan or plan_evaluation(run, checkpoint, data)
-    run_dir, ckpt_path, ckpt, config, ds, ids, subset = (
-        plan.run_dir,
-        plan.checkpoint_path,
-        plan.checkpoint,
-        plan.config,
-        plan.dataset,
-        plan.ids,
-        plan.subset,
-    )
+    ckpt_path, config, ds, ids = plan.checkpoint_path, plan.config, plan.dataset, plan.ids
     key_text = json.dumps([EVAL_VERSION, _file_hash(ckpt_path), ds.fingerprint, ids, tta, config.threshold])
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
-    folder = run_dir / "eval" / key
+    folder = plan.run_dir / "eval" / hashlib.sha256(key_text.encode()).hexdigest()[:16]
     positions = ds.train_index(ids)
-    truth = ds.train_masks[positions]
-    if use_cache and (folder / "scores.json").is_file() and (folder / "predictions.npz").is_file():
-        try:
-            with np.load(folder / "predictions.npz", allow_pickle=False) as z:
-                probs = z["probs"].astype(np.float32) / 255.0
-                judge = z["judge"].astype(np.float32) if "judge" in z.files else None
-                cached_ids = z["ids"].tolist()
-            if cached_ids == ids:
-                scores = {**read_json(folder / "scores.json"), "notes": plan.notes}
-                return Evaluation(folder, ckpt_path, ids, probs, judge, scores, True)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            pass  # a torn or foreign cache entry: predicted again below and replaced
+    cached = _cached(folder, ckpt_path, ids, plan.notes) if use_cache else None
+    if cached is not None:
+        return cached
     dev = resolve_device(device)
-    model, _ = load_model(ckpt, dev, str(ckpt_path))
-    amp = dev.type == "cuda"
+    model, _ = load_model(plan.checkpoint, dev, str(ckpt_path))
     probs, judge = predict(
         model,
         ds.train_images[positions],
         config.model.input_size,
         dev,
         batch_size,
-        amp,
+        dev.type == "cuda",
         config.channels_last,
         tta,
         progress=progress,
@@ -179,31 +212,6 @@ def evaluate_run(
     # Stored as uint8: 1/255 resolution is ample for thresholds and heat maps, and 4x smaller.
     probs_u8 = np.rint(probs * 255).astype(np.uint8)
     probs = probs_u8.astype(np.float32) / 255.0
-    sweep = threshold_sweep(probs, judge, truth)
-    best = sweep[sweep["best"]].iloc[0]
-    scores = {
-        **score_predictions(probs, judge, truth, config.threshold),
-        "score_empty": empty_score(truth),
-        "sweep_threshold": float(best["threshold"]),
-        "sweep_score": float(best["score"]),
-        "n_images": len(ids),
-        "subset": subset,
-        "checkpoint": str(ckpt_path),
-        "epoch": ckpt.get("epoch"),
-        "tta": tta,
-        "threshold": config.threshold,
-        "data": str(ds.root),
-        "arch": config.model.arch,
-        "fingerprint": ds.fingerprint,
-        "notes": plan.notes,
-    }
-    arrays = {"ids": np.array(ids), "probs": probs_u8}
-    if judge is not None:
-        arrays["judge"] = judge.astype(np.float16)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "predictions.npz", lambda f: np.savez(f, **arrays))
-        write_json_atomic(folder / "scores.json", scores)
-    except OSError as exc:  # WriteError included: the score stands, only the cache is missing
-        scores["notes"] = [*scores["notes"], f"warning: the cache was not written ({first_line(exc)}); scored anyway"]
+    scores = _scores(plan, probs, judge, ds.train_masks[positions], tta)
+    _store(folder, ids, probs_u8, judge, scores)
     return Evaluation(folder, ckpt_path, ids, probs, judge, scores, False)

@@ -187,54 +187,53 @@ def _check_choice(value: Any, choices: tuple, key: str) -> None:
         raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
 
 
-def validate(config: TrainConfig) -> TrainConfig:
-    """Check choices and ranges; returns the config for chaining."""
-    _check_choice(config.model.arch, ARCHS, "model.arch")
-    _check_choice(config.model.input_size, INPUT_SIZES, "model.input_size")
-    _check_choice(config.model.decoder_upsample, UPSAMPLINGS, "model.decoder_upsample")
-    _check_choice(config.model.hypercolumn_head, HYPERCOLUMN_HEADS, "model.hypercolumn_head")
-    if not config.stages:
-        raise ConfigError("stages: at least one stage is needed")
-    for i, stage in enumerate(config.stages):
-        _check_choice(stage.loss, LOSSES, f"stages.{i}.loss")
-        _check_choice(stage.optimizer, OPTIMIZERS, f"stages.{i}.optimizer")
-        _check_choice(stage.schedule.kind, SCHEDULES, f"stages.{i}.schedule.kind")
-        if stage.epochs < 1:
-            raise ConfigError(f"stages.{i}.epochs must be at least 1")
-        for key, value in (
-            ("lr", stage.lr),
-            ("weight_decay", stage.weight_decay),
-            ("momentum", stage.momentum),
-            ("schedule.min_lr", stage.schedule.min_lr),
-            ("schedule.max_lr", stage.schedule.max_lr),
-        ):
-            if value is not None and (not math.isfinite(value) or value < 0):
-                raise ConfigError(f"stages.{i}.{key} must be a finite number >= 0, got {value}")
-        if stage.lr <= 0:
-            raise ConfigError(f"stages.{i}.lr must be positive")
-        if stage.loss == "judge" and config.model.arch != "binary_judge":
-            raise ConfigError(f"stages.{i}.loss: the judge loss needs model.arch = 'binary_judge'")
-        if stage.schedule.kind == "cyclic" and not stage.schedule.max_lr:
-            raise ConfigError(f"stages.{i}.schedule.max_lr is needed for a cyclic schedule")
-        if stage.swa_start is not None and not 1 <= stage.swa_start <= stage.epochs:
-            raise ConfigError(f"stages.{i}.swa_start must be between 1 and the stage's {stage.epochs} epochs")
-        if stage.schedule.cycle_epochs <= 0:
-            raise ConfigError(f"stages.{i}.schedule.cycle_epochs must be positive")
-        if not 0 <= stage.schedule.warmup < 1:
-            raise ConfigError(f"stages.{i}.schedule.warmup is a share of the stage: 0 <= warmup < 1")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", config.name or ""):
-        raise ConfigError(f"name {config.name!r}: letters, digits, '.', '_' and '-' only (it names the run folder)")
+def _validate_stage(i: int, stage: StageConfig, arch: str) -> None:
+    _check_choice(stage.loss, LOSSES, f"stages.{i}.loss")
+    _check_choice(stage.optimizer, OPTIMIZERS, f"stages.{i}.optimizer")
+    _check_choice(stage.schedule.kind, SCHEDULES, f"stages.{i}.schedule.kind")
+    if stage.epochs < 1:
+        raise ConfigError(f"stages.{i}.epochs must be at least 1")
+    for key, value in (
+        ("lr", stage.lr),
+        ("weight_decay", stage.weight_decay),
+        ("momentum", stage.momentum),
+        ("schedule.min_lr", stage.schedule.min_lr),
+        ("schedule.max_lr", stage.schedule.max_lr),
+    ):
+        if value is not None and (not math.isfinite(value) or value < 0):
+            raise ConfigError(f"stages.{i}.{key} must be a finite number >= 0, got {value}")
+    if stage.lr <= 0:
+        raise ConfigError(f"stages.{i}.lr must be positive")
+    if stage.loss == "judge" and arch != "binary_judge":
+        raise ConfigError(f"stages.{i}.loss: the judge loss needs model.arch = 'binary_judge'")
+    if stage.schedule.kind == "cyclic" and not stage.schedule.max_lr:
+        raise ConfigError(f"stages.{i}.schedule.max_lr is needed for a cyclic schedule")
+    if stage.swa_start is not None and not 1 <= stage.swa_start <= stage.epochs:
+        raise ConfigError(f"stages.{i}.swa_start must be between 1 and the stage's {stage.epochs} epochs")
+    if stage.schedule.cycle_epochs <= 0:
+        raise ConfigError(f"stages.{i}.schedule.cycle_epochs must be positive")
+    if not 0 <= stage.schedule.warmup < 1:
+        raise ConfigError(f"stages.{i}.schedule.warmup is a share of the stage: 0 <= warmup < 1")
+
+
+def _validate_model(model: ModelConfig) -> None:
+    _check_choice(model.arch, ARCHS, "model.arch")
+    _check_choice(model.input_size, INPUT_SIZES, "model.input_size")
+    _check_choice(model.decoder_upsample, UPSAMPLINGS, "model.decoder_upsample")
+    _check_choice(model.hypercolumn_head, HYPERCOLUMN_HEADS, "model.hypercolumn_head")
     from saltlab.models import encoder_names  # here: smp takes a second to import
 
-    if config.model.encoder not in encoder_names():
+    if model.encoder not in encoder_names():
         raise ConfigError(
-            f"model.encoder: unknown encoder {config.model.encoder!r} (e.g. resnet18, resnet34, efficientnet-b0)"
+            f"model.encoder: unknown encoder {model.encoder!r} (e.g. resnet18, resnet34, efficientnet-b0)"
         )
-    if config.model.decoder_channels < 16:
-        raise ConfigError(f"model.decoder_channels must be at least 16, got {config.model.decoder_channels}")
-    for key in ("log_every",):
-        if getattr(config, key) < 1:
-            raise ConfigError(f"{key} must be at least 1, got {getattr(config, key)}")
+    if model.decoder_channels < 16:
+        raise ConfigError(f"model.decoder_channels must be at least 16, got {model.decoder_channels}")
+
+
+def _validate_numbers(config: TrainConfig) -> None:
+    if config.log_every < 1:
+        raise ConfigError(f"log_every must be at least 1, got {config.log_every}")
     for key in ("workers", "max_train_images", "max_val_images"):
         value = getattr(config, key)
         if value is not None and value < (0 if key == "workers" else 1):
@@ -245,9 +244,6 @@ def validate(config: TrainConfig) -> TrainConfig:
             raise ConfigError(f"{key} must be a finite number, got {value}")
     if config.minutes is not None and config.minutes <= 0:
         raise ConfigError(f"minutes (the time budget) must be positive, got {config.minutes}")
-    _check_choice(config.pipeline, PIPELINES, "pipeline")
-    if not isinstance(config.exclude_ids, list) or not all(isinstance(i, str) for i in config.exclude_ids):
-        raise ConfigError(f"exclude_ids must be a list of image ids, got {config.exclude_ids!r}")
     if config.n_folds < 2:
         raise ConfigError(f"n_folds must be at least 2, got {config.n_folds}")
     if not 0 <= config.fold < config.n_folds:
@@ -256,141 +252,36 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise ConfigError("batch_size must be at least 1")
     if not 0 < config.threshold < 1:  # also refuses NaN
         raise ConfigError("threshold must be between 0 and 1")
-    pseudo = config.pseudo
-    if pseudo is not None:
-        if not pseudo.runs:
-            raise ConfigError("pseudo.runs: name at least one run whose test predictions become labels")
-        _check_choice(pseudo.mode, PSEUDO_MODES, "pseudo.mode")
-        if not 0 <= pseudo.low < 0.5 < pseudo.high <= 1:
-            raise ConfigError(
-                "pseudo.low and pseudo.high must satisfy 0 <= low < 0.5 < high <= 1, "
-                f"got {pseudo.low} and {pseudo.high}"
-            )
-        if not 0 <= pseudo.min_confident <= 1:
-            raise ConfigError("pseudo.min_confident must be between 0 and 1")
-    return config
 
 
-TABLE_COLUMNS = (
-    "name",
-    "epochs",
-    "loss",
-    "optimizer",
-    "lr",
-    "schedule",
-    "max_lr",
-    "cycle_epochs",
-    "snapshots",
-    "swa_start",
-)
-
-
-def stage_table(stages: list[StageConfig]) -> list[dict]:
-    """The Train page's stage table: one row per stage, the settings a user edits there."""
-    return [
-        {
-            "name": s.name,
-            "epochs": s.epochs,
-            "loss": s.loss,
-            "optimizer": s.optimizer,
-            "lr": s.lr,
-            "schedule": s.schedule.kind,
-            "max_lr": s.schedule.max_lr,
-            "cycle_epochs": s.schedule.cycle_epochs,
-            "snapshots": s.snapshot_every_cycle,
-            "swa_start": s.swa_start,
-        }
-        for s in stages
-    ]
-
-
-def stages_from_table(preset_stages: list[dict], rows: list[dict]) -> list[dict]:
-    """Stage dicts from edited table rows. Settings the table does not show (momentum, weight decay,
-    min_lr, warm-up) come from the preset's stage of the same name, never from the one at the same
-    position: deleting or reordering rows keeps every stage's hidden settings. A new row (a name the
-    preset does not have) starts from the defaults."""
-    by_name = {stage.get("name"): stage for stage in preset_stages}
-
-    def blank(value) -> bool:
-        return value is None or (isinstance(value, float) and math.isnan(value))
-
-    stages = []
-    for row in rows:
-        if blank(row.get("loss")):
-            continue  # an empty row the editor added
-        empty = [c for c in ("epochs", "optimizer", "lr", "schedule") if blank(row.get(c))]
-        if empty:
-            raise ConfigError(
-                f"stage row {len(stages) + 1} ({row.get('name') or 'unnamed'}): fill in {', '.join(empty)}"
-            )
-        stage = json.loads(json.dumps(by_name.get(row.get("name"), {})))
-        name = row.get("name") or f"stage{len(stages) + 1}"
-        if stage.get("loss") == name and row["loss"] != name:
-            name = row["loss"]  # a stage named after its loss follows a changed loss (a name the user chose stays)
-        stage.update(
-            name=name,
-            epochs=int(row["epochs"]),
-            loss=row["loss"],
-            optimizer=row["optimizer"],
-            lr=float(row["lr"]),
-            snapshot_every_cycle=bool(row.get("snapshots")),
-            swa_start=None if blank(row.get("swa_start")) else int(row["swa_start"]),
+def _validate_pseudo(pseudo: PseudoConfig) -> None:
+    if not pseudo.runs:
+        raise ConfigError("pseudo.runs: name at least one run whose test predictions become labels")
+    _check_choice(pseudo.mode, PSEUDO_MODES, "pseudo.mode")
+    if not 0 <= pseudo.low < 0.5 < pseudo.high <= 1:
+        raise ConfigError(
+            f"pseudo.low and pseudo.high must satisfy 0 <= low < 0.5 < high <= 1, got {pseudo.low} and {pseudo.high}"
         )
-        schedule = stage.setdefault("schedule", {})
-        schedule.update(kind=row["schedule"], max_lr=None if blank(row.get("max_lr")) else float(row["max_lr"]))
-        if not blank(row.get("cycle_epochs")):
-            schedule["cycle_epochs"] = float(row["cycle_epochs"])
-        stages.append(stage)
-    return stages
+    if not 0 <= pseudo.min_confident <= 1:
+        raise ConfigError("pseudo.min_confident must be between 0 and 1")
 
 
-def plan_epochs(wanted: list[int], total: int) -> list[int]:
-    """Share `total` epochs out over stages in the proportions of `wanted`, at least one each."""
-    total = max(total, len(wanted))
-    epochs = [max(1, int(round(e * total / sum(wanted)))) for e in wanted]
-    while sum(epochs) > total:  # rounding overshoot: trim the longest stage
-        epochs[epochs.index(max(epochs))] -= 1
-    while sum(epochs) < total:
-        epochs[epochs.index(max(epochs))] += 1
-    return epochs
-
-
-def stage_at(epochs: list[int], epoch: int) -> tuple[int, int]:
-    """(stage index, first global epoch of that stage) for a global epoch, given each stage's epochs;
-    past the end, the last stage."""
-    start = 0
-    for i, n in enumerate(epochs):
-        if epoch < start + n:
-            return i, start
-        start += n
-    return len(epochs) - 1, start - epochs[-1]
-
-
-def plan_remaining(wanted: list[int], planned: list[int], done: int, total: int, may_close: bool = False) -> list[int]:
-    """Epochs per stage for `total` epochs in all when `done` of the `planned` ones have run.
-
-    Finished stages keep their epochs. The stage under way keeps the epochs it has run plus one, or
-    only those it has run when `may_close` (it can end now: it is not the last stage and averages no
-    weights); it and the stages after it share the rest in the proportions of `wanted`, at least one
-    each. When even that does not fit, the result holds more than `total` (the budget's guard cuts).
-    """
-    if done >= sum(planned):
-        return list(planned)
-    k, start = stage_at(planned, done)
-    rest = plan_epochs(wanted[k:], total - start)
-    ran = done - start
-    rest[0] = max(rest[0], ran if may_close and ran > 0 and k < len(planned) - 1 else ran + 1)
-    while sum(rest) > total - start and max(rest[1:], default=1) > 1:  # the current stage's minimum took it
-        later = rest[1:]
-        rest[1 + later.index(max(later))] -= 1
-    return list(planned[:k]) + rest
-
-
-def scaled_swa_start(swa_start: int | None, old_epochs: int, new_epochs: int) -> int | None:
-    """swa_start for a stage that goes from old_epochs to new_epochs: the same averaged share of it."""
-    if swa_start is None:
-        return None
-    return min(new_epochs, max(1, int(round(swa_start * new_epochs / old_epochs))))
+def validate(config: TrainConfig) -> TrainConfig:
+    """Check choices and ranges; returns the config for chaining."""
+    if not config.stages:
+        raise ConfigError("stages: at least one stage is needed")
+    for i, stage in enumerate(config.stages):
+        _validate_stage(i, stage, config.model.arch)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", config.name or ""):
+        raise ConfigError(f"name {config.name!r}: letters, digits, '.', '_' and '-' only (it names the run folder)")
+    _validate_model(config.model)
+    _validate_numbers(config)
+    _check_choice(config.pipeline, PIPELINES, "pipeline")
+    if not isinstance(config.exclude_ids, list) or not all(isinstance(i, str) for i in config.exclude_ids):
+        raise ConfigError(f"exclude_ids must be a list of image ids, got {config.exclude_ids!r}")
+    if config.pseudo is not None:
+        _validate_pseudo(config.pseudo)
+    return config
 
 
 def from_dict(values: dict) -> TrainConfig:

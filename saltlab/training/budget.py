@@ -20,7 +20,8 @@ from torch import nn
 
 from saltlab.inference.network import forward_101, predict
 from saltlab.models.losses import compute_loss
-from saltlab.runs.config import TrainConfig, from_dict, plan_epochs, plan_remaining, scaled_swa_start
+from saltlab.runs.config import TrainConfig, from_dict
+from saltlab.runs.epoch_plan import plan_epochs, plan_remaining, scaled_swa_start
 from saltlab.training.data import epoch_batches, iterate_batches
 from saltlab.training.distributed import any_rank, sync, unwrap
 from saltlab.training.schedule import make_optimizer

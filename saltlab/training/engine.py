@@ -36,7 +36,8 @@ from saltlab.inference.pseudo import IGNORE, pseudo_training_data
 from saltlab.models import build_model
 from saltlab.models.losses import compute_loss
 from saltlab.runs.checkpoint import CheckpointError, clean_temp_files, load_checkpoint, save_checkpoint
-from saltlab.runs.config import TrainConfig, from_dict, stage_at
+from saltlab.runs.config import TrainConfig, from_dict
+from saltlab.runs.epoch_plan import stage_at
 from saltlab.runs.run_folder import RunFolder, hold_slot, new_run_dir, process_start, slot_name
 from saltlab.training import budget
 from saltlab.training.data import epoch_batches, iterate_batches, make_train_data, resolve_pipeline, stratified_subset
@@ -173,17 +174,10 @@ def validate(
     return scores
 
 
-def prepare_data(
-    config: TrainConfig,
-    run: RunFolder,
-    checkpoint: dict | None,
-    device: torch.device,
-    rank: int,
-    world: int,
-    amp: bool,
-    workers: int,
-) -> TrainingData:
-    """The split (recorded in split.json), the images it names, pseudo-labels, and the training set in its pipeline.
+def _split_and_pseudo(
+    config: TrainConfig, run: RunFolder, checkpoint: dict | None, device: torch.device, rank: int, world: int
+):
+    """The data set, the run's split and its pseudo-labelled test images (None, None without).
 
     Rank 0 first: it writes the data set cache and the folds file; the other ranks then read them.
     Pseudo-labels likewise: rank 0 predicts and saves them, the others read the saved file.
@@ -203,6 +197,38 @@ def prepare_data(
         split = record_split(config, ds, checkpoint)
         if config.pseudo:
             pseudo_images, pseudo_masks = pseudo_training_data(config.pseudo, run.path, ds, str(device))
+    return ds, split, pseudo_images, pseudo_masks
+
+
+def _log_data(config, ds, split, n_train: int, n_val: int, n_pseudo: int, device, amp: bool, workers: int) -> None:
+    log.info(
+        "data %s: %d train%s, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
+        ds.root,
+        n_train,
+        (f" ({n_pseudo} of them pseudo-labelled test images)" if n_pseudo else "")
+        + (f"; {len(split.get('excluded_ids', []))} suspect labels left out" if split.get("excluded_ids") else ""),
+        n_val,
+        config.fold,
+        config.n_folds,
+        device,
+        amp,
+        workers,
+    )
+
+
+def prepare_data(
+    config: TrainConfig,
+    run: RunFolder,
+    checkpoint: dict | None,
+    device: torch.device,
+    rank: int,
+    world: int,
+    amp: bool,
+    workers: int,
+) -> TrainingData:
+    """The split (recorded in split.json), the images it names, pseudo-labels, and the training set in its
+    pipeline (see _split_and_pseudo for the order of the ranks)."""
+    ds, split, pseudo_images, pseudo_masks = _split_and_pseudo(config, run, checkpoint, device, rank, world)
     train_pos, val_pos = ds.train_index(split["train_ids"]), ds.train_index(split["monitor_ids"])
     train_images, train_masks = ds.train_images[train_pos], ds.train_masks[train_pos]
     val_images, val_masks = ds.train_images[val_pos], ds.train_masks[val_pos]
@@ -215,19 +241,7 @@ def prepare_data(
     if n_pseudo:
         train_images = np.concatenate([train_images, pseudo_images])
         train_masks = np.concatenate([train_masks.astype(np.uint8), pseudo_masks])
-    log.info(
-        "data %s: %d train%s, %d validation images (fold %d of %d); device %s, amp %s, workers %d",
-        ds.root,
-        len(train_images),
-        (f" ({n_pseudo} of them pseudo-labelled test images)" if n_pseudo else "")
-        + (f"; {len(split.get('excluded_ids', []))} suspect labels left out" if split.get("excluded_ids") else ""),
-        len(val_images),
-        config.fold,
-        config.n_folds,
-        device,
-        amp,
-        workers,
-    )
+    _log_data(config, ds, split, len(train_images), len(val_images), n_pseudo, device, amp, workers)
     pipeline = resolve_pipeline(config.pipeline)
     trainset = make_train_data(train_images, train_masks, config.augment, pipeline, device)
     if pipeline == "device":  # validation and SWA's BatchNorm pass read device-resident images too
@@ -460,6 +474,74 @@ def finish_swa(s: Session) -> None:
     s.swa = None
 
 
+def _open_run(
+    config: TrainConfig | dict, run_dir: str | os.PathLike | None, resume: bool, rank: int
+) -> tuple[RunFolder, TrainConfig, int | None]:
+    """The run folder (made, with its config, for a new run; read for a resume), its config, and its lock
+    (RunBusy while another trainer works on it; None on ranks other than 0)."""
+    if resume:
+        if run_dir is None:
+            raise ValueError("resume needs the run folder")
+        run = RunFolder(run_dir)
+        if not run.exists():
+            raise FileNotFoundError(f"no run to resume at {run_dir} (config.json missing)")
+        lock = run.acquire() if rank == 0 else None
+        return run, from_dict(run.read_config()), lock
+    config = from_dict(config) if isinstance(config, dict) else config
+    if rank == 0:  # before any folder exists: an unusable data set makes none
+        config.data = str(check_training_data(config.data).root)
+    run = RunFolder(run_dir or new_run_dir(config))
+    if rank == 0:  # other ranks of a torchrun job only read; rank 0 creates the folder
+        if run.exists():
+            raise FileExistsError(f"{run.path} already holds a run; use resume, or another folder")
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.write_config(config)
+        run.write_status(created=time.time())
+    return run, config, run.acquire() if rank == 0 else None
+
+
+def _signal_handlers(pending_signals: list[str] | None, world: int) -> tuple[dict, dict]:
+    """Install the SIGTERM/SIGINT handlers; returns the stop record and the handlers they replaced.
+
+    Until this session's first step is done there is nothing to save: a signal then stops the run at
+    once (while it loads data or compiles), not after the first step. Several ranks stop together instead.
+    """
+    stop = {"signal": pending_signals[0] if pending_signals else None, "interruptible": world == 1}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signal.Signals(signum).name
+        if stop["interruptible"]:
+            raise Cancelled()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    if pending_signals and not stop["signal"]:
+        stop["signal"] = pending_signals[0]  # arrived while the handlers were being swapped
+    return stop, previous
+
+
+def _mark_running(run: RunFolder, device: torch.device, world: int) -> None:
+    run.write_status(
+        state="running",
+        pid=os.getpid(),
+        pid_start=process_start(os.getpid()),
+        host=socket.gethostname(),
+        device=str(device),
+        # The device's slot in the queue (jobs.launcher): a run started from the command line holds
+        # it too, so the app's queue waits behind it instead of starting a second trainer.
+        slot=slot_name(device),
+        started=time.time(),
+        error=None,
+        message="loading data",
+        world_size=world,
+    )
+
+
+def _was_cancelled(exc: BaseException, stop: dict) -> bool:
+    """Raised from the signal handler before the first step, Cancelled may arrive wrapped by the code it
+    interrupted (torch.compile wraps it in its own error): a signal then means the run was cancelled."""
+    return isinstance(exc, Cancelled) or bool(stop["signal"] and stop["interruptible"] and isinstance(exc, Exception))
+
+
 def train(
     config: TrainConfig | dict,
     run_dir: str | os.PathLike | None = None,
@@ -473,41 +555,10 @@ def train(
     """
     rank, world, local_rank = dist_info()
     started = time.monotonic()
-    if resume:
-        if run_dir is None:
-            raise ValueError("resume needs the run folder")
-        run = RunFolder(run_dir)
-        if not run.exists():
-            raise FileNotFoundError(f"no run to resume at {run_dir} (config.json missing)")
-        lock = run.acquire() if rank == 0 else None  # RunBusy while another trainer works on it
-        config = from_dict(run.read_config())
-    else:
-        config = from_dict(config) if isinstance(config, dict) else config
-        if rank == 0:  # before any folder exists: an unusable data set makes none
-            config.data = str(check_training_data(config.data).root)
-        run = RunFolder(run_dir or new_run_dir(config))
-        if rank == 0:  # other ranks of a torchrun job only read; rank 0 creates the folder
-            if run.exists():
-                raise FileExistsError(f"{run.path} already holds a run; use resume, or another folder")
-            run.path.mkdir(parents=True, exist_ok=True)
-            run.write_config(config)
-            run.write_status(created=time.time())
-        lock = run.acquire() if rank == 0 else None
+    run, config, lock = _open_run(config, run_dir, resume, rank)
     setup_logging(run, rank)
-
-    # Until this session's first step is done there is nothing to save: a signal then stops the run at
-    # once (while it loads data or compiles), not after the first step. Several ranks stop together instead.
-    stop = {"signal": pending_signals[0] if pending_signals else None, "interruptible": world == 1}
-
-    def on_signal(signum, _frame):
-        stop["signal"] = signal.Signals(signum).name
-        if stop["interruptible"]:
-            raise Cancelled()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    stop, previous = _signal_handlers(pending_signals, world)
     slot_fd = None
-    if pending_signals and not stop["signal"]:
-        stop["signal"] = pending_signals[0]  # arrived while the handlers were being swapped
     try:
         device = resolve_device(config.device)
         if world > 1:
@@ -516,28 +567,11 @@ def train(
                 device = torch.device("cuda", local_rank)
         if rank == 0:
             slot_fd = hold_slot(slot_name(device))
-            run.write_status(
-                state="running",
-                pid=os.getpid(),
-                pid_start=process_start(os.getpid()),
-                host=socket.gethostname(),
-                device=str(device),
-                # The device's slot in the queue (jobs.launcher): a run started from the command line holds
-                # it too, so the app's queue waits behind it instead of starting a second trainer.
-                slot=slot_name(device),
-                started=time.time(),
-                error=None,
-                message="loading data",
-                world_size=world,
-            )
+            _mark_running(run, device, world)
         _run(config, run, resume, device, rank, world, stop, started)
         return run
     except BaseException as exc:
-        # Raised from the signal handler before the first step, Cancelled may arrive wrapped by the code it
-        # interrupted (torch.compile wraps it in its own error): a signal then means the run was cancelled.
-        if not isinstance(exc, Cancelled) and not (
-            stop["signal"] and stop["interruptible"] and isinstance(exc, Exception)
-        ):
+        if not _was_cancelled(exc, stop):
             _fail(run, rank, exc)
             raise
         if rank == 0:
@@ -550,10 +584,9 @@ def train(
             signal.signal(s, handler)
         if world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
-        if lock is not None:
-            os.close(lock)
-        if slot_fd is not None:
-            os.close(slot_fd)
+        for fd in (lock, slot_fd):
+            if fd is not None:
+                os.close(fd)
 
 
 def _fail(run: RunFolder, rank: int, exc: BaseException) -> None:
@@ -604,10 +637,16 @@ def _run(
         wall_base=pos.wall_s,
     )
     budget.plan(s)
-    config = s.config  # the other ranks of a planned run read the plan from config.json
-    if config.compile:
+    if s.config.compile:
         unwrap(s.model).compile()  # in place: the state_dict keeps its names
         log.info("torch.compile: on; the first training step and the first validation compile (timed apart)")
+    _announce(s)
+    finish(s, _epochs(s))
+
+
+def _announce(s: Session) -> None:
+    """The planned run in status.json, read by the Train page (the other ranks read the plan from config.json)."""
+    config, data = s.config, s.data
     status(
         s,
         state="running",
@@ -620,7 +659,10 @@ def _run(
         n_pseudo=data.n_pseudo,
     )
 
-    stopped_early = False
+
+def _epochs(s: Session) -> bool:
+    """Train epoch after epoch to the planned end; True when the time budget stopped the run early."""
+    stop, world, device = s.stop, s.world, s.device
     while s.pos.epoch < s.config.total_epochs:
         if any_rank(stop["signal"] is not None, world, device) and s.pos.global_step == 0:
             raise Cancelled()  # cancelled while starting: nothing trained, nothing to save
@@ -629,8 +671,7 @@ def _run(
             break
         stage_index, stage_start = stage_at(s.config.stage_epochs, s.pos.epoch)
         if budget.out_of_time(s):
-            stopped_early = True
-            break
+            return True
         if stage_index != s.stage_index:
             start_stage(s, stage_index)
         epoch_start = time.monotonic()
@@ -644,7 +685,7 @@ def _run(
             check_ranks_agree(s.model, world, device, s.pos.epoch)
         if any_rank(stop["signal"] is not None, world, device):
             raise Cancelled()
-    finish(s, stopped_early)
+    return False
 
 
 def finish(s: Session, stopped_early: bool) -> None:
