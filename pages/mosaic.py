@@ -5,9 +5,9 @@ import numpy as np
 import streamlit as st
 
 from pages._ui import (
-    explored_runs,
     active_dataset,
     ensure_entry,
+    explored_runs,
     image_panel,
     inference_checkpoints,
     no_runs_yet,

@@ -21,6 +21,7 @@ from saltlab.runs.config import (
     preset_description,
     preset_names,
 )
+from saltlab.runs.records import RunStatus
 from saltlab.runs.registry import registry_rows
 from saltlab.runs.request import TrainRequest, build_config, pseudo_paths, shared_epochs
 from saltlab.runs.run_folder import RunBusy, RunFolder, checkpoints_root, list_runs, remove_run
@@ -315,7 +316,7 @@ def live() -> None:  # reads only: the runs' own processes start the next queued
         return
     _registry_table(table)
     run = RunFolder(checkpoints_root() / _chosen_run(table["run"].tolist()))
-    status, split, problem = run.read_status() or {}, run.read_split(), run.problem()
+    status, split, problem = run.status() or RunStatus(), run.split(), run.problem()
     _state_and_scores(run, status, split, problem)
     _actions(run, status.get("state"), problem)
     caption = run_views.score_caption(status, split)

@@ -204,3 +204,31 @@ def test_runs_holding_out_an_image_are_the_finished_runs_that_validated_it(train
     RunFolder(tmp_path / "done").write_split({**split, "val_ids": [split["train_ids"][0]]})
     assert runs_holding_out(split["train_ids"][0], tmp_path) == ["done"]
     assert runs_holding_out(split["val_ids"][0], tmp_path) == []
+
+
+def test_status_and_split_are_typed_records_that_keep_unknown_keys(tmp_path):
+    """A writer's typo is refused; a reader keeps keys it does not know and reads a wrongly typed value as
+    unset, so an older or newer SaltLab's files still load and are written back whole."""
+    import json
+
+    import pytest
+
+    from saltlab.runs.run_folder import RunFolder
+
+    run = RunFolder(tmp_path)
+    (tmp_path / "status.json").write_text(
+        json.dumps({"state": "done", "best_score": "high", "epoch": True, "from_the_future": [1, 2]})
+    )
+    status = run.status()
+    assert status.state == "done" and status.best_score is None and status.epoch is None
+    assert status.extra == {"from_the_future": [1, 2]} and status.get("from_the_future") == [1, 2]
+    with pytest.raises(TypeError, match="best_scor"):
+        run.write_status(best_scor=0.7)
+    run.write_status(best_score=0.75, epoch=3)
+    again = json.loads((tmp_path / "status.json").read_text())
+    assert again["from_the_future"] == [1, 2] and again["best_score"] == 0.75 and again["epoch"] == 3
+    (tmp_path / "split.json").write_text(json.dumps({"val_ids": ["a"], "train_ids": ["b"], "fold": "x", "new": 1}))
+    split = run.split()
+    assert split.val_ids == ["a"] and split.fold is None and split.extra == {"new": 1}
+    (tmp_path / "split.json").write_text(json.dumps({"train_ids": ["b"]}))
+    assert run.split() is None and run.read_split() is None

@@ -1,12 +1,15 @@
-"""What the Train page shows of one run, as pure functions of its files: the progress line, the score
-caption (beside the all-empty score of the same images), and the loss and score curves."""
+"""What the Train page shows of one run, as pure functions of its records (RunStatus, RunSplit; plain
+dicts of the same keys work too): the progress line, the score caption (beside the all-empty score of
+the same images), and the loss and score curves."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from saltlab.runs.records import RunSplit, RunStatus
 
-def progress(status: dict, queue_position: int | None = None) -> tuple[float, str]:
+
+def progress(status: RunStatus | dict, queue_position: int | None = None) -> tuple[float, str]:
     """(fraction done, label). The status counts finished epochs; the epoch shown is the one under way
     whenever steps of it have run, so a cancelled run shows the epoch it stopped in, as it did while running."""
     state = status.get("state")
@@ -17,13 +20,13 @@ def progress(status: dict, queue_position: int | None = None) -> tuple[float, st
     under_way = state == "running" or bool(per_epoch and step > done * per_epoch)
     label = f"{state}: epoch {done + under_way} of {status.get('epochs', '?')}, step {step} of {total}"
     if state == "running" and status.get("eta_s") is not None:
-        label += f", about {status['eta_s'] / 60:.1f} min left"
+        label += f", about {status.get('eta_s') / 60:.1f} min left"
     if state == "queued":
         label += f" (position {queue_position} in the queue for {status.get('slot')})"
     return (min(step / total, 1.0) if total else 0.0), label
 
 
-def split_caption(split: dict) -> str:
+def split_caption(split: RunSplit | dict) -> str:
     return (
         f"data set {split.get('data')} (fingerprint {str(split.get('fingerprint'))[:12]}); "
         f"{len(split.get('train_ids', []))} training, {len(split.get('val_ids', []))} held-out images, "
@@ -31,7 +34,7 @@ def split_caption(split: dict) -> str:
     )
 
 
-def score_caption(status: dict, split: dict | None) -> str | None:
+def score_caption(status: RunStatus | dict, split: RunSplit | dict | None) -> str | None:
     """The best validation score, where it was measured, SWA's, and the all-empty score beside them."""
     if status.get("best_score") is None:
         return None
@@ -44,15 +47,15 @@ def score_caption(status: dict, split: dict | None) -> str | None:
         )
     else:
         where = f" (on its {scored} held-out images)" if scored else ""
-    text = f"best validation score {status['best_score']:.4f} at epoch {status.get('best_epoch')}{where}"
+    text = f"best validation score {status.get('best_score'):.4f} at epoch {status.get('best_epoch')}{where}"
     if status.get("swa_score") is not None:
-        text += f"; SWA of {status['swa_epochs']} epochs (swa.pt) {status['swa_score']:.4f}"
+        text += f"; SWA of {status.get('swa_epochs')} epochs (swa.pt) {status.get('swa_score'):.4f}"
     if status.get("empty_score") is not None:
-        text += f"; predicting every mask empty scores {status['empty_score']:.4f} on the same images"
+        text += f"; predicting every mask empty scores {status.get('empty_score'):.4f} on the same images"
     return text
 
 
-def below_empty_warning(status: dict) -> str | None:
+def below_empty_warning(status: RunStatus | dict) -> str | None:
     best, empty = status.get("best_score"), status.get("empty_score")
     if best is None or empty is None or best > empty:
         return None

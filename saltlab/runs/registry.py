@@ -10,6 +10,7 @@ import functools
 import os
 import time
 
+from saltlab.runs.records import RunStatus
 from saltlab.runs.run_folder import RunFolder, list_runs
 
 
@@ -17,52 +18,60 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
 
+def _recipe(config: dict) -> tuple[str, int, str]:
+    """(losses in order, planned epochs, arch/encoder@input) of a config.json; KeyError/TypeError when it is
+    not a run's config."""
+    model, stages = config["model"], config["stages"]
+    losses = " → ".join(str(s["loss"]) for s in stages)
+    planned = sum(int(s["epochs"]) for s in stages)
+    return losses, planned, f"{model['arch']}/{model['encoder']}@{model.get('input_size', 128)}"
+
+
+def _used_seconds(status: RunStatus) -> float | None:
+    if status.wall_s is not None:
+        return status.wall_s
+    ended = status.finished or status.updated
+    return ended - status.started if status.started and ended else None
+
+
 def run_row(run: RunFolder) -> dict:
-    """One run: state, recipe, fold, epochs, best score, all-empty score and the flag, SWA, budget, time used."""
+    """One run: state, recipe, fold, epochs, best score, all-empty score and the flag, SWA, budget, time used.
+    Each of the run's files is read once."""
     problem = run.problem()
     if problem:
         return {"run": run.path.name, "state": "unreadable", "error": problem}
     try:
-        status = run.read_status() or {}
+        status = run.status() or RunStatus()
         config = run.read_config()
-        model, stages = config["model"], config["stages"]
-        losses = " → ".join(str(s["loss"]) for s in stages)
-        planned = sum(int(s["epochs"]) for s in stages)
-        model_text = f"{model['arch']}/{model['encoder']}@{model.get('input_size', 128)}"
+        losses, planned, model_text = _recipe(config)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return {"run": run.path.name, "state": "unreadable", "error": f"{type(exc).__name__}: {exc}"}
-    best, empty = status.get("best_score"), status.get("empty_score")
-    if not isinstance(best, (int, float)) or best != best or best == float("-inf"):
-        best = None
-    split = run.read_split() or {}
-    scored_on = len(split.get("monitor_ids", [])) or None
+    best, empty = status.score("best_score"), status.score("empty_score")
+    split = run.split()
+    notes = run.read_notes().strip()
     created = run.created()
-    started, ended = status.get("started"), status.get("finished") or status.get("updated")
-    used = status.get("wall_s")
-    if used is None and started and ended:
-        used = ended - started
     return {
         "run": run.path.name,
-        "state": status.get("state", "?"),
+        "state": status.state or "?",
         "name": run.read_label(),
-        "notes": run.read_notes().strip().splitlines()[0][:80] if run.read_notes().strip() else "",
+        "notes": notes.splitlines()[0][:80] if notes else "",
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if created else None,
         "recipe": config.get("name"),
         "model": model_text,
         "losses": losses,
         "fold": config.get("fold"),
-        "epoch": f"{status.get('epoch', 0)}/{status.get('epochs', planned)}",
-        "train images": len(split.get("train_ids", [])) or None,
-        "scored on": scored_on,  # the validation images behind "best score" (max_val_images of the fold)
+        "epoch": f"{status.epoch or 0}/{status.epochs or planned}",
+        "train images": len(split.train_ids) if split and split.train_ids else None,
+        "scored on": len(split.monitor_ids) if split and split.monitor_ids else None,  # behind "best score"
         "best score": best,
         "all-empty score": empty,
         "below all-empty": None if best is None or empty is None else bool(best <= empty),
-        "SWA score": status.get("swa_score"),
+        "SWA score": status.score("swa_score"),
         "budget min": config.get("minutes"),
-        "used min": _minutes(used),
-        "device": status.get("device") or status.get("slot"),
-        "data set": run.data_path(),
-        "error": status.get("error"),
+        "used min": _minutes(_used_seconds(status)),
+        "device": status.device or status.slot,
+        "data set": split.data if split and split.data else config.get("data"),
+        "error": status.error,
     }
 
 

@@ -31,13 +31,12 @@ from saltlab.core.fileio import (  # noqa: F401 (write_json_atomic re-exported)
     write_text_atomic,
 )
 from saltlab.core.paths import checkpoints_root  # noqa: F401 (re-exported: the runs' home)
+from saltlab.runs.records import STATES, RunSplit, RunStatus, check_status_fields  # noqa: F401 (STATES re-exported)
 
 if TYPE_CHECKING:
     from saltlab.runs.config import TrainConfig
 
 PROJECT = Path(__file__).resolve().parents[2]
-
-STATES = ("queued", "running", "done", "failed", "cancelled")
 
 
 class RunBusy(SaltLabError, RuntimeError):
@@ -119,6 +118,8 @@ class RunFolder:
         return self.config_path.is_file()
 
     def write_status(self, **fields) -> dict:
+        """Merge fields into status.json (RunStatus's fields only: TypeError for any other name)."""
+        check_status_fields(fields)
         status = self.read_status(check_process=False) or {}
         status.update(fields, updated=time.time())
         write_json_atomic(self.status_path, status)
@@ -140,6 +141,11 @@ class RunFolder:
                 status["state"] = "failed"
                 status["error"] = status.get("error") or "the process died without saying so (killed?)"
         return status
+
+    def status(self, check_process: bool = True) -> RunStatus | None:
+        """status.json as a typed record (see read_status)."""
+        raw = self.read_status(check_process)
+        return None if raw is None else RunStatus.from_dict(raw)
 
     def lock_held(self) -> bool:
         """Whether a live process holds this folder's lock (a trainer at work)."""
@@ -259,12 +265,16 @@ class RunFolder:
         """The ids the run trains and validates on, with the data set they came from (see engine._split)."""
         write_json_atomic(self.split_path, split)
 
-    def read_split(self) -> dict | None:
+    def split(self) -> RunSplit | None:
+        """split.json as a typed record; None when it is missing, unreadable or not a split."""
         try:
-            split = read_json(self.split_path)
+            return RunSplit.from_dict(read_json(self.split_path))
         except (OSError, ValueError):
             return None
-        return split if isinstance(split, dict) and isinstance(split.get("val_ids"), list) else None
+
+    def read_split(self) -> dict | None:
+        split = self.split()
+        return None if split is None else split.to_dict()
 
 
 NOTE_LIMIT_BYTES = 2**20  # a run's notes or name, as the user typed them; more is not read
