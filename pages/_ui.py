@@ -5,17 +5,19 @@ Not a page itself (the leading underscore keeps it out of the navigation).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
 
+from pages import _state as state
+from pages._state import APP_KEY, DATA_KEY
 from saltlab.core.dataset import Dataset, load_dataset
+from saltlab.core.errors import SaltLabError
+from saltlab.core.fileio import first_line
 from saltlab.core.paths import demo_data_path, load_settings, resolve_data_path, save_settings
 from saltlab.core.sources import DataSetError, scan
 from saltlab.core.table import image_table, summary
-
-DATA_KEY = "data_path"
-APP_KEY = "_saltlab_entry_ran"
 
 
 def mark_entry() -> None:
@@ -238,9 +240,7 @@ def inference_checkpoints(runs: list) -> dict:
 
 def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     """Pick finished runs (with a best.pt); returns (Explored, PostProcess) or None after explaining why."""
-    from saltlab.analysis.explore import ExploreError
     from saltlab.analysis.summaries import PostProcess
-    from saltlab.runs.checkpoint import CheckpointError
     from saltlab.runs.run_folder import list_runs
 
     runs = [r for r in list_runs() if r.best_path.is_file()]
@@ -267,10 +267,10 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
         return None
     paths = tuple(str(models[n]) for n in chosen)
     stamps = tuple((models[n].stat().st_size, models[n].stat().st_mtime_ns) for n in chosen)
-    try:
+    ex = None
+    with reported("Cannot evaluate"):
         ex = explored_runs(paths, stamps, tta)
-    except (ExploreError, CheckpointError, ValueError) as exc:
-        st.error(f"Cannot evaluate: {exc}")
+    if ex is None:
         return None
     for note in ex.notes:
         st.warning(note)
@@ -344,10 +344,7 @@ def open_in_explorer(id_: str, key: str, run: str | None = None) -> None:
         st.caption(f"{id_} is a validation image of no trained run, so the Explorer cannot show it.")
         return
     if st.button(f"Open {id_} in the Explorer", key=key, help=f"with {holder}, which held it out for validation"):
-        st.session_state["explorer_focus"] = id_
-        st.session_state["explorer_runs"] = [holder]
-        st.session_state["explorer_section"] = "Images"
-        st.switch_page("pages/explorer.py")
+        state.open_in_explorer(id_, holder)
 
 
 def id_opener(ids: list[str], key: str) -> None:
@@ -413,3 +410,20 @@ def clickable_gallery(tiles: list, ids: list[str], columns: int, key: str, on_pi
 def set_widget_value(key: str, value) -> None:
     """A button's callback: set a widget's value before the widgets are drawn again."""
     st.session_state[key] = value
+
+
+@contextmanager
+def reported(action: str, stop: bool = False):
+    """Every page's error report: what failed inside the block is one line under `action` ("Cannot rank:
+    ..."), the page stays up. A SaltLabError names the item and the reason itself; anything else (a file
+    torch cannot read, a run of another data set) also shows its type. stop=True ends the page's run there."""
+    try:
+        yield
+    except SaltLabError as exc:
+        st.error(f"{action}: {first_line(exc)}")
+        if stop:
+            st.stop()
+    except Exception as exc:  # noqa: BLE001 (one line instead of a page-wide traceback)
+        st.error(f"{action}: {type(exc).__name__}: {first_line(exc)}")
+        if stop:
+            st.stop()

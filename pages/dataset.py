@@ -7,6 +7,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from pages import _state as state
 from pages._ui import (
     active_dataset,
     clickable_gallery,
@@ -62,7 +63,7 @@ with st.expander(f"Health report: {ds.health.describe()}", expanded=bool(ds.heal
 
 # Sections, one drawn at a time: a browser takes seconds to draw every chart and gallery at once.
 SECTIONS = ["Coverage", "Depth and intensity", "Anomalies", "Image browser"]
-section = section_control("dataset_section", SECTIONS)
+section = section_control(state.DATASET_SECTION, SECTIONS)
 train = table[table["split"] == "train"]
 
 
@@ -124,7 +125,7 @@ def _browse(anomaly: str) -> None:
     """A gallery's button: the image browser with the gallery's filter (every page of it)."""
     st.session_state["browse_anomaly"] = anomaly
     st.session_state["browse_split"] = "train"
-    st.session_state["dataset_section"] = "Image browser"
+    st.session_state[state.DATASET_SECTION] = "Image browser"
 
 
 def _open_in_browser(anomaly: str, id_: str) -> None:

@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from pages import _state as state
 from pages._ui import (
     COLUMN_NAMES,
     active_dataset,
@@ -30,7 +31,7 @@ view = ex.view(options)  # computed once per (runs, options); a click that chang
 preds, summaries, table = view.preds, view.summaries, view.table
 
 SECTIONS = ["Summary", "Images", "Map", "Error anatomy"]
-focus = st.session_state.pop("explorer_focus", None)  # an image opened by a click, a button or another page
+focus = state.take_explorer_focus()  # an image opened by a click, a button or another page
 if focus in ex.ids:
     st.session_state["explorer_open"] = focus
 elif focus is not None:
@@ -57,8 +58,7 @@ def jump_to() -> None:
 
 def open_image(id_: str) -> None:
     """A button's callback (before the widgets exist again): show this image in the Images section."""
-    st.session_state["explorer_focus"] = id_
-    st.session_state["explorer_section"] = "Images"
+    state.focus_image(id_)
 
 
 def embeddings_of(name: str):
@@ -96,7 +96,7 @@ def more_like_this(name: str, id_: str, k: int = 8) -> None:
     c2.button("Open this image", key=f"explorer_similar_open_{id_}", on_click=open_image, args=(target,))
 
 
-section = section_control("explorer_section", SECTIONS)
+section = section_control(state.EXPLORER_SECTION, SECTIONS)
 
 if section == "Summary":
     empty = summaries[0].empty_score if summaries else float("nan")

@@ -12,6 +12,7 @@ from pages._ui import (
     inference_checkpoints,
     no_runs_yet,
     open_in_explorer,
+    reported,
     section_mosaic,
 )
 from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mask_overlay, outcome_overlay, section_picture
@@ -79,11 +80,8 @@ if layer in ("prediction", "outcome"):
     else:
         model = st.selectbox("Run", list(models), key="mosaic_run", help="predictions on the run's validation images")
         path = models[model]
-        try:
+        with reported(f"Cannot evaluate {model}"):  # an unreadable checkpoint or another data set
             ex = explored_runs((str(path),), ((path.stat().st_size, path.stat().st_mtime_ns),), False)
-        except Exception as exc:  # an unreadable checkpoint or another data set: say so, keep the page
-            st.error(f"Cannot evaluate {model}: {exc}")
-            ex = None
 evaluated = {id_: k for k, id_ in enumerate(ex.ids)} if ex is not None else {}
 name = ex.names[0] if ex is not None else None
 preds = ex.view(PostProcess()).preds[name] if ex is not None else None

@@ -9,15 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints, no_runs_yet
+from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints, no_runs_yet, reported
 from saltlab.analysis.render import mask_overlay, mosaic
 from saltlab.core.definitions import coverage as coverage_of
 from saltlab.core.rle import submission_csv
 from saltlab.core.scoring import masks_from_probs
 from saltlab.core.sources import DataSetError
-from saltlab.inference.predict import PredictError, decode_uploads, masks_zip, predict_images, suggested_threshold
+from saltlab.inference.predict import decode_uploads, masks_zip, predict_images, suggested_threshold
 from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
-from saltlab.runs.checkpoint import CheckpointError
 from saltlab.runs.run_folder import RunFolder, list_runs
 
 ensure_entry()
@@ -137,11 +136,8 @@ else:
 
 if ids:
     stamps = tuple((Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths)
-    try:
+    with reported("Cannot predict", stop=True):
         probs, judge = _predict(paths, stamps, images, tta)
-    except (PredictError, CheckpointError, ValueError, RuntimeError) as exc:
-        st.error(f"Cannot predict: {exc}")
-        st.stop()
     masks = masks_from_probs(probs, judge, threshold, min_size)
     coverage = coverage_of(masks)
     table = pd.DataFrame(
@@ -227,7 +223,7 @@ def show_jobs() -> bool:
             if state == "running":
                 done, total = status.get("done", 0), status.get("total", 0)
                 st.progress(done / total if total else 0.0, text=f"{status.get('message', '')}: {done}/{total}")
-                if st.button("Cancel", key=f"cancel_{job.path.name}"):
+                if st.button("Cancel", key=f"predict_cancel_{job.path.name}"):
                     st.toast(cancel_job(job))
             elif state == "done" and job.csv_path.is_file():
                 st.caption(
@@ -240,7 +236,7 @@ def show_jobs() -> bool:
                     job.csv_path.read_bytes(),
                     f"{job.path.name}-submission.csv",
                     "text/csv",
-                    key=f"csv_{job.path.name}",
+                    key=f"predict_csv_{job.path.name}",
                 )
                 if job.masks_dir.is_dir():
                     b2.download_button(
@@ -248,7 +244,7 @@ def show_jobs() -> bool:
                         _zip_folder(str(job.masks_dir), job.masks_dir.stat().st_mtime),
                         f"{job.path.name}-masks.zip",
                         "application/zip",
-                        key=f"zip_{job.path.name}",
+                        key=f"predict_zip_{job.path.name}",
                     )
             elif state == "failed":
                 st.error(f"Failed: {status.get('error')}")

@@ -6,7 +6,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from pages._ui import clickable_gallery, ensure_entry, no_runs_yet, open_in_explorer, set_widget_value
+from pages._ui import clickable_gallery, ensure_entry, no_runs_yet, open_in_explorer, reported, set_widget_value
 from saltlab.analysis.render import gray_to_rgb, mask_overlay
 from saltlab.core.suspect_marks import MarksError, marked, set_marked
 
@@ -58,11 +58,8 @@ if not chosen:
     st.stop()
 paths = {r.path.name: r.path for r in runs}
 stamps = tuple((paths[n] / "best.pt").stat().st_mtime_ns for n in chosen)
-try:
+with reported("Cannot rank", stop=True):  # a run of another data set, an unreadable checkpoint
     oof, table = _ranking(tuple(str(paths[n]) for n in chosen), stamps, tta)
-except Exception as exc:  # a run of another data set, an unreadable checkpoint: one line, the page stays
-    st.error(f"Cannot rank: {exc}")
-    st.stop()
 
 ds = oof.dataset
 try:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from pages._ui import active_path, ensure_entry
+from pages._ui import active_path, ensure_entry, reported
 from saltlab.analysis import run_views
 from saltlab.core.sources import DataSetError
 from saltlab.core.suspect_marks import MarksError, marked
@@ -15,7 +15,6 @@ from saltlab.runs.config import (
     LOSSES,
     OPTIMIZERS,
     SCHEDULES,
-    ConfigError,
     from_dict,
     load_config,
     preset_description,
@@ -158,7 +157,7 @@ with st.form(f"train_form_{preset}"):
     start = st.form_submit_button("Start", type="primary")
 
 if start:
-    try:
+    with reported("Cannot start"):
         stages_wanted = stages_from_table(load_config(preset).get("stages", []), edited.to_dict("records"))
         request = TrainRequest(
             preset=preset,
@@ -183,8 +182,6 @@ if start:
             run.write_label(label)
         st.session_state["_train_chosen"] = run.path.name  # the live view shows the new run
         st.success(f"Run {run.path.name} submitted.")
-    except (ConfigError, DataSetError, MarksError) as exc:
-        st.error(f"Cannot start: {exc}")
 
 
 # --- registry and live view -----------------------------------------------------------------

@@ -1,8 +1,12 @@
 """Configs (presets, overrides, clear errors) and the learning-rate schedules."""
 
+import math
+
 import pytest
 
 from saltlab.runs.config import (
+    OPTIMIZERS,
+    SCHEDULES,
     ConfigError,
     ScheduleConfig,
     StageConfig,
@@ -198,3 +202,25 @@ def test_one_request_builder_gives_the_cli_and_the_page_the_same_config(demo_roo
     assert sum(s.epochs for s in three.stages) == 3  # a total on the page is a total
     none = build_config(TrainRequest("cpu_hour", minutes=0))
     assert none.minutes is None and build_config(TrainRequest("cpu_hour", minutes=7)).minutes == 7
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("kind", SCHEDULES)
+def test_every_schedule_and_optimizer_a_config_may_name_runs(kind, optimizer):
+    """The vocabularies in runs.config are what the engine implements: each schedule gives finite, positive
+    rates over its stage, and each optimiser steps."""
+    import torch
+
+    from saltlab.training.schedule import make_optimizer
+
+    stage = StageConfig(
+        epochs=6, optimizer=optimizer, lr=1e-3, schedule=ScheduleConfig(kind=kind, max_lr=1e-2, cycle_epochs=2)
+    )
+    rates = [lr_at(stage, t / 4) for t in range(25)]
+    assert all(math.isfinite(r) and r > 0 for r in rates)
+    model = torch.nn.Linear(2, 1)
+    before = model.weight.detach().clone()
+    opt = make_optimizer(stage, model)
+    model(torch.ones(1, 2)).sum().backward()
+    opt.step()
+    assert not torch.equal(before, model.weight)

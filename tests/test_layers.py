@@ -115,15 +115,24 @@ def app_sources() -> dict[str, str]:
     return {module_name(p): p.read_text() for p in files}
 
 
+SHARED_PAGE_MODULES = ("pages._ui", "pages._state")
+
+
 def private_page_imports(sources: dict[str, str]) -> list[str]:
-    """Private names a page takes from another page module, and any page importing another page."""
+    """Private names a page takes from another page module, and any page importing another page (the shared
+    helpers pages._ui and pages._state are not pages)."""
     found = []
     for module, source in sources.items():
         for node in ast.walk(ast.parse(source)):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pages":
-                if node.module != "pages._ui":
-                    found.append(f"{module} imports the page {node.module}")
-                found += [f"{module} imports {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pages"):
+                continue
+            if node.module == "pages":  # from pages import _state
+                found += [f"{module} imports the page pages.{a.name}" for a in node.names
+                          if f"pages.{a.name}" not in SHARED_PAGE_MODULES]  # fmt: skip
+                continue
+            if node.module not in SHARED_PAGE_MODULES:
+                found.append(f"{module} imports the page {node.module}")
+            found += [f"{module} imports {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
     return found
 
 
@@ -158,3 +167,50 @@ def test_the_app_checks_catch_what_they_name():
     }
     assert private_page_imports(sources) == ["pages.a imports the page pages.b", "pages.a imports pages._ui._hidden"]
     assert long_functions(sources) == ["pages.b.f: 61 lines"]
+
+
+def literal_state_keys(source: str) -> list[str]:
+    """The string keys a page names: `key="..."` of widgets, `st.session_state["..."]` and its get/pop/setdefault,
+    and the leading literal part of an f-string key."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        values = []
+        if isinstance(node, ast.keyword) and node.arg == "key":
+            values.append(node.value)
+        elif isinstance(node, ast.Subscript) and "session_state" in ast.unparse(node.value):
+            values.append(node.slice)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            if node.func.attr in ("get", "pop", "setdefault") and "session_state" in ast.unparse(node.func.value):
+                values.append(node.args[0])
+        for value in values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                found.append(value.value)
+            elif isinstance(value, ast.JoinedStr) and value.values and isinstance(value.values[0], ast.Constant):
+                found.append(value.values[0].value)
+    return found
+
+
+def foreign_state_keys(sources: dict[str, str], prefixes: dict[str, tuple[str, ...]]) -> list[str]:
+    return [
+        f"{module}: {key!r}"
+        for module, source in sources.items()
+        if module.startswith("pages.") and module != "pages._state"
+        for key in literal_state_keys(source)
+        if not key.startswith(prefixes.get(module.split(".")[1], ()))
+    ]
+
+
+def test_each_page_names_only_its_own_session_keys():
+    """Keys that cross pages are names in pages._state; a page's own keys start with its prefix, so no page
+    writes another page's state by a string."""
+    import sys
+
+    sys.path.insert(0, str(PROJECT))
+    from pages._state import PAGE_PREFIXES
+
+    assert foreign_state_keys(app_sources(), PAGE_PREFIXES) == []
+    caught = foreign_state_keys(
+        {"pages.train": 'st.session_state["explorer_focus"] = 1\nst.selectbox("x", key=f"train_{a}")\n'},
+        PAGE_PREFIXES,
+    )
+    assert caught == ["pages.train: 'explorer_focus'"]

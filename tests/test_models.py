@@ -10,13 +10,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from saltlab.inference.network import forward_101
 from saltlab.models import FAMILY, WeightsUnavailable, build_encoder, build_model
 from saltlab.models.geometry import from_output, to_input
+from saltlab.models.spec import ARCHS
 from saltlab.models.unet import FusedSCSE, decoder_widths
 from saltlab.runs.config import ModelConfig
 
 VARIANTS = [
     dict(arch=a, **opts)
     for a, opts in itertools.product(
-        ["baseline", "scse_hypercol", "binary_judge"],
+        ARCHS,
         [{}, {"deep_supervision": True}, {"coordconv": True}, {"input_size": 256}, {"input_size": 101}],
     )
 ]
@@ -78,7 +79,7 @@ def _flops(model, size: int) -> int:
 
 
 @pytest.mark.parametrize("size", [128, 256])
-@pytest.mark.parametrize("arch", ["baseline", "scse_hypercol", "binary_judge"])
+@pytest.mark.parametrize("arch", ARCHS)
 def test_no_costlier_than_smp_unet(arch, size):
     """Each variant, deep supervision and CoordConv included, costs no more FLOPs than smp.Unet."""
     import segmentation_models_pytorch as smp

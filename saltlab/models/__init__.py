@@ -19,14 +19,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from saltlab.core.errors import SaltLabError
-from saltlab.models.spec import ModelConfig  # noqa: E402
+from saltlab.models.spec import ARCH_OPTIONS, ModelConfig  # noqa: E402
 from saltlab.models.unet import SaltUNet  # noqa: E402
-
-ARCH_OPTIONS = {
-    "baseline": dict(scse=False, hypercolumn=False, judge=False),
-    "scse_hypercol": dict(scse=True, hypercolumn=True, judge=False),
-    "binary_judge": dict(scse=True, hypercolumn=True, judge=True),
-}
 
 
 class WeightsUnavailable(SaltLabError, RuntimeError):

@@ -15,6 +15,8 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
+from saltlab.models.spec import LOSSES
+
 Tensor = torch.Tensor
 
 
@@ -129,6 +131,9 @@ MASK_LOSSES: dict[str, Callable[..., Tensor]] = {
     "bce_dice": lambda x, t, valid=None: bce(x, t, valid=valid) + dice(x, t, valid=valid),
     "bce_lovasz": lambda x, t, valid=None: bce(x, t, valid=valid) + lovasz_hinge(x, t, valid=valid),
 }
+# Every name of the vocabulary (models.spec.LOSSES) has its loss here: the mask losses, and "judge".
+if set(MASK_LOSSES) | {"judge"} != set(LOSSES):
+    raise RuntimeError("models.spec.LOSSES and models.losses.MASK_LOSSES name different losses")
 
 
 def compute_loss(

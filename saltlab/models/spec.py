@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ARCHS = ("baseline", "scse_hypercol", "binary_judge")
+# The vocabularies a config names, each in one place: the CLI's choices, the Train page's widgets,
+# config validation and the tests derive from these; the implementations (models.build_model,
+# models.losses) are keyed by the same names and check at import that they cover them.
+ARCH_OPTIONS = {  # each architecture: the SaltUNet options it sets
+    "baseline": dict(scse=False, hypercolumn=False, judge=False),
+    "scse_hypercol": dict(scse=True, hypercolumn=True, judge=False),
+    "binary_judge": dict(scse=True, hypercolumn=True, judge=True),
+}
+ARCHS = tuple(ARCH_OPTIONS)
+# The losses a stage trains with (models.losses: MASK_LOSSES and the judge's own).
+LOSSES = ("bce", "lovasz", "lovasz_symmetric", "dice", "focal", "bce_dice", "bce_lovasz", "judge")
 INPUT_SIZES = (101, 128, 256)
 UPSAMPLINGS = ("nearest", "bilinear")
 HYPERCOLUMN_HEADS = ("logits", "features")

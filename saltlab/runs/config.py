@@ -23,6 +23,7 @@ from saltlab.models.spec import (  # noqa: F401 (re-exported: a run's config hol
     ARCHS,
     HYPERCOLUMN_HEADS,
     INPUT_SIZES,
+    LOSSES,
     UPSAMPLINGS,
     ModelConfig,
 )
@@ -31,7 +32,6 @@ PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs"
 # What a newcomer starts from: the one-hour recipe; its time budget plans the epochs on any device.
 DEFAULT_PRESET = "cpu_hour"
 
-LOSSES = ("bce", "lovasz", "lovasz_symmetric", "dice", "focal", "bce_dice", "bce_lovasz", "judge")
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cyclic", "cosine", "onecycle")
 PSEUDO_MODES = ("pixels", "images")
