@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-# Exit codes (README, "Command line"): 0 done; 1 the data set loaded but some items are bad; 2 an input that
+# Exit codes (README, "The command line"): 0 done; 1 the data set loaded but some items are bad; 2 an input that
 # cannot be used (SaltLabError: the message names it); 3 a training run failed; 130 cancelled.
 EXIT_OK, EXIT_BAD_ITEMS, EXIT_USAGE, EXIT_FAILED, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
