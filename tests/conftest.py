@@ -1,4 +1,4 @@
-"""Shared fixtures: a private cache folder, a generated demo set, and the real data when present."""
+"""Shared fixtures: private cache and runs folders, a generated demo set, and the real data when present."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import pytest
 # Set before saltlab is imported anywhere: tests never touch the user's cache.
 _CACHE = tempfile.mkdtemp(prefix="saltlab-test-cache-")
 os.environ["SALTLAB_CACHE"] = _CACHE
+# Runs made without a folder of their own, and the device slots that every trainer holds, go to a private
+# runs folder too: never the project's checkpoints/, and not shared by parallel test workers.
+_RUNS = tempfile.mkdtemp(prefix="saltlab-test-runs-")
+os.environ["SALTLAB_CHECKPOINTS"] = _RUNS
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.pop("SALTLAB_DATA", None)
@@ -22,6 +26,25 @@ REAL_DATA = PROJECT.parent / "shared" / "data" / "tgs"
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE, ignore_errors=True)
+    shutil.rmtree(_RUNS, ignore_errors=True)
+
+
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """A session fixture's folder made once for the whole test session, also when pytest-xdist runs it in
+    several worker processes: in their shared temp folder, under a file lock, marked done when made."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the workers' common base
+    folder = root / name
+    with FileLock(str(folder) + ".lock"):
+        done = Path(str(folder) + ".made")
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            make(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +52,10 @@ def demo_root(tmp_path_factory) -> Path:
     """A small demo data set (200 train, 60 test images), generated once per session."""
     from saltlab.core.demo import generate_demo_dataset
 
-    return generate_demo_dataset(tmp_path_factory.mktemp("demo") / "tgs-demo", n=200, n_test=60, seed=1)
+    folder = made_once(
+        tmp_path_factory, "demo", lambda f: generate_demo_dataset(f / "tgs-demo", n=200, n_test=60, seed=1)
+    )
+    return folder / "tgs-demo"
 
 
 @pytest.fixture(scope="session")
@@ -56,10 +82,12 @@ def demo_ds(demo_root):
 @pytest.fixture(scope="session")
 def trained_run(demo_root, tmp_path_factory):
     """A tiny real run (ResNet18, 64 demo images, 2 epochs), trained once per session."""
+    from saltlab.runs.run_folder import RunFolder
     from saltlab.training.engine import train
     from tests.helpers import tiny_config
 
-    return train(tiny_config(demo_root), run_dir=tmp_path_factory.mktemp("runs") / "tiny")
+    folder = made_once(tmp_path_factory, "trained-run", lambda f: train(tiny_config(demo_root), run_dir=f / "tiny"))
+    return RunFolder(folder / "tiny")
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit
 from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.runs.config import from_dict, load_config
 from saltlab.runs.run_folder import RunFolder
+from tests.helpers import wait_for
 
 
 def smoke(data: Path, **extra):
@@ -68,8 +69,11 @@ def test_cancel_queued_and_running_then_resume(demo_root, tmp_path):
 
 
 def _done_run(demo_root: Path, tmp_path: Path) -> RunFolder:
-    run = submit(smoke(demo_root), tmp_path / "other")
-    wait_state(run, {"done"})
+    """A finished run as its folder says (written by hand: what resume reads is its status)."""
+    run = RunFolder(tmp_path / "other" / "finished")
+    run.path.mkdir(parents=True)
+    run.write_config(smoke(demo_root))
+    run.write_status(state="done", finished=time.time())
     return run
 
 
@@ -79,7 +83,7 @@ def test_killed_process_shows_failed_and_queue_continues(demo_root, tmp_path):
     victim = submit(longer, tmp_path)
     waiting = submit(smoke(demo_root), tmp_path)
     pid = wait_state(victim, {"running"})["pid"]
-    time.sleep(2)
+    wait_for(lambda: any(m.get("kind") == "step" for m in victim.read_metrics()), 120, "the victim's first step")
     os.kill(pid, signal.SIGKILL)
     status = wait_state(victim, {"failed"}, timeout=30)
     assert "died" in status["error"]

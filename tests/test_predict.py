@@ -19,6 +19,7 @@ from saltlab.core.rle import decode, read_submission
 from saltlab.inference.network import predict
 from saltlab.inference.predict import PredictError, predict_images, predict_test_set, write_outputs
 from saltlab.runs.checkpoint import load_checkpoint
+from tests.helpers import wait_for
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -30,19 +31,35 @@ def saltlab(*args, timeout=600):
 
 
 @pytest.mark.real_data
+def _real_test_subset(real_root: Path, folder: Path, every: int = 10) -> list[str]:
+    """A Kaggle-layout folder of every `every`-th real test image (links to the real PNGs, never copies), with
+    the sample submission cut to those ids in its own order; the ids."""
+    sample = pd.read_csv(real_root / "sample_submission.csv", dtype=str)
+    keep = sample.iloc[::every]
+    (folder / "test" / "images").mkdir(parents=True)
+    for id_ in keep["id"]:
+        (folder / "test" / "images" / f"{id_}.png").symlink_to(real_root / "test" / "images" / f"{id_}.png")
+    keep.to_csv(folder / "sample_submission.csv", index=False)
+    (folder / "depths.csv").symlink_to(real_root / "depths.csv")
+    return keep["id"].tolist()
+
+
 def test_submission_for_the_real_test_images(trained_run, real_root, tmp_path):
-    out = tmp_path / "submission.csv"
+    """Real test PNGs (200 of the 2,000: the rows' order and the RLE are per image) in the sample's order."""
+    data = tmp_path / "real-subset"
+    ids_wanted = _real_test_subset(real_root, data)
+    out = tmp_path / "out" / "submission.csv"
+    out.parent.mkdir()
     result = saltlab(
-        "predict", "--runs", str(trained_run.path), "--data", str(real_root), "--out", str(out), "--min-size", "10"
+        "predict", "--runs", str(trained_run.path), "--data", str(data), "--out", str(out), "--min-size", "10"
     )
     assert result.returncode == 0, result.stderr
     submission = pd.read_csv(out, dtype=str, keep_default_na=False)
-    sample = pd.read_csv(real_root / "sample_submission.csv", dtype=str)
-    assert submission["id"].tolist() == sample["id"].tolist()
+    assert submission["id"].tolist() == ids_wanted
     assert all(decode(r).shape == (101, 101) for r in submission["rle_mask"])
     ids, masks = read_submission(out)
-    assert len(ids) == 2000 and masks.shape == (2000, 101, 101)
-    assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
+    assert len(ids) == 200 and masks.shape == (200, 101, 101)
+    assert [p.name for p in out.parent.iterdir()] == ["submission.csv"]
 
 
 class PointwiseModel(nn.Module):
@@ -173,9 +190,7 @@ def test_background_job_finishes_or_cancels_without_a_csv(trained_run, demo_root
     from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
 
     job = start_job([str(trained_run.path)], str(demo_root), threshold=0.5, root=tmp_path / "jobs")
-    deadline = time.monotonic() + 120
-    while (job.read_status() or {}).get("state") == "running" and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: (job.read_status() or {}).get("state") != "running", 120, "the job to end")
     status = job.read_status()
     assert status["state"] == "done", (status, job.log_path.read_text())
     assert status["n_images"] == 60 and status["done"] == status["total"] == 60
@@ -183,13 +198,9 @@ def test_background_job_finishes_or_cancels_without_a_csv(trained_run, demo_root
     assert ids == load_dataset(demo_root).submission_ids and len(list(job.masks_dir.glob("*.png"))) == 60
 
     slow = start_job([str(trained_run.path)] * 3, str(real_root), tta=True, root=tmp_path / "jobs")
-    deadline = time.monotonic() + 120
-    while (slow.read_status() or {}).get("done", 0) == 0 and time.monotonic() < deadline:
-        time.sleep(0.3)  # until inference has started
+    wait_for(lambda: (slow.read_status() or {}).get("done", 0) > 0, 120, "inference under way")
     assert cancel_job(slow) == "stopping"
-    deadline = time.monotonic() + 60
-    while (slow.read_status() or {}).get("state") == "running" and time.monotonic() < deadline:
-        time.sleep(0.3)
+    wait_for(lambda: (slow.read_status() or {}).get("state") != "running", 60, "the cancel")
     assert slow.read_status()["state"] == "cancelled"
     assert not slow.csv_path.exists() and not list(slow.path.glob(".*.tmp"))
     assert [j.path for j in list_jobs(tmp_path / "jobs")] == [slow.path, job.path]
@@ -202,9 +213,9 @@ def test_a_killed_job_reads_as_failed(trained_run, real_root, tmp_path):
     from saltlab.jobs.predict_jobs import start_job
 
     job = start_job([str(trained_run.path)], str(real_root), tta=True, root=tmp_path / "jobs")
-    time.sleep(3)
+    wait_for(lambda: (job.read_status() or {}).get("done", 0) > 0, 120, "inference under way")
     os.kill(job.read_status()["pid"], signal.SIGKILL)
-    time.sleep(0.5)
+    wait_for(lambda: job.read_status()["state"] != "running", 30, "the job to read as ended")
     status = job.read_status()
     assert status["state"] == "failed" and "died" in status["error"]
     assert not job.csv_path.exists()
