@@ -18,7 +18,15 @@ from pages._ui import (
 )
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
-from saltlab.analysis.render import OUTCOME_COLOURS, gray_to_rgb, mosaic, outcome_overlay
+from saltlab.analysis.render import (
+    OUTCOME_COLOURS,
+    PANEL_CAPTION,
+    PANELS_PER_ROW,
+    gray_to_rgb,
+    image_panels,
+    mosaic,
+    outcome_overlay,
+)
 from saltlab.analysis.similar import map_2d, nearest
 
 ensure_entry()
@@ -96,9 +104,8 @@ def more_like_this(name: str, id_: str, k: int = 8) -> None:
     c2.button("Open this image", key=f"explorer_similar_open_{id_}", on_click=open_image, args=(target,))
 
 
-section = section_control(state.EXPLORER_SECTION, SECTIONS)
-
-if section == "Summary":
+def summary_metrics() -> None:
+    """The scores beside the all-empty line, the confusion counts, the judge's gap."""
     empty = summaries[0].empty_score if summaries else float("nan")
     st.caption(
         f"{len(ex.ids)} validation images. Predicting every mask empty scores {empty:.4f} on them: "
@@ -130,6 +137,10 @@ if section == "Summary":
                 f"with the TRUE empty label) {j['oracle score']:.4f}. Validating with the oracle gate would "
                 f"overstate this model by {j['gap']:+.4f}."
             )
+
+
+def summary_buckets_and_table() -> None:
+    """Images per IoU bucket, the neighbour rules on demand, the per-image table."""
     buckets = analysis.bucket_table(summaries)
     left, right = st.columns([1, 2])
     left.dataframe(buckets, width="stretch")
@@ -158,7 +169,9 @@ if section == "Summary":
         key="explorer_csv",
     )
 
-elif section == "Images":
+
+def image_filters() -> tuple[str, pd.DataFrame, pd.DataFrame, bool]:
+    """The Images section's model and filters: (model, matching rows in order, rows shown, side by side)."""
     name = st.selectbox("Model", ex.names, key="explorer_model")
     c1, c2, c3, c4 = st.columns(4)
     buckets = c1.multiselect(
@@ -193,6 +206,12 @@ elif section == "Images":
         + " · ".join(f"<span style='color:rgb{c}'>■</span> {k}" for k, c in OUTCOME_COLOURS.items()),
         unsafe_allow_html=True,
     )
+    return name, rows, shown, side_by_side
+
+
+def image_galleries(name: str, shown: pd.DataFrame, side_by_side: bool) -> None:
+    """The outcome thumbnails of the rows shown: one gallery, or one column per model."""
+    score_col = f"score {name}"
     pos = {id_: k for k, id_ in enumerate(ex.ids)}
     if len(shown) and side_by_side:
         for column, model in zip(st.columns(len(ex.names)), ex.names):
@@ -207,69 +226,78 @@ elif section == "Images":
             tiles = [outcome_overlay(ex.images[k], preds[name][k], ex.truth[k]) for k in idx]
             labels = [thumb_label(n, s) for n, s in enumerate(shown[score_col], 1)]
             clickable_gallery(tiles, shown["id"].tolist(), 12, "explorer_gallery", open_image, labels)
-        csv = rows.to_csv(index=False).encode()
-        st.download_button("Download these rows (CSV)", csv, "filtered.csv", "text/csv", key="explorer_rows_csv")
-        options = shown["id"].tolist()
-        if st.session_state.get("explorer_open") not in options and st.session_state.get("explorer_open") in pos:
-            options = [st.session_state["explorer_open"]] + options  # reached by a click, next / previous, jump
-        order_ids = rows["id"].tolist()
-        rank = {id_: n for n, id_ in enumerate(order_ids, 1)}
-        c1, c2, c3, c4 = st.columns([4, 1, 1, 2])
-        choice = c1.selectbox(
-            "Open one image",
-            options,
-            key="explorer_open",
-            format_func=lambda i: f"#{rank[i]} · {i}" if i in rank else i,
-        )
-        here = order_ids.index(choice) if choice in rank else 0
-        c2.button(
-            "Previous",
-            key="explorer_prev",
-            on_click=open_image,
-            args=(order_ids[max(here - 1, 0)],),
-            disabled=here == 0,
-        )
-        c3.button(
-            "Next",
-            key="explorer_next",
-            on_click=open_image,
-            args=(order_ids[min(here + 1, len(order_ids) - 1)],),
-            disabled=here >= len(order_ids) - 1,
-        )
-        c4.text_input("Jump to an id", key="explorer_jump", on_change=jump_to, placeholder="e.g. " + ex.ids[0])
-        if st.session_state.get("explorer_jump_error"):
-            st.warning(st.session_state["explorer_jump_error"])
-        k = pos[choice]
-        zoom = st.select_slider("Zoom", [2, 3, 4, 6, 8], value=3, key="explorer_zoom", format_func=lambda z: f"{z}x")
-        heat = (np.stack([ex.probs[name][k]] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
-        big = mosaic(
-            [
-                gray_to_rgb(ex.images[k]),
-                gray_to_rgb(np.where(ex.truth[k], 255, 40).astype(np.uint8)),
-                gray_to_rgb(np.where(preds[name][k], 255, 40).astype(np.uint8)),
-                heat,
-                outcome_overlay(ex.images[k], preds[name][k], ex.truth[k]),
-            ],
-            {2: 5, 3: 5, 4: 3, 6: 2, 8: 1}[zoom],  # larger panels, fewer per row: the page width stays the limit
-            scale=zoom,
-        )
-        st.image(big, caption="image · truth · prediction · probability · outcome")
-        row = table.iloc[k]
-        st.dataframe(
-            pd.DataFrame({"value": [readable(v) for v in row]}, index=[COLUMN_NAMES.get(c, c) for c in row.index]),
-            width="stretch",
-        )
-        loaded = active_dataset()
-        around = neighbourhood(loaded[0], choice) if loaded else None
-        if around is not None:
-            st.image(around, caption=f"{choice} in its section (Mosaic page): its neighbours, true salt in yellow")
-        else:
-            st.caption(f"{choice} has no placed neighbour in the active data set (Mosaic page).")
-        more_like_this(name, choice)
-    else:
-        st.info("No image matches these filters.")
 
-elif section == "Map":
+
+def image_picker(rows: pd.DataFrame, shown: pd.DataFrame) -> str:
+    """The rows as CSV, the image to open, previous / next in the filter's order, jump to an id."""
+    pos = {id_: k for k, id_ in enumerate(ex.ids)}
+    csv = rows.to_csv(index=False).encode()
+    st.download_button("Download these rows (CSV)", csv, "filtered.csv", "text/csv", key="explorer_rows_csv")
+    options = shown["id"].tolist()
+    if st.session_state.get("explorer_open") not in options and st.session_state.get("explorer_open") in pos:
+        options = [st.session_state["explorer_open"]] + options  # reached by a click, next / previous, jump
+    order_ids = rows["id"].tolist()
+    rank = {id_: n for n, id_ in enumerate(order_ids, 1)}
+    c1, c2, c3, c4 = st.columns([4, 1, 1, 2])
+    choice = c1.selectbox(
+        "Open one image",
+        options,
+        key="explorer_open",
+        format_func=lambda i: f"#{rank[i]} · {i}" if i in rank else i,
+    )
+    here = order_ids.index(choice) if choice in rank else 0
+    c2.button(
+        "Previous",
+        key="explorer_prev",
+        on_click=open_image,
+        args=(order_ids[max(here - 1, 0)],),
+        disabled=here == 0,
+    )
+    c3.button(
+        "Next",
+        key="explorer_next",
+        on_click=open_image,
+        args=(order_ids[min(here + 1, len(order_ids) - 1)],),
+        disabled=here >= len(order_ids) - 1,
+    )
+    c4.text_input("Jump to an id", key="explorer_jump", on_change=jump_to, placeholder="e.g. " + ex.ids[0])
+    if st.session_state.get("explorer_jump_error"):
+        st.warning(st.session_state["explorer_jump_error"])
+    return choice
+
+
+def image_detail(name: str, choice: str) -> None:
+    """One image: its panels, its numbers, its neighbours in the section, the images most like it."""
+    pos = {id_: k for k, id_ in enumerate(ex.ids)}
+    k = pos[choice]
+    zoom = st.select_slider("Zoom", list(PANELS_PER_ROW), value=3, key="explorer_zoom", format_func=lambda z: f"{z}x")
+    panels = image_panels(ex.images[k], ex.truth[k], preds[name][k], ex.probs[name][k], zoom)
+    st.image(panels, caption=PANEL_CAPTION)
+    row = table.iloc[k]
+    st.dataframe(
+        pd.DataFrame({"value": [readable(v) for v in row]}, index=[COLUMN_NAMES.get(c, c) for c in row.index]),
+        width="stretch",
+    )
+    loaded = active_dataset()
+    around = neighbourhood(loaded[0], choice) if loaded else None
+    if around is not None:
+        st.image(around, caption=f"{choice} in its section (Mosaic page): its neighbours, true salt in yellow")
+    else:
+        st.caption(f"{choice} has no placed neighbour in the active data set (Mosaic page).")
+    more_like_this(name, choice)
+
+
+def images_section() -> None:
+    name, rows, shown, side_by_side = image_filters()
+    image_galleries(name, shown, side_by_side)
+    if not len(shown):
+        st.info("No image matches these filters.")
+        return
+    image_detail(name, image_picker(rows, shown))
+
+
+def map_section() -> None:
+    """The images by the model's encoder features in 2-D; a chosen point, its outcome and the images like it."""
     name = st.selectbox("Model", ex.names, key="explorer_map_model")
     unit = embeddings_of(name)
     coords, share = map_2d(unit)
@@ -310,7 +338,9 @@ elif section == "Map":
     else:
         st.caption("Choose a point to see the image and the images most like it.")
 
-else:
+
+def anatomy_section() -> None:
+    """Where the errors sit: per pixel, the central crop, the threshold sweep, by coverage class and depth."""
     name = st.selectbox("Model", ex.names, key="explorer_anatomy_model")
     left, right = st.columns(2)
     heat = analysis.error_heatmap(preds[name], ex.truth)
@@ -324,6 +354,11 @@ else:
         f"{centre - full:+.4f}",
         help="a diagnostic that leaves the edges out: not a competition score",
     )
+    anatomy_sweep(name)
+    anatomy_groups(name)
+
+
+def anatomy_sweep(name: str) -> None:
     sweep = analysis.threshold_sweep(ex.probs[name], ex.judges[name], ex.truth, min_size=options.min_size)
     best = sweep[sweep["best"]].iloc[0]
     fig = px.line(
@@ -336,6 +371,9 @@ else:
     )
     fig.add_vline(x=float(best["threshold"]), line_dash="dot")
     st.plotly_chart(fig.update_layout(height=300, margin=dict(t=40, b=10)), width="stretch")
+
+
+def anatomy_groups(name: str) -> None:
     left, right = st.columns(2)
     by_class = analysis.score_by_group(
         table[f"score {name}"].to_numpy(), table["coverage_class"].to_numpy(), "coverage class"
@@ -357,3 +395,12 @@ else:
         ).update_layout(height=300, margin=dict(t=40, b=10)),
         width="stretch",
     )
+
+
+SECTION_VIEWS = {
+    "Summary": lambda: (summary_metrics(), summary_buckets_and_table()),
+    "Images": images_section,
+    "Map": map_section,
+    "Error anatomy": anatomy_section,
+}
+SECTION_VIEWS[section_control(state.EXPLORER_SECTION, SECTIONS)]()

@@ -86,3 +86,24 @@ def test_the_explorer_filters_with_the_browser_filter():
     assert filter_table(table, Filter(anomaly="empty mask"))["id"].tolist() == ["a"]
     with pytest.raises(ValueError, match="IoU buckets need a score column"):
         filter_table(table, Filter(buckets=[0.0]))
+
+
+def test_one_image_taken_apart_in_five_panels():
+    """image, truth, prediction, probability, outcome: each panel where PANELS_PER_ROW puts it, enlarged."""
+    from saltlab.analysis.render import PANELS_PER_ROW, image_panels
+
+    image = np.full((101, 101), 100, np.uint8)
+    truth = np.zeros((101, 101), bool)
+    truth[:50] = True
+    pred = np.zeros((101, 101), bool)
+    pred[:, :50] = True
+    prob = np.linspace(0, 1, 101 * 101, dtype=np.float32).reshape(101, 101)
+    one_row = image_panels(image, truth, pred, prob, 2)
+    assert PANELS_PER_ROW[2] == 5 and one_row.shape == (202, 5 * 202 + 4 * 4, 3)
+    panel = lambda k: one_row[:, k * 206 : k * 206 + 202]  # noqa: E731
+    assert (panel(1)[0, 0] == 255).all() and (panel(1)[-1, 0] == 40).all()  # the truth: top half salt
+    assert (panel(2)[0, 0] == 255).all() and (panel(2)[0, -1] == 40).all()  # the prediction: left half
+    assert tuple(panel(3)[0, 0]) == (0, 0, 0) and tuple(panel(3)[-1, -1]) == (255, 120, 0)  # probability 0 -> 1
+    assert tuple(panel(4)[-1, -1]) == tuple(outcome_overlay(image, pred, truth)[-1, -1])
+    stacked = image_panels(image, truth, pred, prob, 8)
+    assert stacked.shape == (5 * 808 + 4 * 4, 808, 3)  # one panel a row at 8x

@@ -94,6 +94,24 @@ def mosaic(
     return canvas
 
 
+PANELS_PER_ROW = {2: 5, 3: 5, 4: 3, 6: 2, 8: 1}  # larger panels, fewer per row: the page width stays the limit
+PANEL_CAPTION = "image · truth · prediction · probability · outcome"
+
+
+def image_panels(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, prob: np.ndarray, zoom: int) -> np.ndarray:
+    """One image taken apart, enlarged `zoom` times (a key of PANELS_PER_ROW): the image, the true mask, the
+    predicted mask, the probability (black 0 to orange 1) and the outcome colours (PANEL_CAPTION)."""
+    heat = (np.stack([prob] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
+    panels = [
+        gray_to_rgb(image),
+        gray_to_rgb(np.where(truth, 255, 40).astype(np.uint8)),
+        gray_to_rgb(np.where(pred, 255, 40).astype(np.uint8)),
+        heat,
+        outcome_overlay(image, pred, truth),
+    ]
+    return mosaic(panels, PANELS_PER_ROW[zoom], scale=zoom)
+
+
 def _label(canvas: np.ndarray, text: str, x: int, y: int) -> None:
     font, size, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
     (tw, th), base = cv2.getTextSize(text, font, size, thick)
