@@ -107,3 +107,36 @@ def test_one_image_taken_apart_in_five_panels():
     assert tuple(panel(4)[-1, -1]) == tuple(outcome_overlay(image, pred, truth)[-1, -1])
     stacked = image_panels(image, truth, pred, prob, 8)
     assert stacked.shape == (5 * 808 + 4 * 4, 808, 3)  # one panel a row at 8x
+
+
+def test_score_pairs_are_counted_on_the_eleven_score_steps():
+    from saltlab.analysis.summaries import score_pair_counts
+
+    a = np.array([0.0, 0.0, 0.3, 1.0, 0.7000000001])
+    b = np.array([0.0, 0.1, 0.3, 0.9, 0.7])
+    counts = score_pair_counts(a, b)
+    assert counts.shape == (11, 11) and counts.to_numpy().sum() == 5
+    assert counts.loc[0.0, 0.0] == 1 and counts.loc[0.0, 0.1] == 1 and counts.loc[1.0, 0.9] == 1
+    assert counts.loc[0.7, 0.7] == 1 and counts.loc[0.3, 0.3] == 1
+
+
+def test_a_section_tile_in_each_layer():
+    """Truth in yellow (a test tile: the image), the prediction in cyan or outcome colours, dimmed where the
+    run has no prediction; the legend says which colour is which."""
+    from saltlab.analysis.render import PREDICTION_COLOUR, SALT_COLOUR, gray_to_rgb, layer_legend, layer_tile
+
+    image = np.full((101, 101), 200, np.uint8)
+    mask = np.zeros((101, 101), bool)
+    mask[:10] = True
+    assert np.array_equal(layer_tile(image, "image"), gray_to_rgb(image))
+    assert np.array_equal(layer_tile(image, "truth", mask), mask_overlay(image, mask, "fill"))
+    assert np.array_equal(layer_tile(image, "truth", None), gray_to_rgb(image))  # a test tile
+    assert np.array_equal(
+        layer_tile(image, "prediction", mask, pred=mask), mask_overlay(image, mask, "fill", colour=PREDICTION_COLOUR)
+    )
+    assert np.array_equal(
+        layer_tile(image, "outcome", mask, pred=~mask, truth=mask), outcome_overlay(image, ~mask, mask)
+    )
+    assert layer_tile(image, "outcome", mask).max() == int(200 * 0.45)  # no prediction: dimmed
+    assert "false negative" in layer_legend("outcome") and "dimmed" in layer_legend("prediction")
+    assert str(SALT_COLOUR) in layer_legend("truth") and layer_legend("image") == ""

@@ -112,6 +112,48 @@ def image_panels(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, prob: n
     return mosaic(panels, PANELS_PER_ROW[zoom], scale=zoom)
 
 
+def probability_heat(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """The probability in orange (0 black, 1 orange) over a dimmed image: where the model is sure of salt."""
+    heat = (np.stack([prob] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
+    return np.maximum(heat, (gray_to_rgb(image) * 0.35).astype(np.uint8))
+
+
+LAYERS = ("image", "truth", "prediction", "outcome")
+PREDICTION_COLOUR = (0, 200, 255)
+
+
+def layer_tile(
+    image: np.ndarray,
+    layer: str,
+    mask: np.ndarray | None = None,
+    pred: np.ndarray | None = None,
+    truth: np.ndarray | None = None,
+) -> np.ndarray:
+    """A tile of a section drawn in one of LAYERS: the image; the true mask in yellow (a test tile, which has
+    none: the image); a run's prediction in cyan or its outcome colours (`pred` and, for outcomes, `truth`),
+    dimmed where the run has no prediction (not one of its validation images)."""
+    if layer == "truth":
+        return mask_overlay(image, mask, "fill") if mask is not None else gray_to_rgb(image)
+    if layer in ("prediction", "outcome"):
+        if pred is None:
+            return (gray_to_rgb(image) * 0.45).astype(np.uint8)
+        if layer == "prediction":
+            return mask_overlay(image, pred, "fill", colour=PREDICTION_COLOUR)
+        return outcome_overlay(image, pred, truth)
+    return gray_to_rgb(image)
+
+
+def layer_legend(layer: str) -> str:
+    """The colour key of a layer, as HTML spans ("" for the plain image)."""
+    swatch = "<span style='color:rgb{}'>■</span> {}"
+    legend = {
+        "outcome": " · ".join(swatch.format(c, k) for k, c in OUTCOME_COLOURS.items()),
+        "prediction": swatch.format(PREDICTION_COLOUR, "predicted salt"),
+        "truth": swatch.format(SALT_COLOUR, "true salt (train tiles)"),
+    }.get(layer, "")
+    return legend + (" · dimmed: not a validation image of the run" if layer in ("prediction", "outcome") else "")
+
+
 def _label(canvas: np.ndarray, text: str, x: int, y: int) -> None:
     font, size, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1
     (tw, th), base = cv2.getTextSize(text, font, size, thick)

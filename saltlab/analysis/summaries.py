@@ -126,6 +126,17 @@ def bucket_transitions(scores_a: np.ndarray, scores_b: np.ndarray) -> pd.DataFra
     return pd.DataFrame(matrix, index=pd.Index(BUCKETS, name="A"), columns=pd.Index(BUCKETS, name="B"))
 
 
+def score_pair_counts(scores_a: np.ndarray, scores_b: np.ndarray) -> pd.DataFrame:
+    """Images per pair of per-image scores (A rows, B columns, each 0.0..1.0 in steps of 0.1). Scores take 11
+    values, so a scatter would pile images onto one point: counting them shows where they are."""
+    matrix = np.zeros((11, 11), dtype=int)
+    np.add.at(
+        matrix, (np.rint(np.asarray(scores_a) * 10).astype(int), np.rint(np.asarray(scores_b) * 10).astype(int)), 1
+    )
+    steps = [round(0.1 * i, 1) for i in range(11)]
+    return pd.DataFrame(matrix, index=pd.Index(steps, name="A"), columns=pd.Index(steps, name="B"))
+
+
 def error_heatmap(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Mean error per pixel location (101, 101): where the model tends to be wrong (edges, corners)."""
     return (pred != truth).mean(axis=0)
