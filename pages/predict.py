@@ -10,17 +10,13 @@ import pandas as pd
 import streamlit as st
 
 from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints, no_runs_yet, reported
-from saltlab.analysis.render import mask_overlay, mosaic
+from saltlab.analysis.render import prediction_pairs
 from saltlab.core.definitions import coverage as coverage_of
 from saltlab.core.rle import submission_csv
 from saltlab.core.scoring import masks_from_probs
-from saltlab.core.sources import DataSetError
 from saltlab.inference.predict import decode_uploads, masks_zip, predict_images, suggested_threshold
 from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
 from saltlab.runs.run_folder import RunFolder, list_runs
-
-ensure_entry()
-st.title("Predict")
 
 GALLERY_LIMIT = 48  # overlays drawn; the table, zip and CSV cover every image
 
@@ -45,96 +41,103 @@ def _predict(paths: tuple[str, ...], stamps: tuple, images: np.ndarray, tta: boo
         bar.empty()
 
 
-options = checkpoint_options()
-if not options:
-    no_runs_yet()
-    st.stop()
-names = list(options)
-
-
-def model_label(name: str) -> str:
+def model_label(options: dict[str, Path], name: str) -> str:
     """A model with its run's best validation score beside the all-empty score of the same images."""
-    from saltlab.runs.run_folder import RunFolder
-
-    status = RunFolder(options[name].parent).read_status(check_process=False) or {}
-    best, empty = status.get("best_score"), status.get("empty_score")
-    if not isinstance(best, (int, float)):
+    status = RunFolder(options[name].parent).status(check_process=False)
+    best, empty = (status.score("best_score"), status.score("empty_score")) if status else (None, None)
+    if best is None:
         return name
-    return f"{name} (best val {best:.3f}" + (f", all-empty {empty:.3f})" if isinstance(empty, (int, float)) else ")")
+    return f"{name} (best val {best:.3f}" + (f", all-empty {empty:.3f})" if empty is not None else ")")
 
 
-chosen = st.multiselect(
-    "Models (several are averaged: the K folds of a recipe, the snapshots of a run)",
-    names,
-    default=names[:1],
-    key="predict_models",
-    format_func=model_label,
-)
-if not chosen:
-    st.info("Pick at least one model.")
-    st.stop()
-paths = tuple(str(options[n]) for n in chosen)
-c1, c2, c3 = st.columns([1, 2, 2])
-tta = c1.checkbox("hflip TTA", key="predict_tta")
-suggested = suggested_threshold(list(paths), tta)
-default_threshold = suggested[0] if suggested else 0.5
-threshold = c2.slider(
-    "Pixel threshold",
-    0.05,
-    0.95,
-    default_threshold,
-    0.05,
-    key=f"predict_threshold_{hash((paths, tta))}",
-    help="default: the best threshold of the validation sweep when the models were evaluated (Explorer); "
-    "tuned on those validation images, so their score at it is optimistic",
-)
-min_size = int(c3.number_input("Min component (px)", 0, 2000, 0, 5, key="predict_min_size"))
-st.caption(
-    f"Default threshold {default_threshold}: "
-    + (suggested[1] if suggested else "no validation sweep yet (open the models in the Explorer to get one)")
-)
-
-trained_on = {}
-for name in chosen:
-    data = RunFolder(options[name].parent).data_path()  # the data set its run trained on
-    if data and Path(data).absolute() != Path(active_path()).absolute():
-        trained_on[name] = data
-if trained_on:
-    st.warning(
-        "The active data set is "
-        + f"`{active_path()}`; "
-        + "; ".join(f"{n} was trained on `{d}`" for n, d in trained_on.items())
-        + ". Its test images are predicted all the same."
-    )
-
-source = st.segmented_control(
-    "Images", ["Upload PNGs", "Test images of the data set"], default="Upload PNGs", key="predict_source"
-)
-ids: list[str] = []
-images = np.zeros((0, 101, 101), np.uint8)
-if source == "Test images of the data set":
-    loaded = active_dataset()
-    if loaded is None:
+def chosen_models() -> tuple[dict[str, Path], list[str]]:
+    options = checkpoint_options()
+    if not options:
+        no_runs_yet()
         st.stop()
-    ds = loaded[0]
-    if not ds.n_test:
-        st.warning(f"{ds.root} has no test images.")
-    else:
+    names = list(options)
+    chosen = st.multiselect(
+        "Models (several are averaged: the K folds of a recipe, the snapshots of a run)",
+        names,
+        default=names[:1],
+        key="predict_models",
+        format_func=lambda name: model_label(options, name),
+    )
+    if not chosen:
+        st.info("Pick at least one model.")
+        st.stop()
+    return options, chosen
+
+
+def settings(paths: tuple[str, ...]) -> tuple[bool, float, int]:
+    """hflip TTA, the pixel threshold (by default the validation sweep's best) and the minimum component."""
+    c1, c2, c3 = st.columns([1, 2, 2])
+    tta = c1.checkbox("hflip TTA", key="predict_tta")
+    suggested = suggested_threshold(list(paths), tta)
+    default_threshold = suggested[0] if suggested else 0.5
+    threshold = c2.slider(
+        "Pixel threshold",
+        0.05,
+        0.95,
+        default_threshold,
+        0.05,
+        key=f"predict_threshold_{hash((paths, tta))}",
+        help="default: the best threshold of the validation sweep when the models were evaluated (Explorer); "
+        "tuned on those validation images, so their score at it is optimistic",
+    )
+    min_size = int(c3.number_input("Min component (px)", 0, 2000, 0, 5, key="predict_min_size"))
+    st.caption(
+        f"Default threshold {default_threshold}: "
+        + (suggested[1] if suggested else "no validation sweep yet (open the models in the Explorer to get one)")
+    )
+    return tta, threshold, min_size
+
+
+def trained_elsewhere(options: dict[str, Path], chosen: list[str]) -> None:
+    trained_on = {}
+    for name in chosen:
+        data = RunFolder(options[name].parent).data_path()  # the data set its run trained on
+        if data and Path(data).absolute() != Path(active_path()).absolute():
+            trained_on[name] = data
+    if trained_on:
+        st.warning(
+            f"The active data set is `{active_path()}`; "
+            + "; ".join(f"{n} was trained on `{d}`" for n, d in trained_on.items())
+            + ". Its test images are predicted all the same."
+        )
+
+
+def images_to_predict() -> tuple[list[str], np.ndarray]:
+    """Uploaded PNGs (the bad ones named and left out), or the first test images of the data set."""
+    source = st.segmented_control(
+        "Images", ["Upload PNGs", "Test images of the data set"], default="Upload PNGs", key="predict_source"
+    )
+    if source == "Test images of the data set":
+        loaded = active_dataset()
+        if loaded is None:
+            st.stop()
+        ds = loaded[0]
+        if not ds.n_test:
+            st.warning(f"{ds.root} has no test images.")
+            return [], np.zeros((0, 101, 101), np.uint8)
         count = st.slider("Test images to show", 1, min(ds.n_test, 200), min(ds.n_test, 24), key="predict_count")
-        ids, images = list(ds.test_ids[:count]), ds.test_images[:count]
-else:
+        return list(ds.test_ids[:count]), ds.test_images[:count]
     uploads = st.file_uploader(
         "Seismic images (101x101 PNG, grayscale or RGB)",
         type=["png"],
         accept_multiple_files=True,
         key="predict_uploads",
     )
-    if uploads:
-        ids, images, problems = decode_uploads([(f.name, f.getvalue()) for f in uploads])
-        for name, reason in problems:
-            st.error(f"{name} left out: {reason}")
+    if not uploads:
+        return [], np.zeros((0, 101, 101), np.uint8)
+    ids, images, problems = decode_uploads([(f.name, f.getvalue()) for f in uploads])
+    for name, reason in problems:
+        st.error(f"{name} left out: {reason}")
+    return ids, images
 
-if ids:
+
+def predictions(paths, ids, images, tta: bool, threshold: float, min_size: int) -> None:
+    """The masks over their images, the table, the submission CSV and the masks as a zip."""
     stamps = tuple((Path(p).stat().st_size, Path(p).stat().st_mtime_ns) for p in paths)
     with reported("Cannot predict", stop=True):
         probs, judge = _predict(paths, stamps, images, tta)
@@ -151,12 +154,8 @@ if ids:
         table["judge P(salt)"] = judge.round(3)
     st.markdown(f"**{len(ids)} image(s)**, {int((coverage > 0).sum())} with predicted salt")
     shown = min(len(ids), GALLERY_LIMIT)
-    tiles, labels = [], []
-    for k in range(shown):  # each image, then its prediction over it
-        tiles += [images[k], mask_overlay(images[k], masks[k], "fill")]
-        labels += [ids[k][:10], f"{100 * coverage[k]:.0f}%"]
     st.image(
-        mosaic(tiles, 8, labels, scale=2),
+        prediction_pairs(ids, images, masks, GALLERY_LIMIT),
         caption="predicted salt over each image (pairs: image, prediction with coverage)"
         + (f"; first {shown} of {len(ids)}" if shown < len(ids) else ""),
     )
@@ -169,19 +168,23 @@ if ids:
         "Download masks (zip of PNGs)", masks_zip(ids, masks), "masks.zip", "application/zip", key="predict_zip"
     )
 
-# --- the whole test set, in the background ----------------------------------------------------
-st.subheader("Whole test set")
-st.caption(
-    "Runs as a background process (it goes on if you leave the page or close the app); the submission CSV "
-    "follows sample_submission.csv's order and is written only when every image is done."
-)
-st.caption(f"Data set: `{active_path()}`")
-if st.button("Predict every test image", key="predict_start"):
-    try:
-        job = start_job(list(paths), active_path(), tta, threshold, min_size)
-        st.session_state["predict_job"] = job.path.name
-    except DataSetError as exc:
-        st.error(f"Cannot start: {exc}")
+
+def whole_test_set(paths, tta: bool, threshold: float, min_size: int) -> None:
+    """Start a background job over every test image; the latest jobs, live while one runs."""
+    st.subheader("Whole test set")
+    st.caption(
+        "Runs as a background process (it goes on if you leave the page or close the app); the submission CSV "
+        "follows sample_submission.csv's order and is written only when every image is done."
+    )
+    st.caption(f"Data set: `{active_path()}`")
+    if st.button("Predict every test image", key="predict_start"):
+        with reported("Cannot start"):
+            job = start_job(list(paths), active_path(), tta, threshold, min_size)
+            st.session_state["predict_job"] = job.path.name
+    if any((j.read_status() or {}).get("state") == "running" for j in list_jobs()[:5]):
+        live_jobs()
+    else:
+        show_jobs()
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -253,14 +256,20 @@ def show_jobs() -> bool:
     return running
 
 
-if any((j.read_status() or {}).get("state") == "running" for j in list_jobs()[:5]):
+@st.fragment(run_every=1.0)
+def live_jobs() -> None:
+    if not show_jobs():
+        time.sleep(0.1)
+        st.rerun()  # the job ended: redraw the page once, and stop polling
 
-    @st.fragment(run_every=1.0)
-    def live_jobs() -> None:
-        if not show_jobs():
-            time.sleep(0.1)
-            st.rerun()  # the job ended: redraw the page once, and stop polling
 
-    live_jobs()
-else:
-    show_jobs()
+ensure_entry()
+st.title("Predict")
+options, chosen = chosen_models()
+paths = tuple(str(options[n]) for n in chosen)
+tta, threshold, min_size = settings(paths)
+trained_elsewhere(options, chosen)
+ids, images = images_to_predict()
+if ids:
+    predictions(paths, ids, images, tta, threshold, min_size)
+whole_test_set(paths, tta, threshold, min_size)

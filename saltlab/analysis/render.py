@@ -118,6 +118,15 @@ def probability_heat(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
     return np.maximum(heat, (gray_to_rgb(image) * 0.35).astype(np.uint8))
 
 
+def prediction_pairs(ids: list[str], images: np.ndarray, masks: np.ndarray, limit: int) -> np.ndarray:
+    """The first `limit` images, each followed by its predicted salt over it, labelled id and coverage %."""
+    tiles, labels = [], []
+    for k in range(min(len(ids), limit)):
+        tiles += [images[k], mask_overlay(images[k], masks[k], "fill")]
+        labels += [ids[k][:10], f"{100 * masks[k].mean():.0f}%"]
+    return mosaic(tiles, 8, labels, scale=2)
+
+
 LAYERS = ("image", "truth", "prediction", "outcome")
 PREDICTION_COLOUR = (0, 200, 255)
 
