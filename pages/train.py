@@ -37,27 +37,32 @@ def _gpu_name() -> str | None:
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
-gpu = _gpu_name()
-if gpu:
-    st.caption(f"GPU found: {gpu}. Runs go to the GPU one at a time; others wait in the queue.")
-else:
-    st.caption(
-        "No GPU on this machine: runs train on the CPU, one at a time. The default preset, `cpu_hour`, plans "
-        "its epochs to fit its time budget (Minutes); the case-study presets take hours on a CPU."
-    )
+def device_caption(gpu: str | None) -> None:
+    if gpu:
+        st.caption(f"GPU found: {gpu}. Runs go to the GPU one at a time; others wait in the queue.")
+    else:
+        st.caption(
+            f"No GPU on this machine: runs train on the CPU, one at a time. The default preset, `{DEFAULT_PRESET}`, "
+            "plans its epochs to fit its time budget (Minutes); the case-study presets take hours on a CPU."
+        )
 
-# --- the form -------------------------------------------------------------------------------
-presets = preset_names()
-preset = st.selectbox(
-    "Preset",
-    presets,
-    index=presets.index(DEFAULT_PRESET) if DEFAULT_PRESET in presets else 0,
-    key="train_preset",
-    help="The presets: " + ", ".join(presets) + ". What the chosen one is, its time and its measured score: below.",
-)
-base = from_dict(load_config(preset))
-st.info(preset_description(preset) or f"{preset}: no description")
-with st.form(f"train_form_{preset}"):
+
+def preset_choice():
+    """The preset (the default first), its settings and what it is."""
+    presets = preset_names()
+    preset = st.selectbox(
+        "Preset",
+        presets,
+        index=presets.index(DEFAULT_PRESET) if DEFAULT_PRESET in presets else 0,
+        key="train_preset",
+        help="The presets: " + ", ".join(presets) + ". What the chosen one is, its time and its measured score: below.",
+    )
+    st.info(preset_description(preset) or f"{preset}: no description")
+    return preset, from_dict(load_config(preset))
+
+
+def form_model_and_data(preset: str, base, gpu: str | None) -> dict:
+    """Encoder, fold, batch, input size, device, augmentation, image limit."""
     c2, c3, c4 = st.columns(3)
     encoders = encoder_names()
     encoder = c2.selectbox("Encoder", encoders, index=encoders.index(base.model.encoder), key=f"train_encoder_{preset}")
@@ -79,6 +84,13 @@ with st.form(f"train_form_{preset}"):
     limit = c8.number_input(
         "Max train images (0 = all)", 0, 100000, base.max_train_images or 0, key=f"train_limit_{preset}"
     )
+    return dict(
+        encoder=encoder, fold=fold, batch=batch, input_size=input_size, device=device, augment=augment, limit=limit
+    )
+
+
+def form_budget(preset: str, base) -> dict:
+    """Epochs (a total, shared out over the stages), a time budget, torch.compile."""
     e1, e2, e3, _ = st.columns([1, 1, 1, 1])
     epochs_total = e1.number_input(
         "Epochs (0 = the table's)",
@@ -105,6 +117,11 @@ with st.form(f"train_form_{preset}"):
         help="compile the model: faster steps on a GPU after a compile of a minute or more "
         "(logged apart from the epoch times); on the CPU it rarely pays",
     )
+    return dict(epochs_total=epochs_total, minutes=minutes, compile_model=compile_model)
+
+
+def form_stages(preset: str, base):
+    """The stage table: loss, optimiser, schedule and SWA of each stage; rows can be added or deleted."""
     st.markdown("**Stages** (one row each: loss, optimiser, LR schedule)")
     stages = pd.DataFrame(stage_table(base.stages))
     edited = st.data_editor(
@@ -127,6 +144,11 @@ with st.form(f"train_form_{preset}"):
             ),
         },
     )
+    return edited
+
+
+def form_extra_data(preset: str) -> dict:
+    """Pseudo-labels from finished runs, leaving the suspect labels out."""
     finished = [r.path.name for r in list_runs() if r.best_path.is_file()]
     pseudo_from = st.multiselect(
         "Pseudo-labels from runs (optional)",
@@ -148,40 +170,60 @@ with st.form(f"train_form_{preset}"):
         help="Marked on the Suspects page; left out of training only (the validation fold keeps them), their ids "
         "recorded in the run's config.",
     )
-    label = st.text_input(
-        "Name (optional)",
-        key=f"train_label_new_{preset}",
-        placeholder="e.g. BCE only, no augmentation",
-        help="a name of your own for the registry (editable later); the folder stays PRESET-fFOLD-TIME",
-    )
-    start = st.form_submit_button("Start", type="primary")
+    return dict(pseudo_from=pseudo_from, exclude=exclude)
 
-if start:
+
+def start_form(preset: str, base, gpu: str | None) -> None:
+    """The form; on Start, one TrainRequest (saltlab.runs.request) submitted to the queue."""
+    with st.form(f"train_form_{preset}"):
+        chosen = form_model_and_data(preset, base, gpu)
+        chosen |= form_budget(preset, base)
+        edited = form_stages(preset, base)
+        chosen |= form_extra_data(preset)
+        label = st.text_input(
+            "Name (optional)",
+            key=f"train_label_new_{preset}",
+            placeholder="e.g. BCE only, no augmentation",
+            help="a name of your own for the registry (editable later); the folder stays PRESET-fFOLD-TIME",
+        )
+        start = st.form_submit_button("Start", type="primary")
+    if start:
+        submit_request(preset, chosen, edited, label)
+
+
+def submit_request(preset: str, chosen: dict, edited, label: str) -> None:
     with reported("Cannot start"):
         stages_wanted = stages_from_table(load_config(preset).get("stages", []), edited.to_dict("records"))
+        total = int(chosen["epochs_total"])
         request = TrainRequest(
             preset=preset,
             values=dict(
                 data=active_path(),
-                fold=int(fold),
-                batch_size=int(batch),
-                device=device,
-                augment=bool(augment),
-                max_train_images=int(limit) or None,
-                compile=bool(compile_model),
-                model={"encoder": encoder, "input_size": int(input_size)},
+                fold=int(chosen["fold"]),
+                batch_size=int(chosen["batch"]),
+                device=chosen["device"],
+                augment=bool(chosen["augment"]),
+                max_train_images=int(chosen["limit"]) or None,
+                compile=bool(chosen["compile_model"]),
+                model={"encoder": chosen["encoder"], "input_size": int(chosen["input_size"])},
             ),
             stages=stages_wanted,
-            stage_epochs=shared_epochs(stages_wanted, int(epochs_total)) if epochs_total and stages_wanted else None,
-            minutes=float(minutes),
-            exclude_suspects=bool(exclude),
-            pseudo_runs=pseudo_paths(checkpoints_root(), pseudo_from),
+            stage_epochs=shared_epochs(stages_wanted, total) if total and stages_wanted else None,
+            minutes=float(chosen["minutes"]),
+            exclude_suspects=bool(chosen["exclude"]),
+            pseudo_runs=pseudo_paths(checkpoints_root(), chosen["pseudo_from"]),
         )
         run = submit(build_config(request))
         if label.strip():
             run.write_label(label)
         st.session_state["_train_chosen"] = run.path.name  # the live view shows the new run
         st.success(f"Run {run.path.name} submitted.")
+
+
+gpu = _gpu_name()
+device_caption(gpu)
+preset, base = preset_choice()
+start_form(preset, base, gpu)
 
 
 # --- registry and live view -----------------------------------------------------------------

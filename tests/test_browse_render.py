@@ -140,3 +140,17 @@ def test_a_section_tile_in_each_layer():
     assert layer_tile(image, "outcome", mask).max() == int(200 * 0.45)  # no prediction: dimmed
     assert "false negative" in layer_legend("outcome") and "dimmed" in layer_legend("prediction")
     assert str(SALT_COLOUR) in layer_legend("truth") and layer_legend("image") == ""
+
+
+def test_prediction_pairs_show_each_image_then_its_mask_up_to_the_limit():
+    from saltlab.analysis.render import prediction_pairs
+
+    images = np.full((3, 101, 101), 90, np.uint8)
+    masks = np.zeros((3, 101, 101), bool)
+    masks[1, :, :50] = True
+    picture = prediction_pairs(["a", "b", "c"], images, masks, limit=2)
+    assert picture.shape == (202, 4 * 202 + 3 * 4, 3)  # two pairs, enlarged twice
+    second_mask = picture[:, 3 * 206 : 3 * 206 + 202]
+    salt, rock = mask_overlay(images[1], masks[1], "fill")[50, 5], mask_overlay(images[1], masks[1], "fill")[50, 95]
+    assert (second_mask[100:, 10] == salt).all() and (second_mask[100:, -10] == rock).all()
+    assert not np.array_equal(salt, rock)
