@@ -38,28 +38,36 @@ def image_of(id_: str) -> tuple[np.ndarray, np.ndarray | None]:
     return ds.test_images[test_index[id_]], None
 
 
-# --- headline numbers and health --------------------------------------------------------------
-cols = st.columns(6)
-cols[0].metric("Train images", info["n_train"])
-cols[1].metric("Test images", info["n_test"])
-empty_note = f"{100 * info['empty_fraction']:.1f}% of train" if info["n_train"] else None
-cols[2].metric("Empty masks", info["empty_masks"], empty_note, delta_color="off", delta_arrow="off")
-cols[3].metric("Vertical masks", info["vertical_masks"])
-cols[4].metric(
-    "Constant images",
-    info["constant_images_train"] + info["constant_images_test"],
-    f"{info['constant_images_train']} train, {info['constant_images_test']} test",
-    delta_color="off",
-    delta_arrow="off",
-)
-depth = "-" if info["depth_min"] is None else f"{info['depth_min']:.0f}–{info['depth_max']:.0f}"
-cols[5].metric("Depth range", depth)
+def headline(info: dict) -> None:
+    """Train and test images, empty and vertical masks, constant images, the depth range."""
+    cols = st.columns(6)
+    cols[0].metric("Train images", info["n_train"])
+    cols[1].metric("Test images", info["n_test"])
+    empty_note = f"{100 * info['empty_fraction']:.1f}% of train" if info["n_train"] else None
+    cols[2].metric("Empty masks", info["empty_masks"], empty_note, delta_color="off", delta_arrow="off")
+    cols[3].metric("Vertical masks", info["vertical_masks"])
+    cols[4].metric(
+        "Constant images",
+        info["constant_images_train"] + info["constant_images_test"],
+        f"{info['constant_images_train']} train, {info['constant_images_test']} test",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    depth = "-" if info["depth_min"] is None else f"{info['depth_min']:.0f}–{info['depth_max']:.0f}"
+    cols[5].metric("Depth range", depth)
 
-with st.expander(f"Health report: {ds.health.describe()}", expanded=bool(ds.health.errors)):
-    if ds.health.issues:
-        st.dataframe(pd.DataFrame(ds.health.to_records()), width="stretch", hide_index=True)
-    else:
-        st.write("Every file read, every size right, every mask binary, every RLE matches its PNG.")
+
+def health_report() -> None:
+    """Every bad item named with its file and reason (open by default when there are errors)."""
+    with st.expander(f"Health report: {ds.health.describe()}", expanded=bool(ds.health.errors)):
+        if ds.health.issues:
+            st.dataframe(pd.DataFrame(ds.health.to_records()), width="stretch", hide_index=True)
+        else:
+            st.write("Every file read, every size right, every mask binary, every RLE matches its PNG.")
+
+
+headline(info)
+health_report()
 
 # Sections, one drawn at a time: a browser takes seconds to draw every chart and gallery at once.
 SECTIONS = ["Coverage", "Depth and intensity", "Anomalies", "Image browser"]
