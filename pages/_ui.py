@@ -96,6 +96,14 @@ def active_dataset() -> tuple[Dataset, object, dict] | None:
     return ds, table, info
 
 
+def required_dataset() -> tuple[Dataset, object, dict]:
+    """The active data set, or the page stops here after showing why it cannot be used."""
+    loaded = active_dataset()
+    if loaded is None:
+        st.stop()
+    return loaded
+
+
 def _use_entered_path() -> None:
     entered = st.session_state.get("data_path_input", "").strip()
     if entered:

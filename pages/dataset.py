@@ -9,12 +9,12 @@ import streamlit as st
 
 from pages import _state as state
 from pages._ui import (
-    active_dataset,
     clickable_gallery,
     ensure_entry,
     id_opener,
     image_panel,
     open_in_explorer,
+    required_dataset,
     section_control,
     set_widget_value,
 )
@@ -24,10 +24,7 @@ from saltlab.analysis.summaries import depth_coverage_shares
 
 ensure_entry()
 st.title("Data set")
-loaded = active_dataset()
-if loaded is None:
-    st.stop()
-ds, table, info = loaded
+ds, table, info = required_dataset()
 index = {id_: i for i, id_ in enumerate(ds.train_ids)}
 test_index = {id_: i for i, id_ in enumerate(ds.test_ids)}
 

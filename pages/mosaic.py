@@ -5,7 +5,6 @@ import numpy as np
 import streamlit as st
 
 from pages._ui import (
-    active_dataset,
     ensure_entry,
     explored_runs,
     image_panel,
@@ -13,6 +12,7 @@ from pages._ui import (
     no_runs_yet,
     open_in_explorer,
     reported,
+    required_dataset,
     section_mosaic,
 )
 from saltlab.analysis.render import LAYERS, layer_legend, layer_tile, section_picture
@@ -135,10 +135,7 @@ def chosen_tile(ds, table, mosaic, chosen: str, ex, model: str | None) -> None:
 
 ensure_entry()
 st.title("Mosaic")
-loaded = active_dataset()
-if loaded is None:
-    st.stop()
-ds, table, _ = loaded
+ds, table, _ = required_dataset()
 mosaic, numbers = section_mosaic(ds)
 headline(numbers)
 number, layer, show_ids = section_and_layer(mosaic)

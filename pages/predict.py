@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._ui import active_dataset, active_path, ensure_entry, inference_checkpoints, no_runs_yet, reported
+from pages._ui import (
+    active_path,
+    ensure_entry,
+    inference_checkpoints,
+    no_runs_yet,
+    reported,
+    required_dataset,
+)
 from saltlab.analysis.render import prediction_pairs
 from saltlab.core.definitions import coverage as coverage_of
 from saltlab.core.rle import submission_csv
@@ -113,10 +120,7 @@ def images_to_predict() -> tuple[list[str], np.ndarray]:
         "Images", ["Upload PNGs", "Test images of the data set"], default="Upload PNGs", key="predict_source"
     )
     if source == "Test images of the data set":
-        loaded = active_dataset()
-        if loaded is None:
-            st.stop()
-        ds = loaded[0]
+        ds = required_dataset()[0]
         if not ds.n_test:
             st.warning(f"{ds.root} has no test images.")
             return [], np.zeros((0, 101, 101), np.uint8)

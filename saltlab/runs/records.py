@@ -18,8 +18,26 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 _NUMBER = (int, float)
 
 
+class _Record:
+    """What both records share: read leniently from a dict, written back whole, read by key."""
+
+    extra: dict
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        return _from_dict(cls, values)
+
+    def to_dict(self) -> dict:
+        return _to_dict(self)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A field by name, or a kept unknown key (None counts as unset), for code that reads a mapping."""
+        value = getattr(self, key, None) if key in _field_names(type(self)) else self.extra.get(key)
+        return default if value is None else value
+
+
 @dataclass
-class RunStatus:
+class RunStatus(_Record):
     """status.json. Times are Unix seconds; epochs count finished ones."""
 
     state: str | None = None
@@ -73,18 +91,6 @@ class RunStatus:
     threshold_source: str | None = None
     extra: dict = field(default_factory=dict)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> RunStatus:
-        return _from_dict(cls, values)
-
-    def to_dict(self) -> dict:
-        return _to_dict(self)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """A field by name (None counts as unset), for code that reads a status as a mapping."""
-        value = getattr(self, key, None) if key in STATUS_FIELDS else self.extra.get(key)
-        return default if value is None else value
-
     def score(self, key: str) -> float | None:
         """A score field as a finite number, or None (NaN, -inf and text never reach a table)."""
         value = getattr(self, key)
@@ -92,7 +98,7 @@ class RunStatus:
 
 
 @dataclass
-class RunSplit:
+class RunSplit(_Record):
     """split.json: the data set (folder and fingerprint), the fold and the ids of each part."""
 
     val_ids: list
@@ -114,15 +120,12 @@ class RunSplit:
             return None
         return _from_dict(cls, values)
 
-    def to_dict(self) -> dict:
-        return _to_dict(self)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        value = getattr(self, key, None) if key in SPLIT_FIELDS else self.extra.get(key)
-        return default if value is None else value
-
     def __getitem__(self, key: str) -> Any:
         return self.to_dict()[key]
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls)) - {"extra"}
 
 
 def _kinds(hint: str) -> tuple[type, ...]:
@@ -150,8 +153,7 @@ def _to_dict(record) -> dict:
     return {**extra, **{k: v for k, v in values.items() if v is not None}}
 
 
-STATUS_FIELDS = frozenset(f.name for f in fields(RunStatus)) - {"extra"}
-SPLIT_FIELDS = frozenset(f.name for f in fields(RunSplit)) - {"extra"}
+STATUS_FIELDS = _field_names(RunStatus)
 
 
 def check_status_fields(names) -> None:
