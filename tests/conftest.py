@@ -29,33 +29,12 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_RUNS, ignore_errors=True)
 
 
-def made_once(tmp_path_factory, name: str, make) -> Path:
-    """A session fixture's folder made once for the whole test session, also when pytest-xdist runs it in
-    several worker processes: in their shared temp folder, under a file lock, marked done when made."""
-    from filelock import FileLock
-
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the workers' common base
-    folder = root / name
-    with FileLock(str(folder) + ".lock"):
-        done = Path(str(folder) + ".made")
-        if not done.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            make(folder)
-            done.touch()
-    return folder
-
-
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """A small demo data set (200 train, 60 test images), generated once per session."""
     from saltlab.core.demo import generate_demo_dataset
 
-    folder = made_once(
-        tmp_path_factory, "demo", lambda f: generate_demo_dataset(f / "tgs-demo", n=200, n_test=60, seed=1)
-    )
-    return folder / "tgs-demo"
+    return generate_demo_dataset(tmp_path_factory.mktemp("demo") / "tgs-demo", n=200, n_test=60, seed=1)
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +61,10 @@ def demo_ds(demo_root):
 @pytest.fixture(scope="session")
 def trained_run(demo_root, tmp_path_factory):
     """A tiny real run (ResNet18, 64 demo images, 2 epochs), trained once per session."""
-    from saltlab.runs.run_folder import RunFolder
     from saltlab.training.engine import train
     from tests.helpers import tiny_config
 
-    folder = made_once(tmp_path_factory, "trained-run", lambda f: train(tiny_config(demo_root), run_dir=f / "tiny"))
-    return RunFolder(folder / "tiny")
+    return train(tiny_config(demo_root), run_dir=tmp_path_factory.mktemp("runs") / "tiny")
 
 
 @pytest.fixture(autouse=True)

@@ -191,7 +191,7 @@ def test_every_preset_says_what_it_is_and_how_long_it_takes():
 
 
 def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, tmp_path):
-    """A 20-second budget on 32 images: more epochs than asked are planned, SWA included, and it ends in time."""
+    """A 30-second budget on 16 images: more epochs than asked are planned, SWA included, and it ends in time."""
     from saltlab.training.engine import train
 
     stages = [
@@ -211,8 +211,8 @@ def test_a_budgeted_run_plans_its_epochs_and_ends_within_the_budget(demo_root, t
             "schedule": {"kind": "onecycle", "min_lr": 1e-6},
         },
     ]
-    budget_s = 20.0
-    config = tiny_config(demo_root, stages=stages, minutes=budget_s / 60, max_train_images=32, max_val_images=16)
+    budget_s = 30.0
+    config = tiny_config(demo_root, stages=stages, minutes=budget_s / 60, max_train_images=16, max_val_images=16)
     start = time.monotonic()
     run = train(config, run_dir=tmp_path / "budget")
     elapsed = time.monotonic() - start

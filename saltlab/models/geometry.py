@@ -8,6 +8,8 @@ are cropped to 202 and resized back to 101. Losses and scores are always compute
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -47,5 +49,9 @@ def images_to_tensor(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 (N, 101, 101), an array or a tensor on any device -> float32 (N, 1, 101, 101) in [0, 1]
     (Normalize(mean 0, std 1)), on the tensor's device."""
     if not isinstance(images, torch.Tensor):
-        images = torch.from_numpy(np.ascontiguousarray(images))
+        with warnings.catch_warnings():
+            # A read-only array (the Explorer shares its arrays read-only) is only read here: .float() copies
+            # it before anything is written, so torch's warning about writing to it does not apply.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            images = torch.from_numpy(np.ascontiguousarray(images))
     return images.unsqueeze(1).float().div_(255.0)
