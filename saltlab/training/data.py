@@ -11,16 +11,17 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
 
-import albumentations as A  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader, Dataset  # noqa: E402
+from saltlab.core.definitions import IMAGE_SIZE, coverage, coverage_class
+from saltlab.training.device_pipeline import DeviceTrainData
 
-from saltlab.core.definitions import IMAGE_SIZE, coverage, coverage_class  # noqa: E402
-from saltlab.training.device_pipeline import DeviceTrainData  # noqa: E402
+if TYPE_CHECKING:
+    import albumentations as A
 
 
 def case_study_augmentation() -> A.Compose:
@@ -29,6 +30,10 @@ def case_study_augmentation() -> A.Compose:
     Padding to the input size and Normalize(mean 0, std 1) happen after, in the model geometry
     (so that training and inference pad identically).
     """
+    # Imported here: only the albumentations pipeline needs it (half a second off every trainer's start).
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    import albumentations as A
+
     return A.Compose(
         [
             A.HorizontalFlip(p=0.5),
