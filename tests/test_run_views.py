@@ -67,3 +67,24 @@ def test_an_explored_object_shared_by_tabs_never_changes_under_them():
         ex.probs["m"][0, 0, 0] = 1.0
     with pytest.raises(ValueError, match="read-only"):
         views[0].preds["m"][0] = True
+
+
+def test_curves_skip_wrongly_typed_values_instead_of_failing():
+    """metrics.jsonl lines are typed records: a value of the wrong type (a hand edit, a newer writer) is left
+    out of its curve, the rest is drawn."""
+    from saltlab.runs.records import metric_records
+
+    metrics = [
+        {"kind": "step", "step": 4, "loss": "n/a"},
+        {"kind": "step", "step": 8, "loss": 0.3, "new_field": 1},
+        {"kind": "epoch", "epoch": 1, "val_loss": 0.4, "val_score": "0.6", "val_score_empty": 0.4},
+        {"kind": "epoch", "epoch": 2, "val_loss": 0.3, "val_score": 0.7, "val_score_empty": 0.4},
+        {"kind": "swa", "epoch": 2, "val_score": 0.9},
+    ]
+    steps, epochs = metric_records(metrics)
+    assert [s.loss for s in steps] == [None, 0.3] and steps[1].extra == {"new_field": 1}
+    assert [e.val_score for e in epochs] == [None, 0.7]
+    fig = run_views.curves(metrics, 4)
+    by_name = {t.name: t for t in fig.data}
+    assert list(by_name["train loss (step)"].x) == [2.0] and list(by_name["val score"].x) == [2]
+    assert list(by_name["val loss"].y) == [0.4, 0.3]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from saltlab.runs.records import RunSplit, RunStatus
+from saltlab.runs.records import EpochRecord, RunSplit, RunStatus, StepRecord, metric_records
 
 
 def progress(status: RunStatus | dict, queue_position: int | None = None) -> tuple[float, str]:
@@ -65,38 +65,42 @@ def below_empty_warning(status: RunStatus | dict) -> str | None:
     )
 
 
-def _series(fig: go.Figure, steps: list[dict], epochs: list[dict], steps_per_epoch: int) -> None:
-    fig.add_scatter(
-        x=[m["step"] / steps_per_epoch for m in steps],
-        y=[m["loss"] for m in steps],
-        name="train loss (step)",
-        mode="lines",
-    )
-    x = [m["epoch"] for m in epochs]
-    fig.add_scatter(x=x, y=[m["val_loss"] for m in epochs], name="val loss", mode="lines+markers")
-    fig.add_scatter(x=x, y=[m["val_score"] for m in epochs], name="val score", mode="lines+markers", yaxis="y2")
-    if epochs and epochs[-1].get("val_score_empty") is not None:
-        empty = epochs[-1]["val_score_empty"]
+def _xy(records: list, x: str, y: str) -> tuple[list, list]:
+    """The (x, y) points of the records where both are set (a value of the wrong type reads as unset)."""
+    points = [
+        (getattr(r, x), getattr(r, y)) for r in records if getattr(r, x) is not None and getattr(r, y) is not None
+    ]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _series(fig: go.Figure, steps: list[StepRecord], epochs: list[EpochRecord], steps_per_epoch: int) -> None:
+    x, y = _xy(steps, "step", "loss")
+    fig.add_scatter(x=[v / steps_per_epoch for v in x], y=y, name="train loss (step)", mode="lines")
+    x, y = _xy(epochs, "epoch", "val_loss")
+    fig.add_scatter(x=x, y=y, name="val loss", mode="lines+markers")
+    x, y = _xy(epochs, "epoch", "val_score")
+    fig.add_scatter(x=x, y=y, name="val score", mode="lines+markers", yaxis="y2")
+    ex, empty = _xy(epochs, "epoch", "val_score_empty")
+    if empty:
         fig.add_scatter(
-            x=[x[0], x[-1]],
-            y=[empty, empty],
-            name=f"all-empty prediction ({empty:.3f})",
+            x=[ex[0], ex[-1]],
+            y=[empty[-1], empty[-1]],
+            name=f"all-empty prediction ({empty[-1]:.3f})",
             mode="lines",
             yaxis="y2",
             line=dict(dash="dash", color="gray"),
         )
-    if epochs and "val_score_oracle" in epochs[0]:
-        y = [m["val_score_oracle"] for m in epochs]
+    ox, oracle = _xy(epochs, "epoch", "val_score_oracle")
+    if oracle:
         fig.add_scatter(
-            x=x, y=y, name="val score (oracle gate)", mode="lines+markers", yaxis="y2", line=dict(dash="dot")
+            x=ox, y=oracle, name="val score (oracle gate)", mode="lines+markers", yaxis="y2", line=dict(dash="dot")
         )
 
 
 def curves(metrics: list, steps_per_epoch: int | None) -> go.Figure:
-    """Train loss per step, validation loss and score per epoch, the all-empty line: one figure."""
-    records = [m for m in metrics if isinstance(m, dict)]
-    steps = [m for m in records if m.get("kind") == "step"]
-    epochs = [m for m in records if m.get("kind") == "epoch"]
+    """Train loss per step, validation loss and score per epoch, the all-empty line: one figure, from
+    metrics.jsonl's parsed lines (typed by runs.records: torn lines and wrongly typed values skipped)."""
+    steps, epochs = metric_records(metrics)
     fig = go.Figure()
     _series(fig, steps, epochs, max(steps_per_epoch or 1, 1))
     fig.update_layout(

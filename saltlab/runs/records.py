@@ -1,5 +1,5 @@
-"""What a run folder stores, as typed records: status.json (a run's or a background job's state) and
-split.json (the images it trains and validates on).
+"""What a run folder stores, as typed records: status.json (a run's or a background job's state),
+split.json (the images it trains and validates on) and metrics.jsonl's step and epoch lines.
 
 One reader and one writer each live in `RunFolder` (`status()` / `write_status()`, `split()` /
 `write_split()`); these records are their shape. A writer naming a field the record lacks is a
@@ -122,6 +122,48 @@ class RunSplit(_Record):
 
     def __getitem__(self, key: str) -> Any:
         return self.to_dict()[key]
+
+
+@dataclass
+class StepRecord(_Record):
+    """A metrics.jsonl line of kind "step" (every log_every steps): the training loss as it goes."""
+
+    kind: str | None = None
+    step: int | None = None
+    epoch: int | None = None  # the epoch under way (1-based)
+    loss: float | None = None
+    lr: float | None = None
+    img_per_s: float | None = None
+    time: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class EpochRecord(_Record):
+    """A metrics.jsonl line of kind "epoch": one validation, beside the all-empty score of its images."""
+
+    kind: str | None = None
+    epoch: int | None = None  # epochs finished
+    stage: str | None = None
+    lr: float | None = None
+    epoch_s: float | None = None
+    train_s: float | None = None
+    time: float | None = None
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_score: float | None = None
+    val_iou: float | None = None
+    val_score_empty: float | None = None
+    val_score_oracle: float | None = None
+    gpu_memory_gib: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def metric_records(lines: list) -> tuple[list[StepRecord], list[EpochRecord]]:
+    """The step and epoch records of metrics.jsonl's parsed lines (other kinds and torn lines skipped)."""
+    steps = [StepRecord.from_dict(m) for m in lines if isinstance(m, dict) and m.get("kind") == "step"]
+    epochs = [EpochRecord.from_dict(m) for m in lines if isinstance(m, dict) and m.get("kind") == "epoch"]
+    return steps, epochs
 
 
 def _field_names(cls: type) -> frozenset[str]:
