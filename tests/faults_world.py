@@ -130,6 +130,15 @@ def _(tmp):
     return got, len(reasons) == 2 and all("too large" in r for r in reasons) and ds.n_test == n and grown < 200
 
 
+def _rewrite_two_rows(csv: Path, first: str, second: str) -> tuple[str, str]:
+    """Give the first two rows of an `id,value` CSV these values; returns their ids."""
+    lines = csv.read_text().splitlines()
+    a, b = lines[1].split(",")[0], lines[2].split(",")[0]
+    lines[1], lines[2] = f"{a},{first}", f"{b},{second}"
+    csv.write_text("\n".join(lines) + "\n")
+    return a, b
+
+
 @case(
     "train.csv RLE with a number past int64, and a run whose end overflows",
     "each row reported ('unreadable RLE'); the data set loads",
@@ -138,11 +147,7 @@ def _(tmp):
     from saltlab.core.dataset import load_dataset
 
     data = demo(tmp)
-    lines = (data / "train.csv").read_text().splitlines()
-    a, b = lines[1].split(",")[0], lines[2].split(",")[0]
-    lines[1] = f"{a},1 99999999999999999999999"
-    lines[2] = f"{b},9223372036854775000 9223372036854775000"
-    (data / "train.csv").write_text("\n".join(lines) + "\n")
+    a, b = _rewrite_two_rows(data / "train.csv", "1 99999999999999999999999", "9223372036854775000 9223372036854775000")
     ds = load_dataset(data)
     reasons = issues_for(ds, a, "train.csv") + issues_for(ds, b, "train.csv")
     return f"{'; '.join(reasons)}; {ds.n_train} train loaded", len(reasons) == 2 and all(
@@ -161,10 +166,7 @@ def _(tmp):
     from saltlab.core.table import image_table
 
     data = demo(tmp)
-    lines = (data / "depths.csv").read_text().splitlines()
-    a, b = lines[1].split(",")[0], lines[2].split(",")[0]
-    lines[1], lines[2] = f"{a},inf", f"{b},1e400"
-    (data / "depths.csv").write_text("\n".join(lines) + "\n")
+    a, b = _rewrite_two_rows(data / "depths.csv", "inf", "1e400")
     ds = load_dataset(data)
     reasons = issues_for(ds, a, "depths.csv") + issues_for(ds, b, "depths.csv")
     depth = image_table(ds)["depth"]

@@ -47,10 +47,12 @@ class Explored:
     dataset: object = None  # the Dataset the images come from (for the mosaic's neighbour rules)
 
     # Memos shared by every browser tab that holds this object (the app caches it as a resource): filled
-    # under a lock, and what they hold is read-only, so no tab can change what another one sees.
+    # under a lock each (a tab computing embeddings for minutes does not hold up another's view), and what
+    # they hold is read-only, so no tab can change what another one sees.
     _views: dict = field(default_factory=dict, repr=False, compare=False)
     _embeddings: dict = field(default_factory=dict, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _embeddings_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for array in (self.images, self.truth, self.depths, *self.probs.values(), *self.judges.values()):
@@ -59,7 +61,7 @@ class Explored:
     def view(self, options: analysis.PostProcess = analysis.PostProcess()) -> ExplorerView:
         """Masks, summaries and the per-image table under these post-processing options, computed once
         per options (the last VIEWS of them are kept: a page redrawn for a click reuses them)."""
-        with self._lock:
+        with self._views_lock:
             found = self._views.get(options)
             if found is None:
                 preds = {
@@ -90,7 +92,7 @@ class Explored:
         from saltlab.analysis.similar import centred_unit_rows
         from saltlab.inference.embed import evaluation_embeddings
 
-        with self._lock:
+        with self._embeddings_lock:
             found = self._embeddings.get(name)
             if found is None:
                 vectors = evaluation_embeddings(self.evaluations[name], self.ids, self.images, progress=progress)

@@ -94,6 +94,11 @@ def mosaic(
     return canvas
 
 
+def orange_heat(prob: np.ndarray) -> np.ndarray:
+    """A probability map in RGB: 0 black, 1 orange."""
+    return (np.stack([prob] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
+
+
 PANELS_PER_ROW = {2: 5, 3: 5, 4: 3, 6: 2, 8: 1}  # larger panels, fewer per row: the page width stays the limit
 PANEL_CAPTION = "image · truth · prediction · probability · outcome"
 
@@ -101,12 +106,11 @@ PANEL_CAPTION = "image · truth · prediction · probability · outcome"
 def image_panels(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, prob: np.ndarray, zoom: int) -> np.ndarray:
     """One image taken apart, enlarged `zoom` times (a key of PANELS_PER_ROW): the image, the true mask, the
     predicted mask, the probability (black 0 to orange 1) and the outcome colours (PANEL_CAPTION)."""
-    heat = (np.stack([prob] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
     panels = [
         gray_to_rgb(image),
         gray_to_rgb(np.where(truth, 255, 40).astype(np.uint8)),
         gray_to_rgb(np.where(pred, 255, 40).astype(np.uint8)),
-        heat,
+        orange_heat(prob),
         outcome_overlay(image, pred, truth),
     ]
     return mosaic(panels, PANELS_PER_ROW[zoom], scale=zoom)
@@ -114,8 +118,7 @@ def image_panels(image: np.ndarray, truth: np.ndarray, pred: np.ndarray, prob: n
 
 def probability_heat(image: np.ndarray, prob: np.ndarray) -> np.ndarray:
     """The probability in orange (0 black, 1 orange) over a dimmed image: where the model is sure of salt."""
-    heat = (np.stack([prob] * 3, -1) * np.array([255, 120, 0])).astype(np.uint8)
-    return np.maximum(heat, (gray_to_rgb(image) * 0.35).astype(np.uint8))
+    return np.maximum(orange_heat(prob), (gray_to_rgb(image) * 0.35).astype(np.uint8))
 
 
 def prediction_pairs(ids: list[str], images: np.ndarray, masks: np.ndarray, limit: int) -> np.ndarray:

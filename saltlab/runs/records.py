@@ -10,6 +10,7 @@ wrong type reads as unset, so one bad value never hides the rest of a run.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -120,9 +121,6 @@ class RunSplit(_Record):
             return None
         return _from_dict(cls, values)
 
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
 
 @dataclass
 class StepRecord(_Record):
@@ -166,6 +164,7 @@ def metric_records(lines: list) -> tuple[list[StepRecord], list[EpochRecord]]:
     return steps, epochs
 
 
+@functools.cache
 def _field_names(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls)) - {"extra"}
 

@@ -49,7 +49,7 @@ def run_row(run: RunFolder) -> dict:
     best, empty = status.score("best_score"), status.score("empty_score")
     split = run.split()
     notes = run.read_notes().strip()
-    created = run.created()
+    created = run.created(status)
     return {
         "run": run.path.name,
         "state": status.state or "?",

@@ -205,12 +205,15 @@ class RunFolder:
                 return f"status.json holds a {type(status).__name__}, not an object"
         return None
 
-    def created(self) -> float:
-        """When the run was made: recorded in status.json, else the folder's oldest file time."""
-        status = self.read_status(check_process=False) or {}
+    def created(self, status: dict | RunStatus | None = None) -> float:
+        """When the run was made: recorded in status.json (`status` when the caller has read it already),
+        else the folder's oldest file time."""
+        if status is None:
+            status = self.read_status(check_process=False) or {}
         for key in ("created", "queued", "started"):
-            if isinstance(status.get(key), (int, float)):
-                return float(status[key])
+            value = status.get(key)
+            if isinstance(value, (int, float)):
+                return float(value)
         try:
             return min(p.stat().st_mtime for p in (self.path, self.config_path) if p.exists())
         except (OSError, ValueError):
