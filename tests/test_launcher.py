@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit
+from saltlab.jobs.launcher import cancel, queue_position, request_resume, submit, watch_then_tick
 from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.runs.config import from_dict, load_config
-from saltlab.runs.run_folder import RunFolder
+from saltlab.runs.run_folder import RunFolder, hold_slot
 from tests.helpers import wait_for
 
 
@@ -89,6 +90,21 @@ def test_killed_process_shows_failed_and_queue_continues(demo_root, tmp_path):
     assert "died" in status["error"]
     # Nobody calls tick: the killed trainer's queue process starts the next run.
     assert wait_state(waiting, {"done", "failed"})["state"] == "done"
+
+
+def test_the_watcher_waits_out_a_device_held_for_a_moment_after_the_death(demo_root, tmp_path):
+    """The killed trainer's watcher ticks again while its device still reads busy, instead of giving up."""
+    dead = RunFolder(tmp_path / "dead")
+    dead.path.mkdir()
+    dead.write_status(state="failed", slot="cpu")
+    waiting = submit(smoke(demo_root), tmp_path, start=False)
+    slot = hold_slot("cpu", tmp_path)  # still held for a moment (a lingering holder, a probe)
+    threading.Timer(1.5, os.close, (slot,)).start()
+    started = watch_then_tick(dead.path, 999999999, poll_s=0.5)
+    assert [r.path for r in started] == [waiting.path]
+    assert wait_state(waiting, {"running"})["state"] == "running"
+    assert "stopping" in cancel(waiting)
+    assert wait_state(waiting, {"cancelled", "failed", "done"}, timeout=60)["state"] == "cancelled"
 
 
 def test_cancel_while_starting_ends_cancelled_not_failed(demo_root, tmp_path):

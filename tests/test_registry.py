@@ -93,6 +93,24 @@ def test_liveness_is_proven_by_pid_and_start_time(tmp_path):
     assert locked.read_status()["state"] == "failed"  # lock released, pid gone: dead
 
 
+def test_a_readers_probe_is_not_a_live_trainer(tmp_path):
+    """Many readers probe a run's lock at once (the app every 2 s, the CLI, the queue's watcher): a probe in
+    progress must not read as a trainer holding it (it left a killed run's queue standing), and a trainer
+    starting during a probe still gets its lock."""
+    import fcntl
+    import threading
+
+    dead = _run(tmp_path, "dead", {"state": "running", "pid": 999999999})
+    probe = os.open(dead.lock_path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_SH)  # what another reader's probe holds for an instant
+        assert not dead.lock_held() and dead.read_status()["state"] == "failed"
+        threading.Timer(0.2, fcntl.flock, (probe, fcntl.LOCK_UN)).start()  # the probe lets go
+        os.close(dead.acquire())  # a trainer starting meanwhile waits out the probe instead of failing
+    finally:
+        os.close(probe)
+
+
 def test_queue_moves_on_past_broken_folders(demo_root, tmp_path):
     _broken_folders(tmp_path)
     run = submit(smoke(demo_root), tmp_path, start=False)

@@ -108,23 +108,44 @@ def cancel(run: RunFolder) -> str:
     return f"nothing to cancel: the run is {state}"
 
 
-def _spawn(run: RunFolder) -> int:
+def _spawn(run: RunFolder) -> tuple[int, int | None]:
     """Start a queued run's trainer, and beside it a watcher (`queue-watch`) that starts the next queued run
     once the trainer's process is gone, however it ended (the trainer also does so itself when it ends
-    normally); a trainer killed with SIGKILL therefore still moves the queue on. Returns the trainer's pid."""
+    normally); a trainer killed with SIGKILL therefore still moves the queue on. Returns the trainer's pid
+    and start time (handed to the watcher: read later, a reused pid could be taken for the trainer)."""
     env = {"SALTLAB_CHECKPOINTS": str(run.path.parent)}
     pid = spawn_saltlab(["train", "--resume", str(run.path)], run.path / "process.log", env)
-    spawn_saltlab(["queue-watch", str(run.path), str(pid)], run.path / "process.log", env)
-    return pid
-
-
-def watch_then_tick(run_path: Path, pid: int, poll_s: float = 1.0) -> int:
-    """Wait until the process `pid` (started just before) is gone, then start the next queued runs of its folder."""
     start = process_start(pid)
+    watch = ["queue-watch", str(run.path), str(pid)] + (["--start", str(start)] if start is not None else [])
+    spawn_saltlab(watch, run.path / "process.log", env)
+    return pid, start
+
+
+def watch_then_tick(
+    run_path: Path, pid: int, start: int | None = None, poll_s: float = 1.0, retries: int = 5
+) -> list[RunFolder]:
+    """Wait until the trainer `pid` (with start time `start`) is gone, then start the next queued runs of
+    its folder. Tries again a few times, poll_s apart, while runs wait for its device and none started:
+    a device still held for an instant after the death must not leave the queue standing. Says what it
+    did on stdout (the run's process.log)."""
+    start = start if start is not None else process_start(pid)
     while pid_alive(pid, start):
         time.sleep(poll_s)
-    tick(run_path.parent)
-    return 0
+    slot = (RunFolder(run_path).read_status(check_process=False) or {}).get("slot", "cpu")
+    for attempt in range(retries + 1):
+        started = tick(run_path.parent)
+        if started or not _waiting_on(run_path.parent, slot):
+            break
+        time.sleep(poll_s)
+    names = ", ".join(r.path.name for r in started) or "nothing (no run waits for its device, or it is busy)"
+    print(f"queue-watch: the trainer (pid {pid}) has ended; started {names}", flush=True)
+    return started
+
+
+def _waiting_on(root: Path, slot: str) -> bool:
+    """Some run waits for the device `slot` and none runs on it."""
+    states = [(s.get("state"), s.get("slot", "cpu")) for r in list_runs(root) if (s := r.read_status() or {})]
+    return ("queued", slot) in states and ("running", slot) not in states
 
 
 def recover(root: str | os.PathLike | None = None) -> list[RunFolder]:
@@ -162,10 +183,8 @@ def tick(root: str | os.PathLike | None = None) -> list[RunFolder]:
             slot = status.get("slot", "cpu")
             if slot in busy:
                 continue
-            pid = _spawn(run)
-            run.write_status(
-                state="running", pid=pid, pid_start=process_start(pid), message="starting", started=time.time()
-            )
+            pid, start = _spawn(run)
+            run.write_status(state="running", pid=pid, pid_start=start, message="starting", started=time.time())
             busy.add(slot)
             started.append(run)
     return started

@@ -149,7 +149,7 @@ class RunFolder:
 
     def lock_held(self) -> bool:
         """Whether a live process holds this folder's lock (a trainer at work)."""
-        return _locked(self.lock_path)
+        return _locked(self.lock_path, fcntl.LOCK_SH)
 
     def alive(self, status: dict | None = None) -> bool:
         """Proven alive: the lock is held, or the recorded pid runs with its recorded start time."""
@@ -160,9 +160,7 @@ class RunFolder:
         """Take the folder's lock for this process (kept until the returned fd is closed or the process ends).
         RunBusy when another live process holds it."""
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _flock_within(fd, fcntl.LOCK_EX, ACQUIRE_WAIT_S):
             os.close(fd)
             pid = (self.read_status(check_process=False) or {}).get("pid")
             raise RunBusy(
@@ -324,14 +322,35 @@ def hold_slot(slot: str, root: Path | None = None) -> int | None:
     return fd
 
 
-def _locked(path: Path) -> bool:
-    """Whether a live process holds a lock on the file (flock: the kernel lets go when the holder dies)."""
+ACQUIRE_WAIT_S = 1.0  # a reader's probe holds the lock for microseconds; a trainer holds it for its whole life
+
+
+def _flock_within(fd: int, mode: int, wait_s: float) -> bool:
+    """Take the lock, trying again for up to wait_s (another process's probe may hold it for an instant)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+
+
+def _locked(path: Path, probe: int = fcntl.LOCK_EX) -> bool:
+    """Whether a live process holds a lock on the file (flock: the kernel lets go when the holder dies).
+
+    The probe takes the lock `probe` for an instant. LOCK_SH finds an exclusive holder and never collides
+    with another shared probe (the run lock: many readers probe it at once, and an exclusive probe seen
+    by another probe read as a live trainer); LOCK_EX is needed to find shared holders (the slot lock,
+    probed only under the queue lock)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, probe | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     finally:
