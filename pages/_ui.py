@@ -233,29 +233,23 @@ def explored_runs(runs: tuple[str, ...], stamps: tuple, tta: bool):
 
 
 def inference_checkpoints(runs: list) -> dict:
-    """{model name: checkpoint file} for each run's best.pt, swa.pt and snapshots
-    (names as saltlab.analysis.explore gives them)."""
-    from saltlab.analysis.explore import model_name
+    """{model name: checkpoint file} for each run's best.pt, swa.pt and snapshots (no imported entries: they
+    hold predictions, not a model)."""
+    from saltlab.analysis.explore import explorable_models
 
-    models = {}
-    for run in runs:
-        files = sorted(run.path.glob("*.pt"), key=lambda p: (p.name != "best.pt", p.name != "swa.pt", p.name))
-        for path in files:
-            if path.name != "last.pt":
-                models[model_name(path)] = path
-    return models
+    names = {r.path.name for r in runs}
+    return {n: p for n, p in explorable_models().items() if p.suffix == ".pt" and p.parent.name in names}
 
 
 def run_picker(key: str, multiple: bool = True, default_count: int = 1):
     """Pick finished runs (with a best.pt); returns (Explored, PostProcess) or None after explaining why."""
+    from saltlab.analysis.explore import explorable_models
     from saltlab.analysis.summaries import PostProcess
-    from saltlab.runs.run_folder import list_runs
 
-    runs = [r for r in list_runs() if r.best_path.is_file()]
-    if not runs:
+    models = explorable_models()
+    if not models:
         no_runs_yet()
         return None
-    models = inference_checkpoints(runs)
     names = list(models)
     best_names = [n for n in names if "/" not in n]  # the default: the newest runs' best.pt
     c1, c2, c3, c4 = st.columns([4, 1, 1, 1])
@@ -265,7 +259,7 @@ def run_picker(key: str, multiple: bool = True, default_count: int = 1):
         default=None if f"{key}_runs" in st.session_state else best_names[:default_count],
         key=f"{key}_runs",
         max_selections=None if multiple else 1,
-        help="a run's best.pt, or RUN/swa.pt and RUN/snapshot-eNNN.pt",
+        help="a run's best.pt, or RUN/swa.pt and RUN/snapshot-eNNN.pt, or imported predictions (`import`)",
     )
     tta = c2.checkbox("hflip TTA", key=f"{key}_tta")
     threshold = c3.slider("Pixel threshold", 0.05, 0.95, 0.5, 0.05, key=f"{key}_threshold")

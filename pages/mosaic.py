@@ -8,7 +8,6 @@ from pages._ui import (
     ensure_entry,
     explored_runs,
     image_panel,
-    inference_checkpoints,
     no_runs_yet,
     open_in_explorer,
     reported,
@@ -69,9 +68,9 @@ def run_for_layer(layer: str):
     """(the run's Explored view or None, its name): the run whose validation predictions the layer shows."""
     if layer not in ("prediction", "outcome"):
         return None, None
-    from saltlab.runs.run_folder import list_runs
+    from saltlab.analysis.explore import explorable_models
 
-    models = inference_checkpoints([r for r in list_runs() if r.best_path.is_file()])
+    models = explorable_models()
     if not models:
         no_runs_yet("to show predictions here")
         return None, None

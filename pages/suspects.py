@@ -32,11 +32,19 @@ def _ranking(runs: tuple[str, ...], stamps: tuple, tta: bool):
         bar.empty()
 
 
+def model_stamp(run) -> int:
+    """When the run's model (or an imported entry's predictions) last changed: part of the ranking's cache key."""
+    from saltlab.analysis.explore import model_file
+
+    return model_file(run).stat().st_mtime_ns
+
+
 def chosen_runs() -> tuple[dict, list[str], bool]:
     """The finished runs by name, the ones chosen (by default the newest of each fold), hflip TTA."""
+    from saltlab.runs.imported import is_import
     from saltlab.runs.run_folder import list_runs
 
-    runs = [r for r in list_runs() if r.best_path.is_file()]
+    runs = [r for r in list_runs() if r.best_path.is_file() or is_import(r.path)]
     if not runs:
         no_runs_yet("(one per fold covers every labelled image: `train --all-folds`)")
         st.stop()
@@ -48,7 +56,7 @@ def chosen_runs() -> tuple[dict, list[str], bool]:
             continue
     c1, c2 = st.columns([5, 1])
     chosen = c1.multiselect(
-        "Runs (one per fold covers every labelled image)",
+        "Runs (one per fold covers every labelled image) or imported out-of-fold predictions",
         [r.path.name for r in runs],
         default=list(by_fold.values()),
         key="suspects_runs",
@@ -118,9 +126,11 @@ def mark_one(ds, table, shown, marks: dict) -> None:
 
 
 paths, chosen, tta = chosen_runs()
-stamps = tuple((paths[n] / "best.pt").stat().st_mtime_ns for n in chosen)
+stamps = tuple(model_stamp(paths[n]) for n in chosen)
 with reported("Cannot rank", stop=True):  # a run of another data set, an unreadable checkpoint
     oof, table = _ranking(tuple(str(paths[n]) for n in chosen), stamps, tta)
+for note in oof.notes:
+    st.warning(note)
 marks = current_marks(oof.dataset)
 st.markdown(
     f"**{len(table)}** labelled images ranked; **{len(marks)}** marked as suspect labels in `{oof.dataset.root}`."

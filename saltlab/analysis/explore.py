@@ -17,6 +17,8 @@ import pandas as pd
 from saltlab.analysis import summaries as analysis
 from saltlab.core.errors import SaltLabError
 from saltlab.inference.evaluate import Evaluation, evaluate_run, plan_evaluation
+from saltlab.runs.imported import PREDICTIONS_FILE, entry_folder, is_import
+from saltlab.runs.run_folder import list_runs
 
 
 class ExploreError(SaltLabError, ValueError):
@@ -108,14 +110,38 @@ def _freeze(array):
 
 
 def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:
-    """How a model is called in tables: the run folder's name for its best.pt, RUN/FILE.pt for another checkpoint."""
+    """How a model is called in tables: the run folder's name for its best.pt, RUN/FILE.pt for another
+    checkpoint, an imported entry's folder name."""
     path = Path(run)
+    if is_import(path):
+        return entry_folder(path).name
     folder, file = (
         (path.parent, path.name)
         if path.suffix == ".pt"
         else (path, checkpoint if checkpoint.endswith(".pt") else f"{checkpoint}.pt")
     )
     return folder.name if file == "best.pt" else f"{folder.name}/{file}"
+
+
+def model_file(run: str | os.PathLike) -> Path:
+    """The file that stands for a run in the pickers: its best.pt, or an imported entry's predictions."""
+    path = Path(run)
+    return path / (PREDICTIONS_FILE if is_import(path) else "best.pt")
+
+
+def explorable_models(root: str | os.PathLike | None = None) -> dict[str, Path]:
+    """{model name: file} of everything the Explorer, Compare, Mosaic and Suspects take: each finished run's
+    best.pt, swa.pt and snapshots (not last.pt), newest run first, and each imported entry's predictions."""
+    models: dict[str, Path] = {}
+    for run in list_runs(root):
+        if is_import(run.path):
+            models[model_name(run.path)] = run.path / PREDICTIONS_FILE
+            continue
+        if not run.best_path.is_file():
+            continue
+        files = sorted(run.path.glob("*.pt"), key=lambda p: (p.name != "best.pt", p.name != "swa.pt", p.name))
+        models.update({model_name(path): path for path in files if path.name != "last.pt"})
+    return models
 
 
 def explore(

@@ -13,7 +13,7 @@ Marks (a user's "this label is suspect") live in saltlab.core.suspect_marks, whe
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ import pandas as pd
 
 from saltlab.core.errors import SaltLabError
 from saltlab.core.progress import Progress
+from saltlab.runs.imported import UNKNOWN_HELD_OUT
 
 CONFIDENT = 0.9  # the level where a class has no labelled pixel to take the model's mean from
 MIN_AREA = 0.02  # confident disagreement on less of the tile than this is not a reason
@@ -40,6 +41,7 @@ class OutOfFold:
     source: list[str]  # the run (or runs, averaged) each image's probabilities come from
     images: np.ndarray | None = None  # (N, 101, 101) uint8, for galleries
     dataset: object = None  # the Dataset the ids belong to (for marks and pages)
+    notes: list[str] = field(default_factory=list)  # what the ranking cannot vouch for (imports of unknown origin)
 
 
 def out_of_fold(runs: list[str | os.PathLike], tta: bool = False, progress: Progress | None = None) -> OutOfFold:
@@ -49,6 +51,7 @@ def out_of_fold(runs: list[str | os.PathLike], tta: bool = False, progress: Prog
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, int] = {}
     sources: dict[str, list[str]] = {}
+    notes: list[str] = []
     dataset = None
     for k, run in enumerate(runs):
         plan = plan_evaluation(run)
@@ -58,6 +61,8 @@ def out_of_fold(runs: list[str | os.PathLike], tta: bool = False, progress: Prog
         if progress:
             progress(f"run {k + 1}/{len(runs)}", k, len(runs))
         evaluation = evaluate_run(plan.run_dir, checkpoint=plan.checkpoint_path.name, tta=tta, plan=plan)
+        if plan.imported is not None and plan.imported.held_out != "listed":
+            notes.append(f"{Path(plan.run_dir).name}: {UNKNOWN_HELD_OUT}; a label it agrees with is not vouched for")
         for id_, p in zip(evaluation.ids, evaluation.probs):
             sums[id_] = sums.get(id_, 0) + p
             counts[id_] = counts.get(id_, 0) + 1
@@ -68,7 +73,9 @@ def out_of_fold(runs: list[str | os.PathLike], tta: bool = False, progress: Prog
     probs = np.stack([sums[i] / counts[i] for i in ids]).astype(np.float32)
     positions = dataset.train_index(ids)
     sources_text = [" + ".join(sources[i]) for i in ids]
-    return OutOfFold(ids, probs, dataset.train_masks[positions], sources_text, dataset.train_images[positions], dataset)
+    return OutOfFold(
+        ids, probs, dataset.train_masks[positions], sources_text, dataset.train_images[positions], dataset, notes
+    )
 
 
 def cut_off_row(mask: np.ndarray) -> int | None:

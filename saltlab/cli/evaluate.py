@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
     )
     scores = result.scores
+    if scores.get("imported"):
+        print(f"imported predictions {result.checkpoint} scored on {scores['n_images']} images ({scores['subset']})")
+        _print_scores(scores)
+        return EXIT_OK
     print(
         f"{'cached ' if result.from_cache else ''}evaluation of {result.checkpoint} on {scores['n_images']} images "
         f"({scores['subset']}): "

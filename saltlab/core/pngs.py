@@ -33,7 +33,8 @@ def png_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _decode(data: bytes) -> np.ndarray:
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> its 101x101 array as stored (uint8 or uint16, one or three channels); BadFile otherwise."""
     if not data.startswith(PNG_SIGNATURE):
         raise BadFile("not a PNG file (wrong signature)")
     size = png_size(data)
@@ -54,7 +55,7 @@ def _decode(data: bytes) -> np.ndarray:
 
 def decode_image(data: bytes) -> np.ndarray:
     """PNG bytes -> (101, 101) uint8 grayscale image."""
-    array = _decode(data)
+    array = decode_png(data)
     if array.dtype == np.uint16:
         array = (array >> 8).astype(np.uint8)
     elif array.dtype != np.uint8:
@@ -72,7 +73,7 @@ def decode_mask(data: bytes) -> np.ndarray:
 
     Raises BadFile when the mask holds values other than 0 and one 'on' value (1, 255 or 65535).
     """
-    array = _decode(data)
+    array = decode_png(data)
     if array.ndim == 3:
         array = array.max(axis=2)
     top = int(array.max())

@@ -30,6 +30,16 @@ from saltlab.core.scoring import empty_score, score_predictions, threshold_sweep
 from saltlab.inference.network import load_model, predict, resolve_device
 from saltlab.runs.checkpoint import CheckpointError, load_checkpoint
 from saltlab.runs.config import from_dict
+from saltlab.runs.imported import (
+    PREDICTIONS_FILE,
+    UNKNOWN_HELD_OUT,
+    ImportRecord,
+    entry_folder,
+    held_out_ids,
+    is_import,
+    read_predictions_of,
+    read_record,
+)
 from saltlab.runs.run_folder import RunFolder
 
 EVAL_VERSION = 4  # 2: scores.json holds the threshold sweep's best; 4: keyed by the exact ids scored
@@ -51,6 +61,7 @@ class EvaluationPlan:
     ids: list[str]
     subset: str
     notes: list[str]
+    imported: ImportRecord | None = None  # predictions made elsewhere (config and checkpoint then empty)
 
 
 @dataclass
@@ -88,7 +99,10 @@ def resolve_checkpoint(run: str | os.PathLike, checkpoint: str = "best") -> tupl
 
 
 def plan_evaluation(run: str | os.PathLike, checkpoint: str = "best", data: str | None = None) -> EvaluationPlan:
-    """The checkpoint, its data set and the ids to score; EvaluationError when none are left."""
+    """The checkpoint, its data set and the ids to score; EvaluationError when none are left.
+    An imported entry (saltlab.runs.imported) is planned on its held-out images instead."""
+    if is_import(run):
+        return _plan_import(run, data)
     run_dir, ckpt_path = resolve_checkpoint(run, checkpoint)
     ckpt = load_checkpoint(ckpt_path)
     config = from_dict(ckpt["config"])
@@ -122,6 +136,58 @@ def plan_evaluation(run: str | os.PathLike, checkpoint: str = "best", data: str 
     if not ids:
         raise EvaluationError(f"{ckpt_path}: none of the images to score it on ({subset}) are in {ds.root}")
     return EvaluationPlan(run_dir, ckpt_path, ckpt, config, ds, ids, subset, notes)
+
+
+def _plan_import(entry: str | os.PathLike, data: str | None) -> EvaluationPlan:
+    folder = entry_folder(entry)
+    record = read_record(folder)
+    ids, _ = read_predictions_of(folder)
+    ds = load_dataset(data or record.data)
+    scored = held_out_ids(record, ids)
+    present = set(ds.train_ids)
+    kept = [i for i in scored if i in present]
+    held = "held-out" if record.held_out == "listed" else "imported"
+    subset = f"the {len(scored)} {held} images of the imported {record.format} predictions"
+    notes = [] if record.held_out == "listed" else [UNKNOWN_HELD_OUT]
+    if record.binary:
+        notes.append("imported masks, not probabilities: no threshold sweep, and the threshold changes nothing")
+    if ds.fingerprint != record.fingerprint:
+        notes.append(f"the data set at {ds.root} has changed since these predictions were imported")
+    if len(kept) < len(scored):
+        gone = len(scored) - len(kept)
+        notes.append(f"{gone} of the {len(scored)} images are not in {ds.root}; scored on {len(kept)}")
+    if not kept:
+        raise EvaluationError(f"{folder}: none of its {len(scored)} images are in {ds.root}")
+    return EvaluationPlan(folder, folder / PREDICTIONS_FILE, {}, None, ds, kept, subset, notes, record)
+
+
+def _evaluate_import(plan: EvaluationPlan, tta: bool) -> Evaluation:
+    """An entry's stored predictions scored on the plan's images (nothing to infer, nothing cached)."""
+    ids, probs_u8 = read_predictions_of(plan.run_dir)
+    where = {id_: k for k, id_ in enumerate(ids)}
+    probs = probs_u8[[where[i] for i in plan.ids]].astype(np.float32) / 255.0
+    truth = plan.dataset.train_masks[plan.dataset.train_index(plan.ids)]
+    record = plan.imported
+    notes = plan.notes + (["hflip TTA does not apply to imported predictions: scored as imported"] if tta else [])
+    scores = {**score_predictions(probs, None, truth, 0.5), "score_empty": empty_score(truth)}
+    if not record.binary:
+        sweep = threshold_sweep(probs, None, truth)
+        best = sweep[sweep["best"]].iloc[0]
+        scores.update(sweep_threshold=float(best["threshold"]), sweep_score=float(best["score"]))
+    scores.update(
+        n_images=len(plan.ids),
+        subset=plan.subset,
+        checkpoint=str(plan.checkpoint_path),
+        epoch=None,
+        tta=False,
+        threshold=0.5,
+        data=str(plan.dataset.root),
+        arch=f"imported {record.format}",
+        fingerprint=plan.dataset.fingerprint,
+        notes=notes,
+        imported=True,
+    )
+    return Evaluation(plan.run_dir, plan.checkpoint_path, plan.ids, probs, None, scores, True)
 
 
 def _cached(folder: Path, ckpt_path: Path, ids: list[str], notes: list[str]) -> Evaluation | None:
@@ -189,6 +255,8 @@ def evaluate_run(
 ) -> Evaluation:
     """Score a checkpoint (cached under RUN/eval/); `plan` from plan_evaluation saves loading it twice."""
     plan = plan or plan_evaluation(run, checkpoint, data)
+    if plan.imported is not None:
+        return _evaluate_import(plan, tta)
     ckpt_path, config, ds, ids = plan.checkpoint_path, plan.config, plan.dataset, plan.ids
     key_text = json.dumps([EVAL_VERSION, _file_hash(ckpt_path), ds.fingerprint, ids, tta, config.threshold])
     folder = plan.run_dir / "eval" / hashlib.sha256(key_text.encode()).hexdigest()[:16]

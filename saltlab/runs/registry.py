@@ -10,6 +10,7 @@ import functools
 import os
 import time
 
+from saltlab.runs.imported import ImportRefused, is_import, read_record
 from saltlab.runs.records import RunStatus
 from saltlab.runs.run_folder import RunFolder, list_runs
 
@@ -36,7 +37,9 @@ def _used_seconds(status: RunStatus) -> float | None:
 
 def run_row(run: RunFolder) -> dict:
     """One run: state, recipe, fold, epochs, best score, all-empty score and the flag, SWA, budget, time used.
-    Each of the run's files is read once."""
+    Each of the run's files is read once. An imported entry gets a row of its own kind (import_row)."""
+    if is_import(run.path):
+        return import_row(run)
     problem = run.problem()
     if problem:
         return {"run": run.path.name, "state": "unreadable", "error": problem}
@@ -75,20 +78,60 @@ def run_row(run: RunFolder) -> dict:
     }
 
 
+def import_row(run: RunFolder) -> dict:
+    """An imported entry's row: what it is, its source, how many ids, when, its score beside all-empty."""
+    try:
+        record = read_record(run.path)
+    except ImportRefused as exc:
+        return {"run": run.path.name, "state": "unreadable", "error": str(exc)}
+    best, empty = record.score, record.score_empty
+    held = len(record.held_out_ids) if record.held_out_ids is not None else None
+    return {
+        "run": run.path.name,
+        "state": "imported",
+        "name": record.name,
+        "notes": f"from {record.source}",
+        "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(record.imported)) if record.imported else None,
+        "recipe": None,
+        "model": f"imported {record.format} ({'masks' if record.binary else 'probabilities'})",
+        "losses": "-",
+        "fold": None,
+        "epoch": "-",
+        "train images": None,
+        "scored on": held if held is not None else record.n_ids,
+        "best score": best,
+        "all-empty score": empty,
+        "below all-empty": None if best is None or empty is None else bool(best <= empty),
+        "SWA score": None,
+        "budget min": None,
+        "used min": None,
+        "device": None,
+        "data set": record.data,
+        "error": None if record.held_out == "listed" else "held-out images unknown",
+    }
+
+
 def registry_rows(root: str | os.PathLike | None = None) -> list[dict]:
     """Every run folder under root (default: checkpoints_root()), newest first, unreadable ones included."""
     return [run_row(run) for run in list_runs(root)]
+
+
+def _number(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def format_row(row: dict) -> str:
     """A line for the terminal."""
     if row["state"] == "unreadable":
         return f"{row['run']:<44} unreadable: {row['error']}"
-
-    def num(value) -> str:
-        return "-" if value is None else f"{value:.4f}"
-
+    num = _number
     flag = "  BELOW ALL-EMPTY" if row["below all-empty"] else ""
+    if row["state"] == "imported":
+        return (
+            f"{row['run']:<44} {'imported':<10} {'-':>7} {num(row['best score']):>7} {num(row['all-empty score']):>9}  "
+            f"{row['model']}, scored on {row['scored on']} images{'; ' + row['error'] if row['error'] else ''}, "
+            f"data {row['data set']}{flag}"
+        )
     budget = f"{row['budget min']:g} min budget, " if row["budget min"] else ""
     used = f"{row['used min']} min" if row["used min"] is not None else "-"
     return (

@@ -4,10 +4,15 @@ filter changes the gallery, and the CSV export downloads."""
 import os
 import re
 import shutil
+import time
 
+import cv2
+import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from saltlab.inference.evaluate import evaluate_run
+from saltlab.runs.imported import import_predictions
 from saltlab.training.engine import train
 from tests.helpers import tiny_config
 
@@ -24,10 +29,25 @@ def explorer_app(demo_root, trained_run, tmp_path_factory):
         tiny_config(demo_root, seed=9, stages=[{"name": "bce", "epochs": 1, "loss": "bce", "lr": 1e-3}]),
         run_dir=runs / "b-other",
     )
+    imported_predictions(trained_run, demo_root, runs)
     env = {**os.environ, "SALTLAB_DATA": str(demo_root), "SALTLAB_CHECKPOINTS": str(runs)}
     proc, url = start_app(env, tmp_path_factory.mktemp("explorer-app") / "streamlit.log")
     yield url
     stop_app(proc)
+
+
+def imported_predictions(trained_run, demo_root, runs) -> None:
+    """The run's validation probabilities, made "elsewhere" as 8-bit PNGs, imported as the entry c-imported
+    (dated a day back, so that the pages' default choice stays the newest runs)."""
+    evaluation = evaluate_run(trained_run.path)
+    pngs = runs.parent / "elsewhere-pngs"
+    pngs.mkdir()
+    for id_, p in zip(evaluation.ids, evaluation.probs):
+        cv2.imwrite(str(pngs / f"{id_}.png"), np.rint(p * 255).astype(np.uint8))
+    folder, _ = import_predictions(pngs, demo_root, "c-imported", runs, held_out=evaluation.ids)
+    day_ago = time.time() - 86400
+    for path in (folder / "import.json", folder / "predictions.npz", folder):
+        os.utime(path, (day_ago, day_ago))
 
 
 def matching(page) -> int:
@@ -110,4 +130,20 @@ def test_a_thumbnail_click_opens_that_image(browser, explorer_app):
         expect(opened).to_have_value(re.compile(r"^#3 · [0-9a-f]+$"), timeout=60_000)
     finally:
         page.screenshot(path=str(ARTIFACTS / "test_a_thumbnail_click_opens_that_image.png"), full_page=True)
+        page.close()
+
+
+def test_imported_predictions_beside_a_run(browser, explorer_app):
+    page = explorer_images(browser, explorer_app)
+    try:
+        expect(page.get_by_text("images match; the first")).to_be_visible(timeout=60_000)
+        page.get_by_role("combobox", name="Runs").click()
+        page.get_by_role("option", name="c-imported", exact=True).click()
+        page.keyboard.press("Escape")
+        page.get_by_text("Side by side: the same images, one column per model").click()
+        expect(page.get_by_text("c-imported", exact=True).first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("b-other", exact=True).first).to_be_visible()  # the newest run, chosen by default
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "test_imported_predictions_beside_a_run.png"), full_page=True)
         page.close()
