@@ -429,3 +429,59 @@ def reported(action: str, stop: bool = False):
         st.error(f"{action}: {type(exc).__name__}: {first_line(exc)}")
         if stop:
             st.stop()
+
+
+HELD_OUT_UNKNOWN, HELD_OUT_ALL = "unknown (the scores will say so)", "every predicted image (made without their labels)"
+
+
+def import_predictions_control(key: str) -> None:
+    """Import predictions made elsewhere as an entry beside the runs; what happened is kept for the next run."""
+    from saltlab.runs.run_folder import list_runs
+
+    with st.expander("Import predictions made elsewhere (a Kaggle CSV, an .npz, a folder of PNGs)"):
+        for kind, line in st.session_state.pop(f"{key}_import_result", []):
+            getattr(st, kind)(line)
+        upload = st.file_uploader(
+            "A CSV (id,rle_mask) or an .npz of probabilities", ["csv", "npz"], key=f"{key}_upload"
+        )
+        folder = st.text_input(
+            "... or a folder of PNGs named by id (masks or 8/16-bit probabilities)", key=f"{key}_png"
+        )
+        name = st.text_input("Name of the entry", key=f"{key}_import_name")
+        runs = [r.path.name for r in list_runs() if r.split() is not None]
+        held = st.selectbox(
+            "Held out on",
+            [HELD_OUT_UNKNOWN, HELD_OUT_ALL, *[f"the validation images of {r}" for r in runs]],
+            key=f"{key}_held_out",
+            help="the images the predictions were made without seeing: their scores and the label ranking rely on it",
+        )
+        if st.button("Import", key=f"{key}_import") and (upload or folder.strip()):
+            st.session_state[f"{key}_import_result"] = _imported(upload, folder.strip(), name.strip(), held)
+            st.rerun()
+
+
+def _imported(upload, folder: str, name: str, held: str) -> list[tuple[str, str]]:
+    """Run the import; the lines to show: (st function name, text)."""
+    import tempfile
+
+    from saltlab.runs.imported import import_predictions, validation_ids_of
+    from saltlab.runs.run_folder import checkpoints_root
+
+    with tempfile.TemporaryDirectory() as tmp:
+        source = folder
+        if upload is not None:
+            source = str(Path(tmp) / Path(upload.name).name)
+            Path(source).write_bytes(upload.getvalue())
+        try:
+            held_out = {HELD_OUT_UNKNOWN: None, HELD_OUT_ALL: "all"}.get(held)
+            if held.startswith("the validation images of "):
+                held_out = validation_ids_of(checkpoints_root() / held.removeprefix("the validation images of "))
+            entry, record = import_predictions(source, active_path(), name or Path(source).stem, held_out=held_out)
+        except (SaltLabError, OSError) as exc:
+            return [("error", f"Cannot import: {first_line(exc)}")]
+    what = "masks (no probabilities)" if record.binary else "probabilities"
+    lines = [("success", f"Imported {record.n_ids} {what} as {entry.name}: pick it under Runs.")]
+    lines += [("warning", f"Left out: {problem}") for problem in record.problems[:20]]
+    if len(record.problems) > 20:
+        lines.append(("warning", f"... and {len(record.problems) - 20} more left out"))
+    return lines

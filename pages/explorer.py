@@ -11,6 +11,7 @@ from pages._ui import (
     active_dataset,
     clickable_gallery,
     ensure_entry,
+    import_predictions_control,
     neighbourhood,
     readable,
     run_picker,
@@ -31,6 +32,7 @@ from saltlab.analysis.similar import map_2d, nearest
 
 ensure_entry()
 st.title("Explorer")
+import_predictions_control("explorer")
 picked = run_picker("explorer")
 if picked is None:
     st.stop()

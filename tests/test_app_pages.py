@@ -439,3 +439,35 @@ def test_an_image_id_opens_in_the_explorer_from_the_data_set_page(demo_root, tra
     at.session_state["explorer_focus"] = trained_on  # opened from elsewhere, but not a validation image
     at.run()
     assert any(f"{trained_on} is not one of the" in w.value for w in at.warning)
+
+
+def test_predictions_imported_from_the_explorer_and_explored_beside_the_run(
+    demo_root, trained_run, monkeypatch, tmp_path
+):
+    import cv2
+    import numpy as np
+
+    from saltlab.inference.evaluate import evaluate_run
+
+    runs = runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
+    evaluation = evaluate_run(trained_run.path)
+    pngs = tmp_path / "elsewhere"
+    pngs.mkdir()
+    for id_, p in zip(evaluation.ids, evaluation.probs):
+        cv2.imwrite(str(pngs / f"{id_}.png"), np.rint(p * 255).astype(np.uint8))
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/explorer.py").run()
+    at.text_input(key="explorer_png").input(str(tmp_path / "nothing-here")).run()
+    at.button(key="explorer_import").click().run()
+    assert any("Cannot import:" in e.value and "nothing-here" in e.value for e in at.error)
+    at.text_input(key="explorer_png").input(str(pngs)).run()
+    at.text_input(key="explorer_import_name").input("elsewhere").run()
+    at.selectbox(key="explorer_held_out").set_value("the validation images of a").run()
+    at.button(key="explorer_import").click().run()
+    assert not at.exception
+    assert any(f"Imported {len(evaluation.ids)} probabilities as elsewhere" in s.value for s in at.success)
+    assert (runs / "elsewhere" / "import.json").is_file()
+    at.multiselect(key="explorer_runs").set_value(["a", "elsewhere"]).run()
+    assert not at.exception
+    scores = {m.label: m.value for m in at.metric if m.label in ("a", "elsewhere")}
+    assert scores["a"] == scores["elsewhere"]  # the same probabilities, the same score

@@ -30,6 +30,7 @@ from saltlab.core.fileio import read_json, write_json_atomic
 from saltlab.core.paths import checkpoints_root
 from saltlab.core.prediction_files import read_predictions
 from saltlab.core.scoring import empty_score, score_predictions
+from saltlab.runs.run_folder import RunFolder
 
 RECORD_FILE = "import.json"
 PREDICTIONS_FILE = "predictions.npz"
@@ -103,6 +104,14 @@ def read_predictions_of(path: str | os.PathLike) -> tuple[list[str], np.ndarray]
     return ids, probs
 
 
+def validation_ids_of(run: str | os.PathLike) -> list[str]:
+    """The images a SaltLab run held out (its split.json): out-of-fold predictions of the same fold."""
+    split = RunFolder(run).split()
+    if split is None or not split.val_ids:
+        raise ImportRefused(f"{run}: records no validation images (no readable split.json)")
+    return list(split.val_ids)
+
+
 def held_out_ids(record: ImportRecord, ids: list[str]) -> list[str]:
     """The ids an entry is scored on: those listed as held out, else all of them."""
     if record.held_out == "listed" and record.held_out_ids is not None:
@@ -116,17 +125,20 @@ def import_predictions(
     data: str | os.PathLike | None,
     name: str,
     root: str | os.PathLike | None = None,
-    held_out: list[str] | None = None,
+    held_out: list[str] | str | None = None,
     kind: str | None = None,
     ids_file: str | os.PathLike | None = None,
 ) -> tuple[Path, ImportRecord]:
-    """Read, check and store predictions as the entry ROOT/NAME; returns its folder and record."""
+    """Read, check and store predictions as the entry ROOT/NAME; returns its folder and record.
+    held_out: the ids they were made without seeing, "all" (every predicted image), or None (unknown)."""
     root = Path(root) if root else checkpoints_root()
     target = root / name
     _check_name(name, target)
     ds = load_dataset(data)
     read = read_predictions(source, set(ds.train_ids), kind, ids_file)
     problems = list(read.problems)
+    if held_out == "all":
+        held_out = list(read.ids)
     if held_out is not None:
         imported = set(read.ids)
         missing = [i for i in dict.fromkeys(held_out) if i not in imported]
