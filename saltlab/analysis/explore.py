@@ -17,7 +17,7 @@ import pandas as pd
 from saltlab.analysis import summaries as analysis
 from saltlab.core.errors import SaltLabError
 from saltlab.inference.evaluate import Evaluation, evaluate_run, plan_evaluation
-from saltlab.runs.imported import PREDICTIONS_FILE, entry_folder, is_import
+from saltlab.runs.imported import entry_file, entry_folder, is_import
 from saltlab.runs.run_folder import list_runs
 
 
@@ -124,18 +124,18 @@ def model_name(run: str | os.PathLike, checkpoint: str = "best") -> str:
 
 
 def model_file(run: str | os.PathLike) -> Path:
-    """The file that stands for a run in the pickers: its best.pt, or an imported entry's predictions."""
+    """The file that stands for a run in the pickers: its best.pt, or an imported entry's file (entry_file)."""
     path = Path(run)
-    return path / (PREDICTIONS_FILE if is_import(path) else "best.pt")
+    return entry_file(path) if is_import(path) else path / "best.pt"
 
 
 def explorable_models(root: str | os.PathLike | None = None) -> dict[str, Path]:
     """{model name: file} of everything the Explorer, Compare, Mosaic and Suspects take: each finished run's
-    best.pt, swa.pt and snapshots (not last.pt), newest run first, and each imported entry's predictions."""
+    best.pt, swa.pt and snapshots (not last.pt), newest run first, and each imported entry's predictions or model."""
     models: dict[str, Path] = {}
     for run in list_runs(root):
         if is_import(run.path):
-            models[model_name(run.path)] = run.path / PREDICTIONS_FILE
+            models[model_name(run.path)] = entry_file(run.path)
             continue
         if not run.best_path.is_file():
             continue

@@ -160,7 +160,10 @@ def _read_csv(path: Path, out: _Collector) -> None:
 def _read_pngs(folder: Path, out: _Collector) -> None:
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
     if not files:
-        raise PredictionFileError(f"{folder}: holds no .png files (one per image, named by its id)")
+        raise PredictionFileError(
+            f"{folder}: holds no .png files (one per image, named by its id) and is not an smp model folder "
+            "(config.json and model.safetensors)"
+        )
     for path in files:
         try:
             value = decode_png(path.read_bytes())

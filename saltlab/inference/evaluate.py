@@ -27,18 +27,19 @@ from saltlab.core.fileio import atomic_write, first_line, read_json, write_json_
 from saltlab.core.folds import fold_split
 from saltlab.core.progress import Progress
 from saltlab.core.scoring import empty_score, score_predictions, threshold_sweep
-from saltlab.inference.network import load_model, predict, resolve_device
+from saltlab.inference.network import load_imported_model, load_model, predict, resolve_device
 from saltlab.runs.checkpoint import CheckpointError, load_checkpoint
 from saltlab.runs.config import from_dict
 from saltlab.runs.imported import (
-    PREDICTIONS_FILE,
     UNKNOWN_HELD_OUT,
     ImportRecord,
+    entry_file,
     entry_folder,
     held_out_ids,
     is_import,
     read_predictions_of,
     read_record,
+    set_scores,
 )
 from saltlab.runs.run_folder import RunFolder
 
@@ -141,24 +142,27 @@ def plan_evaluation(run: str | os.PathLike, checkpoint: str = "best", data: str 
 def _plan_import(entry: str | os.PathLike, data: str | None) -> EvaluationPlan:
     folder = entry_folder(entry)
     record = read_record(folder)
-    ids, _ = read_predictions_of(folder)
     ds = load_dataset(data or record.data)
+    model = record.kind == "smp-model"
+    ids = list(ds.train_ids) if model else read_predictions_of(folder)[0]
     scored = held_out_ids(record, ids)
     present = set(ds.train_ids)
     kept = [i for i in scored if i in present]
-    held = "held-out" if record.held_out == "listed" else "imported"
-    subset = f"the {len(scored)} {held} images of the imported {record.format} predictions"
+    held = "held-out" if record.held_out == "listed" else ("labelled" if model else "imported")
+    subset = (
+        f"the {len(scored)} {held} images of the imported {'smp model' if model else record.format + ' predictions'}"
+    )
     notes = [] if record.held_out == "listed" else [UNKNOWN_HELD_OUT]
     if record.binary:
         notes.append("imported masks, not probabilities: no threshold sweep, and the threshold changes nothing")
     if ds.fingerprint != record.fingerprint:
-        notes.append(f"the data set at {ds.root} has changed since these predictions were imported")
+        notes.append(f"the data set at {ds.root} has changed since this entry was imported")
     if len(kept) < len(scored):
         gone = len(scored) - len(kept)
         notes.append(f"{gone} of the {len(scored)} images are not in {ds.root}; scored on {len(kept)}")
     if not kept:
         raise EvaluationError(f"{folder}: none of its {len(scored)} images are in {ds.root}")
-    return EvaluationPlan(folder, folder / PREDICTIONS_FILE, {}, None, ds, kept, subset, notes, record)
+    return EvaluationPlan(folder, entry_file(folder), {}, None, ds, kept, subset, notes, record)
 
 
 def _evaluate_import(plan: EvaluationPlan, tta: bool) -> Evaluation:
@@ -209,11 +213,11 @@ def _cached(folder: Path, ckpt_path: Path, ids: list[str], notes: list[str]) -> 
 
 
 def _scores(plan: EvaluationPlan, probs: np.ndarray, judge: np.ndarray | None, truth: np.ndarray, tta: bool) -> dict:
-    config, ds = plan.config, plan.dataset
+    ds, threshold = plan.dataset, _threshold(plan)
     sweep = threshold_sweep(probs, judge, truth)
     best = sweep[sweep["best"]].iloc[0]
     return {
-        **score_predictions(probs, judge, truth, config.threshold),
+        **score_predictions(probs, judge, truth, threshold),
         "score_empty": empty_score(truth),
         "sweep_threshold": float(best["threshold"]),
         "sweep_score": float(best["score"]),
@@ -222,12 +226,24 @@ def _scores(plan: EvaluationPlan, probs: np.ndarray, judge: np.ndarray | None, t
         "checkpoint": str(plan.checkpoint_path),
         "epoch": plan.checkpoint.get("epoch"),
         "tta": tta,
-        "threshold": config.threshold,
+        "threshold": threshold,
         "data": str(ds.root),
-        "arch": config.model.arch,
+        "arch": plan.config.model.arch if plan.config is not None else f"imported {plan.imported.format}",
         "fingerprint": ds.fingerprint,
         "notes": plan.notes,
     }
+
+
+def _threshold(plan: EvaluationPlan) -> float:
+    return plan.config.threshold if plan.config is not None else 0.5
+
+
+def _model_of(plan: EvaluationPlan, device) -> tuple[object, int, bool]:
+    """(model in eval mode on `device`, the input size to pad to, channels_last) of a run or an imported model."""
+    if plan.imported is not None:
+        return load_imported_model(plan.run_dir, device), 101, False  # the wrapper brings 101 to its own size
+    model, _ = load_model(plan.checkpoint, device, str(plan.checkpoint_path))
+    return model, plan.config.model.input_size, plan.config.channels_last
 
 
 def _store(folder: Path, ids: list[str], probs_u8: np.ndarray, judge: np.ndarray | None, scores: dict) -> None:
@@ -255,25 +271,27 @@ def evaluate_run(
 ) -> Evaluation:
     """Score a checkpoint (cached under RUN/eval/); `plan` from plan_evaluation saves loading it twice."""
     plan = plan or plan_evaluation(run, checkpoint, data)
-    if plan.imported is not None:
+    if plan.imported is not None and plan.imported.kind == "predictions":
         return _evaluate_import(plan, tta)
-    ckpt_path, config, ds, ids = plan.checkpoint_path, plan.config, plan.dataset, plan.ids
-    key_text = json.dumps([EVAL_VERSION, _file_hash(ckpt_path), ds.fingerprint, ids, tta, config.threshold])
+    ckpt_path, ds, ids = plan.checkpoint_path, plan.dataset, plan.ids
+    key_text = json.dumps([EVAL_VERSION, _file_hash(ckpt_path), ds.fingerprint, ids, tta, _threshold(plan)])
+    if plan.imported is not None:  # the input convention is part of what is scored
+        key_text += json.dumps(plan.imported.convention, sort_keys=True)
     folder = plan.run_dir / "eval" / hashlib.sha256(key_text.encode()).hexdigest()[:16]
     positions = ds.train_index(ids)
     cached = _cached(folder, ckpt_path, ids, plan.notes) if use_cache else None
     if cached is not None:
         return cached
     dev = resolve_device(device)
-    model, _ = load_model(plan.checkpoint, dev, str(ckpt_path))
+    model, input_size, channels_last = _model_of(plan, dev)
     probs, judge = predict(
         model,
         ds.train_images[positions],
-        config.model.input_size,
+        input_size,
         dev,
         batch_size,
         dev.type == "cuda",
-        config.channels_last,
+        channels_last,
         tta,
         progress=progress,
     )
@@ -281,5 +299,7 @@ def evaluate_run(
     probs_u8 = np.rint(probs * 255).astype(np.uint8)
     probs = probs_u8.astype(np.float32) / 255.0
     scores = _scores(plan, probs, judge, ds.train_masks[positions], tta)
+    if plan.imported is not None and not tta:
+        set_scores(plan.run_dir, scores["score"], scores["score_empty"])
     _store(folder, ids, probs_u8, judge, scores)
     return Evaluation(folder, ckpt_path, ids, probs, judge, scores, False)

@@ -76,6 +76,19 @@ def load_model(checkpoint: dict, device: torch.device, name: str = "the checkpoi
     return model.eval(), config
 
 
+def load_imported_model(entry, device: torch.device) -> nn.Module:
+    """An imported smp model entry (saltlab.runs.imported) wrapped with its input convention, on the device,
+    in eval mode; ImportRefused for an entry that holds predictions only."""
+    from saltlab.models.imported_smp import load_smp
+    from saltlab.runs.imported import MODEL_DIR, ImportRefused, entry_folder, model_convention, read_record
+
+    folder = entry_folder(entry)
+    record = read_record(folder)
+    if record.kind != "smp-model":
+        raise ImportRefused(f"{folder} holds imported predictions, not a model: it cannot predict other images")
+    return load_smp(folder / MODEL_DIR, model_convention(record)).to(device).eval()
+
+
 class NonFiniteOutput(SaltLabError, FloatingPointError):
     """A model whose outputs overflowed: predictions would be silently empty, so there are none."""
 

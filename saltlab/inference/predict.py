@@ -29,8 +29,9 @@ from saltlab.core.progress import Progress
 from saltlab.core.rle import write_submission
 from saltlab.core.scoring import masks_from_probs
 from saltlab.inference.evaluate import resolve_checkpoint
-from saltlab.inference.network import load_model, predict, resolve_device
+from saltlab.inference.network import load_imported_model, load_model, predict, resolve_device
 from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.runs.imported import is_import
 
 
 class PredictError(SaltLabError, ValueError):
@@ -46,6 +47,15 @@ class Prediction:
     threshold: float
     min_size: int
     runs: list[str]
+
+
+def _model_of(run: str | os.PathLike, checkpoint: str, device) -> tuple[object, int, bool]:
+    """(model, input size, channels_last) of a run's checkpoint, or of an imported smp model entry."""
+    if is_import(run):
+        return load_imported_model(run, device), 101, False  # the wrapper brings 101 to its own size
+    _, path = resolve_checkpoint(run, checkpoint)
+    model, config = load_model(load_checkpoint(path), device, str(path))
+    return model, config.model.input_size, config.channels_last
 
 
 def predict_images(
@@ -64,16 +74,15 @@ def predict_images(
     total = None
     judges = []
     for k, run in enumerate(runs):
-        _, path = resolve_checkpoint(run, checkpoint)
-        model, config = load_model(load_checkpoint(path), dev, str(path))
+        model, input_size, channels_last = _model_of(run, checkpoint, dev)
         probs, judge = predict(
             model,
             images,
-            config.model.input_size,
+            input_size,
             dev,
             batch_size,
             dev.type == "cuda",
-            config.channels_last,
+            channels_last,
             tta,
             progress=progress,
             label=f"run {k + 1}/{len(runs)}",

@@ -21,6 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,10 +31,14 @@ from saltlab.core.fileio import read_json, write_json_atomic
 from saltlab.core.paths import checkpoints_root
 from saltlab.core.prediction_files import read_predictions
 from saltlab.core.scoring import empty_score, score_predictions
+
+if TYPE_CHECKING:
+    from saltlab.models.imported_smp import InputConvention
 from saltlab.runs.run_folder import RunFolder
 
 RECORD_FILE = "import.json"
 PREDICTIONS_FILE = "predictions.npz"
+MODEL_DIR = "model"  # an imported smp model: its config.json and model.safetensors, copied
 UNKNOWN_HELD_OUT = (
     "the images these predictions were held out on are unknown: their model may have trained on these labels, "
     "so the scores may flatter it"
@@ -59,7 +64,8 @@ class ImportRecord:
     score: float | None = None  # at threshold 0.5, on the held-out images (all of them when unknown)
     score_empty: float | None = None
     problems: list[str] = field(default_factory=list)  # the items left out, one line each
-    kind: str = "predictions"
+    kind: str = "predictions"  # or "smp-model": a model folder (MODEL_DIR) that SaltLab runs itself
+    convention: dict | None = None  # a model's input convention (saltlab.models.imported_smp.InputConvention)
 
     @classmethod
     def from_dict(cls, values: dict) -> ImportRecord:
@@ -67,16 +73,31 @@ class ImportRecord:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
-def is_import(path: str | os.PathLike) -> bool:
-    """Whether `path` is an imported entry (its folder, or its predictions.npz)."""
-    path = Path(path)
-    folder = path.parent if path.name == PREDICTIONS_FILE else path
-    return (folder / RECORD_FILE).is_file()
-
-
 def entry_folder(path: str | os.PathLike) -> Path:
+    """An entry's folder, from the folder or the file that stands for it (predictions.npz, model/)."""
     path = Path(path)
-    return path.parent if path.name == PREDICTIONS_FILE else path
+    if path.name == PREDICTIONS_FILE or path.name == MODEL_DIR:
+        return path.parent
+    if path.name == "model.safetensors" and path.parent.name == MODEL_DIR:
+        return path.parent.parent
+    return path
+
+
+def is_model_folder(path: str | os.PathLike) -> bool:
+    """A folder written by smp's save_pretrained (config.json and model.safetensors), by its files alone."""
+    return all((Path(path) / name).is_file() for name in ("config.json", "model.safetensors"))
+
+
+def is_import(path: str | os.PathLike) -> bool:
+    """Whether `path` is an imported entry (its folder, or the file that stands for it)."""
+    return (entry_folder(path) / RECORD_FILE).is_file()
+
+
+def entry_file(path: str | os.PathLike) -> Path:
+    """The file that stands for an entry in the pickers: its predictions, or its model's weights."""
+    folder = entry_folder(path)
+    model = folder / MODEL_DIR / "model.safetensors"
+    return model if model.is_file() else folder / PREDICTIONS_FILE
 
 
 def read_record(path: str | os.PathLike) -> ImportRecord:
@@ -171,6 +192,63 @@ def import_predictions(
     return target, record
 
 
+def import_model(
+    source: str | os.PathLike,
+    data: str | os.PathLike | None,
+    name: str,
+    convention: InputConvention,
+    root: str | os.PathLike | None = None,
+    held_out: list[str] | str | None = None,
+) -> tuple[Path, ImportRecord]:
+    """Check and store an smp `save_pretrained` folder as the entry ROOT/NAME (its files copied, the input
+    convention recorded); its scores come from evaluating it (saltlab.inference.evaluate)."""
+    from saltlab.models.imported_smp import load_smp  # torch and smp: only when a model is imported
+
+    root = Path(root) if root else checkpoints_root()
+    target = root / name
+    _check_name(name, target)
+    load_smp(source, convention)  # ModelImportError, before anything is written
+    ds = load_dataset(data)
+    known = set(ds.train_ids)
+    if held_out == "all":
+        held_out = list(ds.train_ids)
+    problems = [f"{i}: listed as held out but not an image of the data set" for i in (held_out or []) if i not in known]
+    listed = sorted(set(held_out or []) & known)
+    if held_out is not None and not listed:
+        raise ImportRefused(f"{source}: none of the {len(held_out)} held-out ids is an image of {ds.root}")
+    record = ImportRecord(
+        name=name,
+        source=str(Path(source).resolve()),
+        format="smp",
+        binary=False,
+        data=str(ds.root),
+        fingerprint=ds.fingerprint,
+        n_ids=len(listed) if held_out is not None else ds.n_train,
+        held_out="listed" if held_out is not None else "unknown",
+        held_out_ids=listed if held_out is not None else None,
+        imported=time.time(),
+        problems=problems[:50],
+        kind="smp-model",
+        convention=convention.as_dict(),
+    )
+    _write_entry(target, record, copy_model=Path(source))
+    return target, record
+
+
+def set_scores(entry: str | os.PathLike, score: float, score_empty: float) -> None:
+    """Keep an entry's score beside its all-empty score (shown by the registry), once it has been evaluated."""
+    folder = entry_folder(entry)
+    record = read_record(folder)
+    record.score, record.score_empty = float(score), float(score_empty)
+    write_json_atomic(folder / RECORD_FILE, asdict(record))
+
+
+def model_convention(record: ImportRecord) -> InputConvention:
+    from saltlab.models.imported_smp import InputConvention
+
+    return InputConvention(**(record.convention or {}))
+
+
 def _check_name(name: str, target: Path) -> None:
     if not name or name.startswith(".") or "/" in name or os.sep in name or name in (".", ".."):
         raise ImportRefused(f"{name!r}: not usable as an entry name (a plain folder name, not starting with '.')")
@@ -186,12 +264,23 @@ def _add_scores(record: ImportRecord, ids: list[str], probs: np.ndarray, scored:
     record.score_empty = empty_score(truth)
 
 
-def _write_entry(target: Path, record: ImportRecord, ids: list[str], probs: np.ndarray) -> None:
+def _write_entry(
+    target: Path,
+    record: ImportRecord,
+    ids: list[str] | None = None,
+    probs: np.ndarray | None = None,
+    copy_model: Path | None = None,
+) -> None:
     """The folder made beside its place and renamed into it: it appears whole or not at all."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        np.savez(staging / PREDICTIONS_FILE, ids=np.array(ids), probs=probs)
+        if probs is not None:
+            np.savez(staging / PREDICTIONS_FILE, ids=np.array(ids), probs=probs)
+        if copy_model is not None:
+            (staging / MODEL_DIR).mkdir()
+            for file in ("config.json", "model.safetensors"):
+                shutil.copyfile(copy_model / file, staging / MODEL_DIR / file)
         write_json_atomic(staging / RECORD_FILE, asdict(record))
         os.rename(staging, target)
     except BaseException:

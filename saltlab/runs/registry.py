@@ -78,6 +78,13 @@ def run_row(run: RunFolder) -> dict:
     }
 
 
+def _imported_what(record) -> str:
+    if record.kind == "smp-model":
+        c = record.convention or {}
+        return f"imported smp model ({c.get('channels')} ch, {c.get('size')} px {c.get('pad')}, {c.get('normalise')})"
+    return f"imported {record.format} ({'masks' if record.binary else 'probabilities'})"
+
+
 def import_row(run: RunFolder) -> dict:
     """An imported entry's row: what it is, its source, how many ids, when, its score beside all-empty."""
     try:
@@ -93,7 +100,7 @@ def import_row(run: RunFolder) -> dict:
         "notes": f"from {record.source}",
         "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(record.imported)) if record.imported else None,
         "recipe": None,
-        "model": f"imported {record.format} ({'masks' if record.binary else 'probabilities'})",
+        "model": _imported_what(record),
         "losses": "-",
         "fold": None,
         "epoch": "-",
