@@ -12,7 +12,6 @@ import streamlit as st
 from pages._ui import (
     active_path,
     ensure_entry,
-    inference_checkpoints,
     no_runs_yet,
     reported,
     required_dataset,
@@ -23,15 +22,23 @@ from saltlab.core.rle import submission_csv
 from saltlab.core.scoring import masks_from_probs
 from saltlab.inference.predict import decode_uploads, masks_zip, predict_images, suggested_threshold
 from saltlab.jobs.predict_jobs import cancel_job, list_jobs, start_job
-from saltlab.runs.run_folder import RunFolder, list_runs
+from saltlab.runs.run_folder import RunFolder
 
 GALLERY_LIMIT = 48  # overlays drawn; the table, zip and CSV cover every image
 
 
 def checkpoint_options() -> dict[str, Path]:
-    """'RUN/best.pt' -> path for every inference checkpoint of every run, newest run first."""
-    runs = [r for r in list_runs() if r.best_path.is_file()]
-    return {(name if "/" in name else f"{name}/best.pt"): path for name, path in inference_checkpoints(runs).items()}
+    """'RUN/best.pt' -> path for every inference checkpoint of every run, and 'NAME (imported smp model)' for
+    each imported model, newest first (imported predictions cannot predict other images)."""
+    from saltlab.analysis.explore import explorable_models
+
+    options = {}
+    for name, path in explorable_models().items():
+        if path.suffix == ".pt":
+            options[name if "/" in name else f"{name}/best.pt"] = path
+        elif path.name == "model.safetensors":
+            options[f"{name} (imported smp model)"] = path
+    return options
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -205,6 +212,8 @@ def _zip_folder(folder: str, stamp: float) -> bytes:
 
 def _model_label(path: str) -> str:
     p = Path(path)
+    if p.name == "model.safetensors":  # an imported smp model: ENTRY/model/model.safetensors
+        return f"{p.parent.parent.name} (imported smp model)"
     return f"{p.parent.name}/{p.name}" if p.suffix == ".pt" else p.name
 
 

@@ -471,3 +471,23 @@ def test_predictions_imported_from_the_explorer_and_explored_beside_the_run(
     assert not at.exception
     scores = {m.label: m.value for m in at.metric if m.label in ("a", "elsewhere")}
     assert scores["a"] == scores["elsewhere"]  # the same probabilities, the same score
+
+
+def test_an_imported_smp_model_predicts_beside_a_run_on_the_predict_page(demo_root, trained_run, monkeypatch, tmp_path):
+    import segmentation_models_pytorch as smp
+
+    from saltlab.models.imported_smp import InputConvention
+    from saltlab.runs.imported import import_model
+
+    runs = runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
+    smp.Unet("resnet18", encoder_weights=None, in_channels=1, classes=1).save_pretrained(str(tmp_path / "nb"))
+    import_model(tmp_path / "nb", demo_root, "notebook", InputConvention(), runs, held_out="all")
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/predict.py").run()
+    assert "notebook (imported smp model)" in at.multiselect(key="predict_models").options
+    at.multiselect(key="predict_models").set_value(["a/best.pt", "notebook (imported smp model)"]).run()
+    at.session_state["predict_source"] = "Test images of the data set"
+    at.run()
+    assert not at.exception
+    [table] = at.dataframe
+    assert len(table.value) == 24

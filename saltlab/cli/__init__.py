@@ -1,7 +1,7 @@
 """Command line: `python -m saltlab COMMAND ...`, one module per command.
 
 Commands: info, demo-data, folds, mosaic, similar, suspects, train, evaluate, compare, predict,
-import, queue-watch, runs. Each module has HELP, `add_arguments(parser)` and `run(args) -> exit code`; the
+import, export, queue-watch, runs. Each module has HELP, `add_arguments(parser)` and `run(args) -> exit code`; the
 parser is built from them. Exit codes (saltlab.cli.common): 0 done; 1 the data set loaded but some
 items are bad (reported, left out); 2 an input that cannot be used, named in one line; 3 a training
 run failed; 130 cancelled.
@@ -18,6 +18,7 @@ from saltlab.cli import (
     compare,
     demo_data,
     evaluate,
+    export,
     folds,
     import_predictions,
     info,
@@ -43,6 +44,7 @@ COMMANDS: dict[str, ModuleType] = {
     "compare": compare,
     "predict": predict,
     "import": import_predictions,
+    "export": export,
     "queue-watch": queue_watch,
     "runs": runs,
 }
