@@ -14,6 +14,7 @@ from pages._ui import (
     import_predictions_control,
     neighbourhood,
     readable,
+    reported,
     run_picker,
     section_control,
 )
@@ -286,7 +287,8 @@ def image_detail(name: str, choice: str) -> None:
         st.image(around, caption=f"{choice} in its section (Mosaic page): its neighbours, true salt in yellow")
     else:
         st.caption(f"{choice} has no placed neighbour in the active data set (Mosaic page).")
-    more_like_this(name, choice)
+    with reported("No images like this one"):  # imported predictions: no model to embed the images with
+        more_like_this(name, choice)
 
 
 def images_section() -> None:
@@ -301,7 +303,11 @@ def images_section() -> None:
 def map_section() -> None:
     """The images by the model's encoder features in 2-D; a chosen point, its outcome and the images like it."""
     name = st.selectbox("Model", ex.names, key="explorer_map_model")
-    unit = embeddings_of(name)
+    unit = None
+    with reported("No map for this model"):  # imported predictions: no model to embed the images with
+        unit = embeddings_of(name)
+    if unit is None:
+        return
     coords, share = map_2d(unit)
     colour = (
         st.segmented_control("Colour by", ["score", "coverage", "depth"], default="score", key="explorer_map_colour")

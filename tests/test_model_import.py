@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from saltlab.core import rle
+from saltlab.inference.embed import EmbeddingUnavailable, evaluation_embeddings
 from saltlab.inference.evaluate import evaluate_run
 from saltlab.inference.predict import predict_images
 from saltlab.models.imported_smp import InputConvention, ModelImportError
@@ -76,6 +77,14 @@ def test_an_smp_model_scores_and_predicts_as_run_by_hand(demo_root, demo_ds, not
     assert evaluation.scores["score"] == pytest.approx(plain_metric(probs > 0.5, truth), abs=0.02)
     np.testing.assert_allclose(evaluation.probs, probs, atol=0.5 / 255 + 1e-6)
     assert json.loads((entry / "import.json").read_text())["score"] == evaluation.scores["score"]
+    # "More like this" by its own encoder, fed as the notebook feeds it.
+    vectors = evaluation_embeddings(evaluation, held, demo_ds.train_images[100:160])
+    x = F.pad(
+        torch.from_numpy(demo_ds.train_images[100:160]).float().div(255).unsqueeze(1), (13, 14, 13, 14), "reflect"
+    )
+    with torch.inference_mode():
+        expected = net.encoder(x)[-1].mean(dim=(2, 3)).numpy()
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
     # Its predictions made by hand and imported as 8-bit PNGs and as a CSV: the three entries agree.
     pngs = tmp_path / "pngs"
     pngs.mkdir()
@@ -85,7 +94,10 @@ def test_an_smp_model_scores_and_predicts_as_run_by_hand(demo_root, demo_ds, not
     (tmp_path / "p.csv").write_text("id,rle_mask\n" + "\n".join(lines) + "\n")
     for source in (pngs, tmp_path / "p.csv"):
         imported, _ = import_predictions(source, demo_root, f"as-{source.suffix or 'png'}", tmp_path, held)
-        assert evaluate_run(imported).scores["score"] == evaluation.scores["score"]
+        imported_evaluation = evaluate_run(imported)
+        assert imported_evaluation.scores["score"] == evaluation.scores["score"]
+    with pytest.raises(EmbeddingUnavailable, match="holds imported predictions, not a model"):
+        evaluation_embeddings(imported_evaluation, held, demo_ds.train_images[100:160])
     predicted, _ = predict_images([entry], demo_ds.test_images[:8])
     np.testing.assert_allclose(predicted, by_hand(net, demo_ds.test_images[:8]), atol=1e-5)
     flipped, _ = predict_images([entry], demo_ds.test_images[:8], tta=True)  # TTA works for an imported model

@@ -10,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write
 from saltlab.core.progress import Progress
 from saltlab.inference.evaluate import Evaluation
-from saltlab.inference.network import load_model, resolve_device
+from saltlab.inference.network import load_imported_model, load_model, resolve_device
 from saltlab.models.geometry import images_to_tensor, to_input
 from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.runs.imported import entry_folder, is_import, read_record
 
 
 @torch.inference_mode()
@@ -35,11 +37,30 @@ def encoder_embeddings(
         x = to_input(images_to_tensor(images[start : start + batch_size]).to(device), input_size)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        deepest = model.encoder(x)[-1]
+        deepest = model.embed(x) if hasattr(model, "embed") else model.encoder(x)[-1]
         out.append(deepest.float().mean(dim=(2, 3)).cpu())
         if progress:
             progress("embed", min(start + batch_size, len(images)), len(images))
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+class EmbeddingUnavailable(SaltLabError, ValueError):
+    """Images that cannot be embedded by an entry: imported predictions come without a model."""
+
+
+def _embedder(evaluation: Evaluation, device: torch.device) -> tuple[torch.nn.Module, int, bool]:
+    """(model, input size, channels_last) of the evaluated checkpoint or imported smp model."""
+    if is_import(evaluation.checkpoint):
+        if read_record(evaluation.checkpoint).kind != "smp-model":
+            raise EmbeddingUnavailable(
+                f"{entry_folder(evaluation.checkpoint).name} holds imported predictions, not a model: no encoder "
+                "features to find similar images with (pick a run or an imported model)"
+            )
+        return load_imported_model(evaluation.checkpoint, device), 101, False  # the wrapper pads itself
+    model, config = load_model(
+        load_checkpoint(evaluation.checkpoint, map_location="cpu"), device, str(evaluation.checkpoint)
+    )
+    return model, config.model.input_size, config.channels_last
 
 
 def evaluation_embeddings(
@@ -59,11 +80,8 @@ def evaluation_embeddings(
     except (OSError, ValueError, KeyError):
         pass  # absent, torn or for other images: computed below
     dev = resolve_device(device)
-    checkpoint = load_checkpoint(evaluation.checkpoint, map_location="cpu")
-    model, config = load_model(checkpoint, dev, str(evaluation.checkpoint))
-    vectors = encoder_embeddings(
-        model, images, config.model.input_size, dev, channels_last=config.channels_last, progress=progress
-    )
+    model, input_size, channels_last = _embedder(evaluation, dev)
+    vectors = encoder_embeddings(model, images, input_size, dev, channels_last=channels_last, progress=progress)
     try:
         atomic_write(path, lambda f: np.savez(f, ids=np.array(ids), vectors=vectors))
     except OSError:

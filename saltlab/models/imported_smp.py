@@ -90,6 +90,10 @@ class ImportedSmp(nn.Module):
         before = (c.size - IMAGE_SIZE) // 2
         return logits[..., before : before + IMAGE_SIZE, before : before + IMAGE_SIZE]
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's deepest feature map of SaltLab-style input (for "more like this")."""
+        return self.net.encoder(self._to_input(x))[-1]
+
     def forward(self, x: torch.Tensor) -> dict:
         out = self.net(self._to_input(x))
         if isinstance(out, (tuple, list)):  # smp with aux_params returns (mask, label)
