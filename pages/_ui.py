@@ -435,36 +435,63 @@ HELD_OUT_UNKNOWN, HELD_OUT_ALL = "unknown (the scores will say so)", "every pred
 
 
 def import_predictions_control(key: str) -> None:
-    """Import predictions made elsewhere as an entry beside the runs; what happened is kept for the next run."""
-    from saltlab.runs.run_folder import list_runs
-
-    with st.expander("Import predictions made elsewhere (a Kaggle CSV, an .npz, a folder of PNGs)"):
+    """Import predictions or an smp model made elsewhere as an entry beside the runs; what happened is kept
+    for the next run of the page."""
+    with st.expander("Import predictions or a model made elsewhere (a Kaggle CSV, an .npz, PNGs, an smp folder)"):
         for kind, line in st.session_state.pop(f"{key}_import_result", []):
             getattr(st, kind)(line)
         upload = st.file_uploader(
             "A CSV (id,rle_mask) or an .npz of probabilities", ["csv", "npz"], key=f"{key}_upload"
         )
         folder = st.text_input(
-            "... or a folder of PNGs named by id (masks or 8/16-bit probabilities)", key=f"{key}_png"
-        )
+            "... or a folder: PNGs named by id (masks or 8/16-bit probabilities), or an smp save_pretrained model",
+            key=f"{key}_png",
+        ).strip()
+        convention = _convention_widgets(key, folder)
         name = st.text_input("Name of the entry", key=f"{key}_import_name")
-        runs = [r.path.name for r in list_runs() if r.split() is not None]
-        held = st.selectbox(
-            "Held out on",
-            [HELD_OUT_UNKNOWN, HELD_OUT_ALL, *[f"the validation images of {r}" for r in runs]],
-            key=f"{key}_held_out",
-            help="the images the predictions were made without seeing: their scores and the label ranking rely on it",
-        )
-        if st.button("Import", key=f"{key}_import") and (upload or folder.strip()):
-            st.session_state[f"{key}_import_result"] = _imported(upload, folder.strip(), name.strip(), held)
+        held = _held_out_widget(key)
+        if st.button("Import", key=f"{key}_import") and (upload or folder):
+            st.session_state[f"{key}_import_result"] = _imported(upload, folder, name.strip(), held, convention)
             st.rerun()
 
 
-def _imported(upload, folder: str, name: str, held: str) -> list[tuple[str, str]]:
+def _convention_widgets(key: str, folder: str):
+    """An smp model folder's input convention (None for anything else): how the model was fed in training."""
+    from saltlab.runs.imported import is_model_folder
+
+    if not folder or not is_model_folder(folder):
+        return None
+    from saltlab.core.fileio import read_json
+    from saltlab.models.imported_smp import NORMALISATIONS, PADS, InputConvention
+
+    st.caption("An smp model: say how it was fed in training (SaltLab gives it 101x101 tiles scaled to [0, 1]).")
+    c1, c2, c3, c4 = st.columns(4)
+    channels = int(read_json(Path(folder) / "config.json").get("in_channels", 1))
+    return InputConvention(
+        c1.selectbox("Channels", [1, 3], index=0 if channels == 1 else 1, key=f"{key}_channels"),
+        c2.selectbox("Trained at (px)", [101, 128, 160, 224, 256], index=1, key=f"{key}_size"),
+        c3.selectbox("101 brought to it by", PADS, key=f"{key}_pad"),
+        c4.selectbox("Normalisation", NORMALISATIONS, key=f"{key}_normalise"),
+    )
+
+
+def _held_out_widget(key: str) -> str:
+    from saltlab.runs.run_folder import list_runs
+
+    runs = [r.path.name for r in list_runs() if r.split() is not None]
+    return st.selectbox(
+        "Held out on",
+        [HELD_OUT_UNKNOWN, HELD_OUT_ALL, *[f"the validation images of {r}" for r in runs]],
+        key=f"{key}_held_out",
+        help="the images the predictions (or the model) never saw: their scores and the label ranking rely on it",
+    )
+
+
+def _imported(upload, folder: str, name: str, held: str, convention) -> list[tuple[str, str]]:
     """Run the import; the lines to show: (st function name, text)."""
     import tempfile
 
-    from saltlab.runs.imported import import_predictions, validation_ids_of
+    from saltlab.runs.imported import import_model, import_predictions, validation_ids_of
     from saltlab.runs.run_folder import checkpoints_root
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -476,11 +503,19 @@ def _imported(upload, folder: str, name: str, held: str) -> list[tuple[str, str]
             held_out = {HELD_OUT_UNKNOWN: None, HELD_OUT_ALL: "all"}.get(held)
             if held.startswith("the validation images of "):
                 held_out = validation_ids_of(checkpoints_root() / held.removeprefix("the validation images of "))
-            entry, record = import_predictions(source, active_path(), name or Path(source).stem, held_out=held_out)
+            name = name or Path(source).stem
+            if convention is not None:
+                entry, record = import_model(source, active_path(), name, convention, held_out=held_out)
+            else:
+                entry, record = import_predictions(source, active_path(), name, held_out=held_out)
         except (SaltLabError, OSError) as exc:
             return [("error", f"Cannot import: {first_line(exc)}")]
-    what = "masks (no probabilities)" if record.binary else "probabilities"
-    lines = [("success", f"Imported {record.n_ids} {what} as {entry.name}: pick it under Runs.")]
+    what = (
+        "an smp model"
+        if convention is not None
+        else f"{record.n_ids} " + ("masks (no probabilities)" if record.binary else "probabilities")
+    )
+    lines = [("success", f"Imported {what} as {entry.name}: pick it under Runs.")]
     lines += [("warning", f"Left out: {problem}") for problem in record.problems[:20]]
     if len(record.problems) > 20:
         lines.append(("warning", f"... and {len(record.problems) - 20} more left out"))

@@ -1,5 +1,6 @@
 """The Streamlit pages through streamlit.testing (no browser): they run without exceptions and their widgets work."""
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -471,6 +472,18 @@ def test_predictions_imported_from_the_explorer_and_explored_beside_the_run(
     assert not at.exception
     scores = {m.label: m.value for m in at.metric if m.label in ("a", "elsewhere")}
     assert scores["a"] == scores["elsewhere"]  # the same probabilities, the same score
+    # An smp model folder: the page asks how the model was fed, then imports it.
+    import segmentation_models_pytorch as smp
+
+    smp.Unet("resnet18", encoder_weights=None, in_channels=3, classes=1).save_pretrained(str(tmp_path / "nb"))
+    at.text_input(key="explorer_png").input(str(tmp_path / "nb")).run()
+    assert at.selectbox(key="explorer_channels").value == 3  # read from its config.json
+    at.selectbox(key="explorer_normalise").set_value("imagenet")
+    at.text_input(key="explorer_import_name").input("notebook").run()
+    at.button(key="explorer_import").click().run()
+    assert not at.exception
+    assert any("Imported an smp model as notebook" in s.value for s in at.success)
+    assert json.loads((runs / "notebook" / "import.json").read_text())["convention"]["normalise"] == "imagenet"
 
 
 def test_an_imported_smp_model_predicts_beside_a_run_on_the_predict_page(demo_root, trained_run, monkeypatch, tmp_path):
