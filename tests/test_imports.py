@@ -147,7 +147,7 @@ def test_a_refused_import_writes_nothing(demo_root, demo_ds, tmp_path):
     assert sorted(p.name for p in root.iterdir()) == ["x"]  # no half-made folder, no staging left
 
 
-def test_cli_import_then_runs_evaluate_and_a_torn_entry(demo_root, demo_ds, tmp_path):
+def test_cli_import_runs_and_evaluate_then_a_torn_entry(demo_root, demo_ds, tmp_path):
     ids = demo_ds.train_ids[:5]
     lines = ["id,rle_mask"] + [f"{i},{rle.encode(m)}" for i, m in zip(ids, demo_ds.train_masks[:5])] + ["zz,1 1"]
     (tmp_path / "p.csv").write_text("\n".join(lines) + "\n")
@@ -180,10 +180,8 @@ def test_cli_import_then_runs_evaluate_and_a_torn_entry(demo_root, demo_ds, tmp_
     scored = cli("evaluate", str(root / "k"))
     assert scored.returncode == 0 and "score           1.0000" in scored.stdout
     assert "no threshold sweep" in scored.stdout
-    (root / "k" / "import.json").write_text(json.dumps([1, 2]))
-    torn = cli("evaluate", str(root / "k"))
-    assert (
-        torn.returncode == 2 and torn.stderr.strip().startswith("error: ") and "import.json: unreadable" in torn.stderr
-    )
-    assert len(torn.stderr.strip().splitlines()) == 1
-    assert "unreadable" in cli("runs").stdout
+    (root / "k" / "import.json").write_text(json.dumps([1, 2]))  # torn by hand: one line wherever it is read
+    with pytest.raises(ImportRefused, match=r"import.json: unreadable \(ValueError: holds a list, not an object\)"):
+        evaluate_run(root / "k")
+    [row] = registry_rows(root)
+    assert row["state"] == "unreadable" and "import.json: unreadable" in row["error"]

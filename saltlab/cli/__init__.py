@@ -1,6 +1,6 @@
 """Command line: `python -m saltlab COMMAND ...`, one module per command.
 
-Commands: info, demo-data, folds, mosaic, similar, suspects, train, evaluate, compare, predict,
+Commands: info, demo-data, folds, mosaic, similar, slices, suspects, train, evaluate, compare, predict,
 import, export, queue-watch, runs. Each module has HELP, `add_arguments(parser)` and `run(args) -> exit code`; the
 parser is built from them. Exit codes (saltlab.cli.common): 0 done; 1 the data set loaded but some
 items are bad (reported, left out); 2 an input that cannot be used, named in one line; 3 a training
@@ -27,6 +27,7 @@ from saltlab.cli import (
     queue_watch,
     runs,
     similar,
+    slices,
     suspects,
     train,
 )
@@ -38,6 +39,7 @@ COMMANDS: dict[str, ModuleType] = {
     "folds": folds,
     "mosaic": mosaic,
     "similar": similar,
+    "slices": slices,
     "suspects": suspects,
     "train": train,
     "evaluate": evaluate,

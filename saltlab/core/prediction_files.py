@@ -186,7 +186,7 @@ def _read_npz(path: Path, out: _Collector) -> None:
             for id_ in z.files:
                 value = z[id_]
                 out.add(id_, value)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise PredictionFileError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc})") from None
 
 

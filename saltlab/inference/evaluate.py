@@ -149,9 +149,8 @@ def _plan_import(entry: str | os.PathLike, data: str | None) -> EvaluationPlan:
     present = set(ds.train_ids)
     kept = [i for i in scored if i in present]
     held = "held-out" if record.held_out == "listed" else ("labelled" if model else "imported")
-    subset = (
-        f"the {len(scored)} {held} images of the imported {'smp model' if model else record.format + ' predictions'}"
-    )
+    what = "smp model" if model else f"{record.format} predictions"
+    subset = f"the {len(scored)} {held} images of the imported {what}"
     notes = [] if record.held_out == "listed" else [UNKNOWN_HELD_OUT]
     if record.binary:
         notes.append("imported masks, not probabilities: no threshold sweep, and the threshold changes nothing")
@@ -299,7 +298,7 @@ def evaluate_run(
     probs_u8 = np.rint(probs * 255).astype(np.uint8)
     probs = probs_u8.astype(np.float32) / 255.0
     scores = _scores(plan, probs, judge, ds.train_masks[positions], tta)
-    if plan.imported is not None and not tta:
+    if plan.imported is not None and not tta and data is None:  # its own score, as the registry shows it
         set_scores(plan.run_dir, scores["score"], scores["score_empty"])
     _store(folder, ids, probs_u8, judge, scores)
     return Evaluation(folder, ckpt_path, ids, probs, judge, scores, False)

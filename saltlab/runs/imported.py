@@ -1,11 +1,12 @@
-"""Predictions made outside SaltLab, kept as an entry of the runs folder beside SaltLab's runs.
+"""Predictions or models made outside SaltLab, kept as entries of the runs folder beside SaltLab's runs.
 
-An entry is a folder ROOT/NAME holding `import.json` (where the predictions came from, for which data
-set, how many, whether they are probabilities or masks, which images they are held out on, and their
-score beside the all-empty score of the same images) and `predictions.npz` (`ids`, and `probs` as
-uint8 p * 255, as SaltLab's own evaluations store them). Every page and command that explores a run
-accepts an entry (saltlab.inference.evaluate scores it); it has no checkpoint, so nothing trains or
-predicts new images with it.
+An entry is a folder ROOT/NAME holding `import.json` (where it came from, for which data set, how many
+images, whether it holds probabilities or masks, which images it is held out on, and its score beside
+the all-empty score of the same images) and either `predictions.npz` (`ids`, and `probs` as uint8
+p * 255, as SaltLab's own evaluations store them) or `model/` (an smp `save_pretrained` folder, copied,
+with the input convention it was trained with in import.json). Every page and command that explores a
+run accepts an entry (saltlab.inference.evaluate scores it); an imported model also predicts and embeds
+images, imported predictions cannot.
 
 Held-out images: the user lists the images the predictions were made without seeing (out-of-fold
 predictions), or the entry says "unknown" and every score of it carries that warning. Nothing is
@@ -19,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,17 +33,17 @@ from saltlab.core.fileio import read_json, write_json_atomic
 from saltlab.core.paths import checkpoints_root
 from saltlab.core.prediction_files import read_predictions
 from saltlab.core.scoring import empty_score, score_predictions
+from saltlab.runs.run_folder import RunFolder
 
 if TYPE_CHECKING:
     from saltlab.models.imported_smp import InputConvention
-from saltlab.runs.run_folder import RunFolder
 
 RECORD_FILE = "import.json"
 PREDICTIONS_FILE = "predictions.npz"
 MODEL_DIR = "model"  # an imported smp model: its config.json and model.safetensors, copied
 UNKNOWN_HELD_OUT = (
-    "the images these predictions were held out on are unknown: their model may have trained on these labels, "
-    "so the scores may flatter it"
+    "the images this entry was held out on are unknown: its model may have trained on these labels, "
+    "so its scores may flatter it"
 )
 
 
@@ -53,7 +55,7 @@ class ImportRefused(SaltLabError, ValueError):
 class ImportRecord:
     name: str
     source: str
-    format: str  # csv, png, npz, npy
+    format: str  # csv, png, npz, npy; smp for a model
     binary: bool  # masks only: no probabilities, no threshold sweep
     data: str  # the data set's root, as loaded
     fingerprint: str
@@ -118,7 +120,7 @@ def read_predictions_of(path: str | os.PathLike) -> tuple[list[str], np.ndarray]
     try:
         with np.load(file, allow_pickle=False) as z:
             ids, probs = [str(i) for i in z["ids"].tolist()], z["probs"]
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ImportRefused(f"{file}: unreadable ({type(exc).__name__}: {exc})") from None
     if probs.dtype != np.uint8 or probs.shape[1:] != (101, 101) or len(probs) != len(ids):
         raise ImportRefused(f"{file}: not an import's predictions (shape {probs.shape}, type {probs.dtype})")

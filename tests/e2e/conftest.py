@@ -77,7 +77,8 @@ def kill_runs(runs: Path) -> None:
     from saltlab.runs.run_folder import list_runs
 
     for run in list_runs(runs):
-        pid = (run.read_status() or {}).get("pid")
+        status = run.read_status() or {}  # "running" only while that pid is the run's own process (not a reuse)
+        pid = status.get("pid") if status.get("state") == "running" else None
         if pid:
             try:
                 os.kill(pid, 9)

@@ -31,8 +31,9 @@ def predict_app(demo_root, demo_ds, trained_run, tmp_path_factory):
     yield url, runs
     stop_app(proc)
     for job in list_jobs(runs / "predictions"):  # no job outlives the tests
-        pid = (job.read_status() or {}).get("pid")
-        if pid and pid_alive(pid):
+        status = job.read_status() or {}
+        pid = status.get("pid")
+        if pid and pid_alive(pid, status.get("pid_start")):  # its own process, not a reused pid
             os.kill(pid, 9)
 
 
