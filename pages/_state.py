@@ -13,6 +13,7 @@ DATA_KEY = "data_path"  # the active data set folder (the sidebar picker)
 APP_KEY = "_saltlab_entry_ran"  # set by app.py: a page opened on its own URL goes through the entry first
 EXPLORER_FOCUS = "explorer_focus"  # an image to open in the Explorer's Images section
 EXPLORER_SECTION = "explorer_section"
+EXPLORER_SLICE = "explorer_slice"  # (definition, ids) of an error slice shown in the Images section
 DATASET_SECTION = "dataset_section"
 
 # A page's own widget and state keys start with one of its prefixes.
@@ -45,6 +46,21 @@ def focus_image(id_: str) -> None:
     """Within the Explorer (a button's callback): show this image in the Images section."""
     st.session_state[EXPLORER_FOCUS] = id_
     st.session_state[EXPLORER_SECTION] = "Images"
+
+
+def show_slice(definition: str, ids: list[str]) -> None:
+    """Within the Explorer (a button's callback): the Images section showing only an error slice's images."""
+    st.session_state[EXPLORER_SLICE] = (definition, tuple(ids))
+    st.session_state[EXPLORER_SECTION] = "Images"
+
+
+def clear_slice() -> None:
+    st.session_state.pop(EXPLORER_SLICE, None)
+
+
+def shown_slice() -> tuple[str, tuple[str, ...]] | None:
+    """The error slice the Images section is limited to, if any."""
+    return st.session_state.get(EXPLORER_SLICE)
 
 
 def take_explorer_focus() -> str | None:

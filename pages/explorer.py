@@ -30,6 +30,7 @@ from saltlab.analysis.render import (
     outcome_overlay,
 )
 from saltlab.analysis.similar import map_2d, nearest
+from saltlab.analysis.slices import explored_slices, slices_table
 
 ensure_entry()
 st.title("Explorer")
@@ -41,7 +42,7 @@ ex, options = picked
 view = ex.view(options)  # computed once per (runs, options); a click that changes neither reuses it
 preds, summaries, table = view.preds, view.summaries, view.table
 
-SECTIONS = ["Summary", "Images", "Map", "Error anatomy"]
+SECTIONS = ["Summary", "Images", "Slices", "Map", "Error anatomy"]
 focus = state.take_explorer_focus()  # an image opened by a click, a button or another page
 if focus in ex.ids:
     st.session_state["explorer_open"] = focus
@@ -193,6 +194,11 @@ def image_filters() -> tuple[str, pd.DataFrame, pd.DataFrame, bool]:
         "Side by side: the same images, one column per model", key="explorer_side"
     )
     score_col = f"score {name}"
+    limited = state.shown_slice()
+    if limited is not None:
+        c1, c2 = st.columns([4, 1])
+        c1.info(f"Only the error slice **{limited[0]}** ({len(limited[1])} images), from the Slices section.")
+        c2.button("Show every image", key="explorer_clear_slice", on_click=state.clear_slice)
     chosen = Filter(
         coverage_classes=classes or None,
         depth_range=depth_range,
@@ -201,6 +207,7 @@ def image_filters() -> tuple[str, pd.DataFrame, pd.DataFrame, bool]:
         descending=order == "best first",
         score_column=score_col,
         buckets=buckets or None,
+        ids=frozenset(limited[1]) if limited is not None else None,
     )
     rows = filter_table(table, chosen)  # the image browser's filter (saltlab.analysis.browse)
     shown = rows.head(16 if side_by_side else 48)
@@ -405,9 +412,39 @@ def anatomy_groups(name: str) -> None:
     )
 
 
+def slices_section() -> None:
+    """Where a model fails, said in words (saltlab.analysis.slices); each slice's images one click away."""
+    c1, c2, c3 = st.columns([2, 2, 1])
+    name = c1.selectbox("Model", ex.names, key="explorer_slices_model")
+    others = [n for n in ex.names if n != name]
+    against = c2.selectbox("Against", ["(where it does worst)", *others], key="explorer_slices_against")
+    against = None if against not in others else against
+    min_size = c3.number_input("Images per slice, at least", 5, 500, 20, 5, key="explorer_slices_min")
+    found, what = explored_slices(ex, options, name, against, top=8, min_size=int(min_size))
+    summary = next(s for s in summaries if s.name == name)
+    st.caption(
+        f"{len(ex.ids)} validation images; {name} scores {summary.score:.4f}, predicting every mask empty "
+        f"{summary.empty_score:.4f}. "
+        + ("Slices where it scores lowest" if against is None else f"Slices where it beats {against} most")
+        + ", at least two standard errors from the rest; 95% intervals by bootstrap; overlapping slices once."
+    )
+    if not found:
+        st.info("No slice stands out from the rest by two standard errors or more.")
+        return
+    st.dataframe(slices_table(found, what), hide_index=True, width="stretch")
+    for k, piece in enumerate(found):
+        st.button(
+            f"Show the {piece.size} images of: {piece.definition}",
+            key=f"explorer_slice_{k}",
+            on_click=state.show_slice,
+            args=(piece.definition, piece.ids),
+        )
+
+
 SECTION_VIEWS = {
     "Summary": lambda: (summary_metrics(), summary_buckets_and_table()),
     "Images": images_section,
+    "Slices": slices_section,
     "Map": map_section,
     "Error anatomy": anatomy_section,
 }

@@ -504,3 +504,24 @@ def test_an_imported_smp_model_predicts_beside_a_run_on_the_predict_page(demo_ro
     assert not at.exception
     [table] = at.dataframe
     assert len(table.value) == 24
+
+
+def test_explorer_slices_say_where_a_run_fails_and_open_its_images(demo_root, trained_run, monkeypatch, tmp_path):
+    runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/explorer.py").run()
+    at.session_state["explorer_section"] = "Slices"
+    at.run()
+    assert not at.exception
+    assert any("Slices where it scores lowest" in c.value for c in at.caption)
+    [table] = at.dataframe
+    first, size = table.value["slice"].iloc[0], int(table.value["images"].iloc[0])
+    button = next(b for b in at.button if b.key == "explorer_slice_0")
+    assert button.label == f"Show the {size} images of: {first}"
+    button.click().run()
+    assert not at.exception
+    assert any(f"Only the error slice **{first}** ({size} images)" in i.value for i in at.info)
+    assert any(c.value.startswith(f"{size} images match") for c in at.caption)
+    at.button(key="explorer_clear_slice").click().run()
+    n_val = len(trained_run.read_split()["val_ids"])
+    assert any(c.value.startswith(f"{n_val} images match") for c in at.caption)

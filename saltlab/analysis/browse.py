@@ -30,6 +30,7 @@ class Filter:
     descending: bool = False
     score_column: str | None = None  # the explorer: a model's per-image score ("score NAME")
     buckets: list[float] | None = None  # IoU buckets (0.0 .. 1.0) of score_column; None or empty: any
+    ids: frozenset[str] | None = None  # only these images (an error slice's, saltlab.analysis.slices)
 
 
 def filter_table(table: pd.DataFrame, f: Filter) -> pd.DataFrame:
@@ -46,6 +47,8 @@ def filter_table(table: pd.DataFrame, f: Filter) -> pd.DataFrame:
         if f.anomaly not in ANOMALIES:
             raise ValueError(f"unknown anomaly {f.anomaly!r}; one of {', '.join(ANOMALIES)}")
         keep &= table[ANOMALIES[f.anomaly]].fillna(False).astype(bool)
+    if f.ids is not None:
+        keep &= table["id"].isin(f.ids).to_numpy()
     if f.buckets:
         if f.score_column not in table.columns:
             raise ValueError(f"IoU buckets need a score column; {f.score_column!r} is not one")
