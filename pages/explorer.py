@@ -20,6 +20,7 @@ from pages._ui import (
 )
 from saltlab.analysis import summaries as analysis
 from saltlab.analysis.browse import ANOMALIES, Filter, filter_table
+from saltlab.analysis.confidence import UNCERTAIN, at_threshold, band_overlay, score_curve, uncertain_share
 from saltlab.analysis.render import (
     OUTCOME_COLOURS,
     PANEL_CAPTION,
@@ -184,7 +185,7 @@ def image_filters() -> tuple[str, pd.DataFrame, pd.DataFrame, bool]:
     classes = c2.multiselect("Coverage classes", list(range(11)), key="explorer_classes")
     anomalies = [name for name, column in ANOMALIES.items() if column in table.columns]
     anomaly = c3.selectbox("Anomaly", ["any", *anomalies], key="explorer_anomaly")
-    order = c4.selectbox("Order", ["worst first", "best first", "id"], key="explorer_order")
+    order = c4.selectbox("Order", ["worst first", "best first", "most uncertain first", "id"], key="explorer_order")
     known = table["depth"].dropna()
     depth_range = None
     if len(known) and known.max() > known.min():
@@ -203,8 +204,8 @@ def image_filters() -> tuple[str, pd.DataFrame, pd.DataFrame, bool]:
         coverage_classes=classes or None,
         depth_range=depth_range,
         anomaly=None if anomaly == "any" else anomaly,
-        sort_by="id" if order == "id" else score_col,
-        descending=order == "best first",
+        sort_by={"id": "id", "most uncertain first": f"uncertain {name}"}.get(order, score_col),
+        descending=order in ("best first", "most uncertain first"),
         score_column=score_col,
         buckets=buckets or None,
         ids=frozenset(limited[1]) if limited is not None else None,
@@ -276,6 +277,31 @@ def image_picker(rows: pd.DataFrame, shown: pd.DataFrame) -> str:
     return choice
 
 
+def image_confidence(name: str, k: int, zoom: int) -> None:
+    """How sure the model is of this image: the outcome at a threshold of the user's, the image's score
+    against the threshold, and the uncertain pixels (saltlab.analysis.confidence)."""
+    prob, truth = ex.probs[name][k], ex.truth[k]
+    c1, c2 = st.columns([1, 1])
+    threshold = c1.slider(
+        "Threshold for this image", 0.05, 0.95, float(options.threshold), 0.05, key="explorer_pixel_t"
+    )
+    overlay, score = at_threshold(ex.images[k], prob, truth, threshold)
+    band = uncertain_share(prob)
+    c1.image(mosaic([overlay, band_overlay(ex.images[k], prob)], 2, scale=zoom))
+    c1.caption(
+        f"Outcome at {threshold:.2f}: score {score:.2f}. In magenta, the {100 * band:.1f}% of pixels the model is "
+        f"unsure of (probability {UNCERTAIN[0]} to {UNCERTAIN[1]})."
+    )
+    curve = score_curve(prob, truth)
+    fig = px.line(curve, x="threshold", y="score", markers=True, title="This image's score against the threshold")
+    fig.add_vline(x=threshold, line_dash="dot")
+    c2.plotly_chart(
+        fig.update_layout(height=280, margin=dict(t=40, b=10), yaxis_range=[-0.05, 1.05]),
+        width="stretch",
+        config={"displayModeBar": False},
+    )
+
+
 def image_detail(name: str, choice: str) -> None:
     """One image: its panels, its numbers, its neighbours in the section, the images most like it."""
     pos = {id_: k for k, id_ in enumerate(ex.ids)}
@@ -283,6 +309,7 @@ def image_detail(name: str, choice: str) -> None:
     zoom = st.select_slider("Zoom", list(PANELS_PER_ROW), value=3, key="explorer_zoom", format_func=lambda z: f"{z}x")
     panels = image_panels(ex.images[k], ex.truth[k], preds[name][k], ex.probs[name][k], zoom)
     st.image(panels, caption=PANEL_CAPTION)
+    image_confidence(name, k, zoom)
     row = table.iloc[k]
     st.dataframe(
         pd.DataFrame({"value": [readable(v) for v in row]}, index=[COLUMN_NAMES.get(c, c) for c in row.index]),

@@ -5,6 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -525,3 +526,28 @@ def test_explorer_slices_say_where_a_run_fails_and_open_its_images(demo_root, tr
     at.button(key="explorer_clear_slice").click().run()
     n_val = len(trained_run.read_split()["val_ids"])
     assert any(c.value.startswith(f"{n_val} images match") for c in at.caption)
+
+
+def test_explorer_image_confidence_redraws_at_a_chosen_threshold(
+    demo_root, demo_ds, trained_run, monkeypatch, tmp_path
+):
+    from saltlab.analysis.confidence import at_threshold, uncertain_share
+    from saltlab.inference.evaluate import evaluate_run
+
+    runs_copied_from(trained_run, demo_root, monkeypatch, tmp_path, "a")
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page("pages/explorer.py").run()
+    at.session_state["explorer_section"] = "Images"
+    at.run()
+    at.selectbox(key="explorer_order").set_value("most uncertain first").run()
+    at.slider(key="explorer_pixel_t").set_value(0.9).run()
+    assert not at.exception
+    evaluation = evaluate_run(trained_run.path)
+    shares = uncertain_share(evaluation.probs)
+    k = int(np.argmax(shares))  # the first image of "most uncertain first" is the one opened
+    opened = evaluation.ids[k]
+    assert at.selectbox(key="explorer_open").value.endswith(opened)
+    at_k = demo_ds.train_index([opened])[0]
+    _, score = at_threshold(demo_ds.train_images[at_k], evaluation.probs[k], demo_ds.train_masks[at_k], 0.9)
+    assert any(c.value.startswith(f"Outcome at 0.90: score {score:.2f}.") for c in at.caption)
+    assert any(f"the {100 * shares[k]:.1f}% of pixels the model is unsure of" in c.value for c in at.caption)

@@ -26,7 +26,7 @@ class Filter:
     coverage_classes: list[int] | None = None  # None: any (test images have none)
     depth_range: tuple[float, float] | None = None
     anomaly: str | None = None  # a key of ANOMALIES, or None
-    sort_by: str = "id"  # one of SORT_KEYS, or score_column
+    sort_by: str = "id"  # one of SORT_KEYS, score_column, or the explorer's "uncertain NAME"
     descending: bool = False
     score_column: str | None = None  # the explorer: a model's per-image score ("score NAME")
     buckets: list[float] | None = None  # IoU buckets (0.0 .. 1.0) of score_column; None or empty: any
@@ -53,7 +53,7 @@ def filter_table(table: pd.DataFrame, f: Filter) -> pd.DataFrame:
         if f.score_column not in table.columns:
             raise ValueError(f"IoU buckets need a score column; {f.score_column!r} is not one")
         keep &= np.isin(bucket_index(table[f.score_column]), [round(10 * b) for b in f.buckets])
-    if f.sort_by not in SORT_KEYS and f.sort_by != f.score_column:
+    if f.sort_by not in SORT_KEYS and f.sort_by != f.score_column and not f.sort_by.startswith("uncertain "):
         raise ValueError(f"cannot sort by {f.sort_by!r}; one of {', '.join(SORT_KEYS)}")
     out = table[keep.to_numpy()]
     return out.sort_values(f.sort_by, ascending=not f.descending, kind="stable", na_position="last")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from saltlab.analysis import summaries as analysis
+from saltlab.analysis.confidence import uncertain_share
 from saltlab.core.errors import SaltLabError
 from saltlab.inference.evaluate import Evaluation, evaluate_run, plan_evaluation
 from saltlab.runs.imported import entry_file, entry_folder, is_import
@@ -73,6 +74,8 @@ class Explored:
                     analysis.summarize(n, self.probs[n], self.judges[n], self.truth, options) for n in self.names
                 ]
                 table = analysis.per_image_table(self.ids, self.truth, self.images, self.depths, preds)
+                for n in self.names:  # the share of pixels the model is unsure of (saltlab.analysis.confidence)
+                    table[f"uncertain {n}"] = uncertain_share(self.probs[n])
                 while len(self._views) >= VIEWS:
                     self._views.pop(next(iter(self._views)))
                 found = self._views[options] = ExplorerView(preds, summaries, table)
