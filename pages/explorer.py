@@ -30,6 +30,7 @@ from saltlab.analysis.render import (
     mosaic,
     outcome_overlay,
 )
+from saltlab.analysis.report import html_report
 from saltlab.analysis.similar import map_2d, nearest
 from saltlab.analysis.slices import explored_slices, slices_table
 
@@ -468,8 +469,24 @@ def slices_section() -> None:
         )
 
 
+def summary_report() -> None:
+    """A self-contained HTML report of these models to share (saltlab.analysis.report), made on demand."""
+    key = f"explorer_report_{'+'.join(ex.names)}_{options}"
+    if st.button("Make a report to share (one HTML file, images inside)", key="explorer_make_report"):
+        with st.spinner("Writing the report (slices, worst images, overlays)..."):
+            st.session_state[key] = html_report(ex, options).encode()
+    if key in st.session_state:
+        st.download_button(
+            "Download the report (HTML)",
+            st.session_state[key],
+            "saltlab-report.html",
+            "text/html",
+            key="explorer_report_download",
+        )
+
+
 SECTION_VIEWS = {
-    "Summary": lambda: (summary_metrics(), summary_buckets_and_table()),
+    "Summary": lambda: (summary_metrics(), summary_buckets_and_table(), summary_report()),
     "Images": images_section,
     "Slices": slices_section,
     "Map": map_section,

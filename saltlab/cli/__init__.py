@@ -1,6 +1,6 @@
 """Command line: `python -m saltlab COMMAND ...`, one module per command.
 
-Commands: info, demo-data, folds, mosaic, similar, slices, suspects, train, evaluate, compare, predict,
+Commands: info, demo-data, folds, mosaic, similar, slices, suspects, train, evaluate, compare, report, predict,
 import, export, queue-watch, runs. Each module has HELP, `add_arguments(parser)` and `run(args) -> exit code`; the
 parser is built from them. Exit codes (saltlab.cli.common): 0 done; 1 the data set loaded but some
 items are bad (reported, left out); 2 an input that cannot be used, named in one line; 3 a training
@@ -25,6 +25,7 @@ from saltlab.cli import (
     mosaic,
     predict,
     queue_watch,
+    report,
     runs,
     similar,
     slices,
@@ -44,6 +45,7 @@ COMMANDS: dict[str, ModuleType] = {
     "train": train,
     "evaluate": evaluate,
     "compare": compare,
+    "report": report,
     "predict": predict,
     "import": import_predictions,
     "export": export,

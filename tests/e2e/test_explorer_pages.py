@@ -147,3 +147,25 @@ def test_imported_predictions_beside_a_run(browser, explorer_app):
     finally:
         page.screenshot(path=str(ARTIFACTS / "test_imported_predictions_beside_a_run.png"), full_page=True)
         page.close()
+
+
+def test_the_shared_report_opens_in_a_browser_with_no_network(browser, trained_run, tmp_path):
+    from saltlab.analysis.explore import explore
+    from saltlab.analysis.report import html_report
+
+    path = tmp_path / "report.html"
+    path.write_text(html_report(explore([trained_run.path])))
+    context = browser.new_context(offline=True)  # no network at all: everything must be inside the file
+    page = context.new_page()
+    failed = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    try:
+        page.goto(path.as_uri())
+        expect(page.get_by_role("heading", name="SaltLab report: tiny")).to_be_visible()
+        expect(page.get_by_text("Predicting every mask empty scores")).to_be_visible()
+        widths = page.locator("img").evaluate_all("images => images.map(i => i.naturalWidth)")
+        assert widths and all(w > 0 for w in widths)  # every embedded image decoded
+        assert failed == []
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "test_the_shared_report.png"), full_page=True)
+        context.close()
