@@ -80,13 +80,10 @@ def cancel_after(config: dict, out: Path, tmp: Path, done) -> str:
 
 
 def resume(out: Path, tmp: Path) -> None:
-    """`saltlab train --resume out` to its end (it must succeed)."""
-    resumed = subprocess.run(
-        [sys.executable, "-m", "saltlab", "train", "--resume", str(out)],
-        cwd=PROJECT,
-        env=env_for(tmp),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    """Resume the run in `out` to its end, in this process (the engine's resume; the command's `--resume` is
+    run as a process by the kill -9 test and by every queued run of the launcher tests)."""
+    from saltlab.runs.run_folder import RunFolder
+    from saltlab.training.engine import train
+
+    train({}, run_dir=out, resume=True)
+    assert RunFolder(out).read_status()["state"] == "done"
