@@ -546,7 +546,10 @@ def test_explorer_image_confidence_redraws_at_a_chosen_threshold(
     shares = uncertain_share(evaluation.probs)
     k = int(np.argmax(shares))  # the first image of "most uncertain first" is the one opened
     opened = evaluation.ids[k]
-    assert at.selectbox(key="explorer_open").value.endswith(opened)
+    picker = at.selectbox(key="explorer_open")
+    assert picker.options[0] == f"#1 · {opened}"  # the most uncertain image comes first
+    picker.set_value(opened).run()
+    assert not at.exception
     at_k = demo_ds.train_index([opened])[0]
     _, score = at_threshold(demo_ds.train_images[at_k], evaluation.probs[k], demo_ds.train_masks[at_k], 0.9)
     assert any(c.value.startswith(f"Outcome at 0.90: score {score:.2f}.") for c in at.caption)

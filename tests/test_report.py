@@ -1,5 +1,5 @@
 """The report to share: one HTML file with the scores beside the all-empty line, buckets, coverage classes,
-error slices and the worst images embedded as PNG data, nothing fetched from anywhere; written by the
+error slices and the worst images embedded as JPEG data, nothing fetched from anywhere; written by the
 command (in this process) for one run and for two."""
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ def test_the_report_holds_everything_and_fetches_nothing(trained_run):
     assert "Images per IoU bucket" in page and "Score by coverage class" in page and "Error slices" in page
     assert "tiny: the 16 worst images" in page
     assert not re.search(r"(src|href)=\"(https?:)?//", page) and "<script" not in page  # nothing from outside
-    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    images = re.findall(r'src="data:image/jpeg;base64,([^"]+)"', page)
     assert images
     decoded = cv2.imdecode(np.frombuffer(base64.b64decode(images[0]), np.uint8), cv2.IMREAD_COLOR)
-    assert decoded is not None and decoded.shape[2] == 3  # a real PNG, not a placeholder
+    assert decoded is not None and decoded.shape[2] == 3  # a real image, not a placeholder
 
 
 def test_the_command_writes_a_report_of_two_runs(trained_run, tmp_path, capsys):
