@@ -106,16 +106,16 @@ def test_train_page_submits_a_run(app, tmp_path):
     assert any("No GPU on this machine" in c.value for c in app.caption) or any(
         "GPU found" in c.value for c in app.caption
     )
-    assert app.selectbox(key="train_preset").value == "cpu_hour"  # the default: the one-hour recipe
+    assert app.selectbox(key="train_preset").value == "cpu_hour_compact"  # the default: the one-hour recipe
     assert any("one hour" in i.value and "Expected" in i.value for i in app.info)  # the preset says what it is
     assert any("No runs yet" in c.value for c in app.caption)
-    assert app.number_input(key="train_minutes_cpu_hour").value == 60
-    app.number_input(key="train_batch_cpu_hour").set_value(2)
-    app.number_input(key="train_fold_cpu_hour").set_value(9)
-    app.number_input(key="train_minutes_cpu_hour").set_value(0.0)
-    app.number_input(key="train_epochs_cpu_hour").set_value(10)
-    assert not app.checkbox(key="train_compile_cpu_hour").value
-    app.checkbox(key="train_compile_cpu_hour").check()
+    assert app.number_input(key="train_minutes_cpu_hour_compact").value == 60
+    app.number_input(key="train_batch_cpu_hour_compact").set_value(2)
+    app.number_input(key="train_fold_cpu_hour_compact").set_value(9)
+    app.number_input(key="train_minutes_cpu_hour_compact").set_value(0.0)
+    app.number_input(key="train_epochs_cpu_hour_compact").set_value(10)
+    assert not app.checkbox(key="train_compile_cpu_hour_compact").value
+    app.checkbox(key="train_compile_cpu_hour_compact").check()
     app.button[0].click().run()  # Start
     assert not app.exception
     assert any("submitted" in s.value for s in app.success)
@@ -234,7 +234,7 @@ def test_predict_page_on_test_images_and_a_pseudo_labelled_run(demo_root, traine
     at.run()
 
     at.switch_page("pages/train.py").run()
-    at.multiselect(key="train_pseudo_cpu_hour").set_value(["a"])
+    at.multiselect(key="train_pseudo_cpu_hour_compact").set_value(["a"])
     at.button[0].click().run()  # Start
     assert not at.exception
     new = [r for r in list_runs(runs) if r.path.name != "a"]

@@ -30,7 +30,7 @@ from saltlab.models.spec import (  # noqa: F401 (re-exported: a run's config hol
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs"
 # What a newcomer starts from: the one-hour recipe; its time budget plans the epochs on any device.
-DEFAULT_PRESET = "cpu_hour"
+DEFAULT_PRESET = "cpu_hour_compact"
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "cyclic", "cosine", "onecycle")
