@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from saltlab.analysis.slices import find_slices, image_features, slices_table
+from saltlab.analysis.slices import find_slices, image_features, mosaic_places, slices_table
 from saltlab.core.definitions import is_empty
 from tests.helpers import PROJECT, env_for
 
@@ -44,6 +44,16 @@ def test_a_planted_failure_is_the_first_slice(demo_ds):
         assert (inside & dark).sum() / (inside | dark).sum() <= 0.5
     table = slices_table(found)
     assert list(table.columns)[:3] == ["slice", "images", "score"] and len(table) == len(found)
+
+
+def test_mosaic_places_are_said_in_words(demo_ds):
+    places = mosaic_places(list(demo_ds.train_ids), demo_ds)
+    assert len(places) == demo_ds.n_train
+    assert set(places) <= {
+        "not placed in a mosaic section",
+        "top row of its mosaic section",
+        "below the top row of its section",
+    }
 
 
 def test_nothing_stands_out_in_a_flat_score(demo_ds):

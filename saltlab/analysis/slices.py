@@ -3,9 +3,11 @@
 Each validation image is described by interpretable features (`image_features`): its depth band
 (quartiles of these images' depths, in feet), coverage class, whether its true mask is empty, whether
 it is a vertical mask, and its brightness, contrast, texture (mean gradient) and edge density, each in
-thirds of these images (the ranges printed). Callers may add columns of their own (an embedding
-cluster, a suspect-label rank). A slice is one level of one feature, or two levels of two features
-together ("depth 712-959 ft and coverage class 0"), with at least `min_size` images.
+thirds of these images (the ranges printed); for an explored run also where the tile sits in the
+seismic sections rebuilt from the tiles (`mosaic_places`). Callers may add columns of their own (an
+embedding cluster or a suspect-label rank would fit; neither is added yet). A slice is one level of
+one feature, or two levels of two features together ("depth 712-959 ft and coverage class 0"), with
+at least `min_size` images.
 
 Every slice is scored at once (boolean membership times the per-image values, two matrix products):
 its size, mean, the rest's mean, and how many standard errors apart they are; slices are ranked by
@@ -197,11 +199,30 @@ def slices_table(found: list[Slice], what: str = "score") -> pd.DataFrame:
     )
 
 
+def mosaic_places(ids: list[str], dataset) -> np.ndarray:
+    """Where each image sits in the seismic sections rebuilt from the tiles (saltlab.core.mosaic, cached):
+    not placed, the top row of its section, or below it."""
+    from saltlab.core.mosaic import load_mosaic
+
+    mosaic, _ = load_mosaic(dataset)
+    where = {id_: k for k, id_ in enumerate(mosaic.ids)}
+    places = []
+    for id_ in ids:
+        k = where.get(id_)
+        if k is None or mosaic.section[k] < 0:
+            places.append("not placed in a mosaic section")
+        else:
+            places.append("top row of its mosaic section" if mosaic.row[k] == 0 else "below the top row of its section")
+    return np.array(places, dtype=object)
+
+
 def explored_slices(ex, options, name: str, against: str | None = None, top: int = 5, min_size: int = 20):
     """Slices of an Explored set (saltlab.analysis.explore): where `name` scores lowest, or, `against` another
     model, where `name` beats it most. Returns (slices, what the values are)."""
     table = ex.view(options).table
     features = image_features(ex.images, ex.truth, ex.depths)
+    if ex.dataset is not None:
+        features["mosaic"] = mosaic_places(list(ex.ids), ex.dataset)
     empty = table["empty"].to_numpy(dtype=bool)
     if against is None:
         values, what, better = table[f"score {name}"].to_numpy(), "score", True
