@@ -14,9 +14,8 @@ from saltlab.core.errors import SaltLabError
 from saltlab.core.fileio import atomic_write
 from saltlab.core.progress import Progress
 from saltlab.inference.evaluate import Evaluation
-from saltlab.inference.network import load_imported_model, load_model, resolve_device
+from saltlab.inference.network import load_for_inference, resolve_device
 from saltlab.models.geometry import images_to_tensor, to_input
-from saltlab.runs.checkpoint import load_checkpoint
 from saltlab.runs.imported import entry_folder, is_import, read_record
 
 
@@ -50,17 +49,12 @@ class EmbeddingUnavailable(SaltLabError, ValueError):
 
 def _embedder(evaluation: Evaluation, device: torch.device) -> tuple[torch.nn.Module, int, bool]:
     """(model, input size, channels_last) of the evaluated checkpoint or imported smp model."""
-    if is_import(evaluation.checkpoint):
-        if read_record(evaluation.checkpoint).kind != "smp-model":
-            raise EmbeddingUnavailable(
-                f"{entry_folder(evaluation.checkpoint).name} holds imported predictions, not a model: no encoder "
-                "features to find similar images with (pick a run or an imported model)"
-            )
-        return load_imported_model(evaluation.checkpoint, device), 101, False  # the wrapper pads itself
-    model, config = load_model(
-        load_checkpoint(evaluation.checkpoint, map_location="cpu"), device, str(evaluation.checkpoint)
-    )
-    return model, config.model.input_size, config.channels_last
+    if is_import(evaluation.checkpoint) and read_record(evaluation.checkpoint).kind != "smp-model":
+        raise EmbeddingUnavailable(
+            f"{entry_folder(evaluation.checkpoint).name} holds imported predictions, not a model: no encoder "
+            "features to find similar images with (pick a run or an imported model)"
+        )
+    return load_for_inference(evaluation.checkpoint, device)
 
 
 def evaluation_embeddings(

@@ -27,7 +27,7 @@ from saltlab.core.fileio import atomic_write, first_line, read_json, write_json_
 from saltlab.core.folds import fold_split
 from saltlab.core.progress import Progress
 from saltlab.core.scoring import empty_score, score_predictions, threshold_sweep
-from saltlab.inference.network import load_imported_model, load_model, predict, resolve_device
+from saltlab.inference.network import load_for_inference, load_model, predict, resolve_device
 from saltlab.runs.checkpoint import CheckpointError, load_checkpoint
 from saltlab.runs.config import from_dict
 from saltlab.runs.imported import (
@@ -240,7 +240,7 @@ def _threshold(plan: EvaluationPlan) -> float:
 def _model_of(plan: EvaluationPlan, device) -> tuple[object, int, bool]:
     """(model in eval mode on `device`, the input size to pad to, channels_last) of a run or an imported model."""
     if plan.imported is not None:
-        return load_imported_model(plan.run_dir, device), 101, False  # the wrapper brings 101 to its own size
+        return load_for_inference(plan.run_dir, device)
     model, _ = load_model(plan.checkpoint, device, str(plan.checkpoint_path))
     return model, plan.config.model.input_size, plan.config.channels_last
 

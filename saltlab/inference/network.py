@@ -89,6 +89,18 @@ def load_imported_model(entry, device: torch.device) -> nn.Module:
     return load_smp(folder / MODEL_DIR, model_convention(record)).to(device).eval()
 
 
+def load_for_inference(path, device: torch.device) -> tuple[nn.Module, int, bool]:
+    """(model in eval mode on the device, the input size to pad 101 to, channels_last) of a checkpoint file or
+    an imported smp model entry (whose wrapper brings 101 to its own size, so 101)."""
+    from saltlab.runs.checkpoint import load_checkpoint
+    from saltlab.runs.imported import is_import
+
+    if is_import(path):
+        return load_imported_model(path, device), IMAGE_SIZE, False
+    model, config = load_model(load_checkpoint(path, map_location="cpu"), device, str(path))
+    return model, config.model.input_size, config.channels_last
+
+
 class NonFiniteOutput(SaltLabError, FloatingPointError):
     """A model whose outputs overflowed: predictions would be silently empty, so there are none."""
 

@@ -29,8 +29,7 @@ from saltlab.core.progress import Progress
 from saltlab.core.rle import write_submission
 from saltlab.core.scoring import masks_from_probs
 from saltlab.inference.evaluate import resolve_checkpoint
-from saltlab.inference.network import load_imported_model, load_model, predict, resolve_device
-from saltlab.runs.checkpoint import load_checkpoint
+from saltlab.inference.network import load_for_inference, predict, resolve_device
 from saltlab.runs.imported import is_import
 
 
@@ -51,11 +50,7 @@ class Prediction:
 
 def _model_of(run: str | os.PathLike, checkpoint: str, device) -> tuple[object, int, bool]:
     """(model, input size, channels_last) of a run's checkpoint, or of an imported smp model entry."""
-    if is_import(run):
-        return load_imported_model(run, device), 101, False  # the wrapper brings 101 to its own size
-    _, path = resolve_checkpoint(run, checkpoint)
-    model, config = load_model(load_checkpoint(path), device, str(path))
-    return model, config.model.input_size, config.channels_last
+    return load_for_inference(run if is_import(run) else resolve_checkpoint(run, checkpoint)[1], device)
 
 
 def predict_images(
