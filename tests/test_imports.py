@@ -89,10 +89,12 @@ def _bad_sources(folder, ds):
     cv2.imwrite(str(pngs / f"{ids[0]}.png"), np.full((101, 101), 200, np.uint8))
     cv2.imwrite(str(pngs / f"{ids[1]}.png"), np.zeros((50, 50), np.uint8))
     (pngs / f"{ids[2]}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    (pngs / f"{ids[5]}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (2**20 + 10))
     half = np.full((101, 101), 0.5, np.float32)
     np.savez(
         folder / "bad.npz",
         **{ids[0]: half, ids[1]: half * 3, ids[2]: np.full((101, 101), np.nan, np.float32), ids[3]: half[:10]},
+        **{ids[6]: np.zeros((400, 400))},
     )
 
 
@@ -113,6 +115,7 @@ def test_bad_items_are_one_line_each_and_the_rest_imports(demo_root, demo_ds, tm
         [
             f"{ids[1]}: {ids[1]}.png: wrong size 50x50, expected 101x101",
             f"{ids[2]}: {ids[2]}.png: unreadable PNG (truncated or corrupt)",
+            f"{ids[5]}: {ids[5]}.png: over 1,048,576 bytes: too large for a 101x101 PNG",
         ]
     )
     npz = read_predictions(tmp_path / "bad.npz", known)
@@ -121,6 +124,7 @@ def test_bad_items_are_one_line_each_and_the_rest_imports(demo_root, demo_ds, tm
         f"{ids[1]}: probabilities outside [0, 1] (1.5 to 1.5)",
         f"{ids[2]}: holds values that are not finite (NaN or infinite)",
         f"{ids[3]}: wrong size 101x10, expected 101x101",
+        f"{ids[6]}: 1,280,128 bytes: too large for one 101x101 map",
     ]
     with pytest.raises(PredictionFileError, match="an .npy holds no ids"):
         np.save(tmp_path / "stack.npy", np.zeros((2, 101, 101), np.float32))

@@ -22,9 +22,11 @@ from saltlab.core import rle
 from saltlab.core.definitions import IMAGE_SIZE
 from saltlab.core.errors import SaltLabError
 from saltlab.core.pngs import BadFile, decode_png
+from saltlab.core.sources import MAX_PNG_BYTES
 
 KINDS = ("csv", "png", "npz", "npy")
 SHAPE = (IMAGE_SIZE, IMAGE_SIZE)
+MAX_ARRAY_BYTES = IMAGE_SIZE * IMAGE_SIZE * 8 + 4096  # one float64 map and its .npy header
 
 
 class PredictionFileError(SaltLabError, ValueError):
@@ -166,7 +168,11 @@ def _read_pngs(folder: Path, out: _Collector) -> None:
         )
     for path in files:
         try:
-            value = decode_png(path.read_bytes())
+            with open(path, "rb") as f:
+                data = f.read(MAX_PNG_BYTES + 1)  # at most: a 101x101 PNG is far smaller
+            if len(data) > MAX_PNG_BYTES:
+                raise BadFile(f"over {MAX_PNG_BYTES:,} bytes: too large for a 101x101 PNG")
+            value = decode_png(data)
         except (OSError, BadFile) as exc:
             out.add(path.stem, None, f"{path.name}: {exc}")
             continue
@@ -184,8 +190,11 @@ def _read_npz(path: Path, out: _Collector) -> None:
                     out.add(id_, value)
                 return
             for id_ in z.files:
-                value = z[id_]
-                out.add(id_, value)
+                size = z.zip.getinfo(f"{id_}.npy").file_size
+                if size > MAX_ARRAY_BYTES:  # checked before the array is read: its header could claim anything
+                    out.add(id_, None, f"{size:,} bytes: too large for one 101x101 map")
+                    continue
+                out.add(id_, z[id_])
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise PredictionFileError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc})") from None
 
